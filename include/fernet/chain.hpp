@@ -1,0 +1,191 @@
+#pragma once
+// Chain<Layers...>: a flat list of layers run one after another. It is the body of every
+// Sequential and of residual blocks. Walking the list binds each layer to the shape the
+// previous one produces and rejects a mismatch at compile time with a message naming both.
+#include <array>
+#include <cstring>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "layer.hpp"
+
+namespace fernet {
+
+namespace detail {
+
+template <class... T> struct type_list {};
+template <class T, class List> struct prepend;
+template <class T, class... U> struct prepend<T, type_list<U...>> { using type = type_list<T, U...>; };
+
+// Stand-in after a mismatch so that only the first error is reported.
+struct poisoned_shape : Shape<0, 0, 0> {};
+struct poisoned_layer : ParameterFree<poisoned_shape, poisoned_shape> {
+  void forward(const float*, float*, int, const Context&) {}
+  void backward(const float*, const float*, const float*, float*, int, const Context&) {}
+};
+
+template <std::size_t I, class In, class L, bool Ok = L::template accepts<In>>
+struct checked_bind { using type = typename L::template layer<In>; };
+
+template <std::size_t I, class In, class L>
+struct checked_bind<I, In, L, false> {
+  using report = typename shape_mismatch<layer<I>, L, typename L::template expects<In>,
+                                         but_layer<static_cast<int>(I) - 1>,
+                                         produces<In::channels, In::height, In::width, In::size>>::type;
+  using type = poisoned_layer;
+};
+
+template <std::size_t I, class L>
+struct checked_bind<I, poisoned_shape, L, true> { using type = poisoned_layer; };
+template <std::size_t I, class L>
+struct checked_bind<I, poisoned_shape, L, false> { using type = poisoned_layer; };
+
+template <std::size_t I, class In, class... Ls>
+struct bind_chain {
+  using impls = type_list<>;
+  using out = In;
+};
+template <std::size_t I, class In, class L, class... Rest>
+struct bind_chain<I, In, L, Rest...> {
+  using bound = typename checked_bind<I, In, L>::type;
+  using next = bind_chain<I + 1, typename bound::out_shape, Rest...>;
+  using impls = typename prepend<bound, typename next::impls>::type;
+  using out = typename next::out;
+};
+
+template <class List> struct chain_impl;
+
+template <class... Impls>
+struct chain_impl<type_list<Impls...>> {
+  static constexpr std::size_t count = sizeof...(Impls);
+  static_assert(count > 0, "fernet: a Chain needs at least one layer");
+  using layers_tuple = std::tuple<Impls...>;
+  using in_shape = typename std::tuple_element_t<0, layers_tuple>::in_shape;
+  using out_shape = typename std::tuple_element_t<count - 1, layers_tuple>::out_shape;
+  static constexpr std::size_t param_count = (Impls::param_count + ... + 0);
+  static constexpr std::size_t buffer_count = (Impls::buffer_count + ... + 0);
+
+  template <std::size_t I>
+  static constexpr std::size_t param_offset = [] {
+    constexpr std::array<std::size_t, count> counts{Impls::param_count...};
+    std::size_t s = 0;
+    for (std::size_t i = 0; i < I; ++i) s += counts[i];
+    return s;
+  }();
+  template <std::size_t I>
+  static constexpr std::size_t buffer_offset = [] {
+    constexpr std::array<std::size_t, count> counts{Impls::buffer_count...};
+    std::size_t s = 0;
+    for (std::size_t i = 0; i < I; ++i) s += counts[i];
+    return s;
+  }();
+  template <std::size_t I>
+  using layer_t = std::tuple_element_t<I, layers_tuple>;
+
+  void bind(float* params, float* grads, float* buffers) {
+    bind_each(params, grads, buffers, std::make_index_sequence<count>{});
+  }
+  void init(Rng& rng) {
+    std::apply([&](auto&... l) { (l.init(rng), ...); }, layers_);
+  }
+
+  void forward(const float* x, float* y, int n, const Context& ctx) {
+    forward_from<0>(x, y, n, ctx);
+  }
+  void backward(const float* x, const float* y, const float* dy, float* dx, int n,
+                const Context& ctx) {
+    backward_from<count - 1>(x, y, dy, dx, n, ctx);
+  }
+
+  layers_tuple& layers() { return layers_; }
+
+ private:
+  template <std::size_t... I>
+  void bind_each(float* p, float* g, float* b, std::index_sequence<I...>) {
+    (std::get<I>(layers_).bind(p ? p + param_offset<I> : nullptr, g ? g + param_offset<I> : nullptr,
+                               b ? b + buffer_offset<I> : nullptr),
+     ...);
+  }
+
+  // Output of layer I (I < count-1) lives in acts_[I].
+  template <std::size_t I>
+  float* output_of(float* y, int n) {
+    if constexpr (I + 1 == count) {
+      return y;
+    } else {
+      auto& buf = acts_[I];
+      buf.resize(static_cast<std::size_t>(n) * layer_t<I>::out_shape::size);
+      return buf.data();
+    }
+  }
+  template <std::size_t I>
+  const float* input_of(const float* x) const {
+    if constexpr (I == 0) return x; else return acts_[I - 1].data();
+  }
+
+  template <std::size_t I>
+  void forward_from(const float* x, float* y, int n, const Context& ctx) {
+    float* out = output_of<I>(y, n);
+    std::get<I>(layers_).forward(input_of<I>(x), out, n, ctx.child(I));
+    if constexpr (I + 1 < count) forward_from<I + 1>(x, y, n, ctx);
+  }
+
+  // Gradients ping-pong between two buffers: layer I reads grads_[I % 2] (or dy) and writes
+  // grads_[(I - 1) % 2] (or dx).
+  template <std::size_t I>
+  void backward_from(const float* x, const float* y, const float* dy, float* dx, int n,
+                     const Context& ctx) {
+    const float* out = [&] {
+      if constexpr (I + 1 == count) return y; else return static_cast<const float*>(acts_[I].data());
+    }();
+    const float* grad_out = (I + 1 == count) ? dy : grads_[I % 2].data();
+    float* grad_in = nullptr;
+    if constexpr (I == 0) {
+      grad_in = dx;
+    } else {
+      auto& buf = grads_[(I - 1) % 2];
+      const std::size_t need = static_cast<std::size_t>(n) * layer_t<I>::in_shape::size;
+      if (buf.size() < need) buf.resize(need);
+      grad_in = buf.data();
+    }
+    std::get<I>(layers_).backward(input_of<I>(x), out, grad_out, grad_in, n, ctx.child(I));
+    if constexpr (I > 0) backward_from<I - 1>(x, y, dy, dx, n, ctx);
+  }
+
+  layers_tuple layers_;
+  std::array<std::vector<float>, (count > 1 ? count - 1 : 1)> acts_;
+  std::array<std::vector<float>, 2> grads_;
+};
+
+template <class... Ls>
+std::string names() {
+  std::string s;
+  ((s += (s.empty() ? "" : ", ") + Ls::name()), ...);
+  return s;
+}
+
+}  // namespace detail
+
+template <class... Layers>
+struct Chain {
+  static std::string name() { return "Chain<" + detail::names<Layers...>() + ">"; }
+  // Each inner layer is checked against its own predecessor when the chain is bound.
+  template <class In> static constexpr bool accepts = true;
+  template <class In> using expects = In;
+  template <class In>
+  using layer = detail::chain_impl<typename detail::bind_chain<0, In, Layers...>::impls>;
+};
+
+namespace detail {
+template <class T, std::size_t> using always = T;
+template <class T, class Seq> struct repeat_impl;
+template <class T, std::size_t... I>
+struct repeat_impl<T, std::index_sequence<I...>> { using type = Chain<always<T, I>...>; };
+}  // namespace detail
+
+// Repeat<N, Block>: N copies of Block in a chain (ResNet stages).
+template <std::size_t N, class Block>
+using Repeat = typename detail::repeat_impl<Block, std::make_index_sequence<N>>::type;
+
+}  // namespace fernet

@@ -1,0 +1,102 @@
+#pragma once
+// Element-wise kernels over raw float arrays, vectorised with xsimd (scalar twin when
+// fernet::use_simd(false)). Large arrays are split across OpenMP threads.
+#include <algorithm>
+#include <cstddef>
+
+#include "../parallel.hpp"
+#include "../simd.hpp"
+
+namespace fernet::kernels {
+
+namespace detail {
+inline constexpr std::ptrdiff_t parallel_threshold = 1 << 15;
+
+// Runs body(begin, end) over [0, n), in parallel chunks (multiples of the SIMD width) when
+// the array is large and we are not already inside a parallel region.
+template <class Body>
+void chunked(std::ptrdiff_t n, Body&& body) {
+  if (n < parallel_threshold || omp_in_parallel()) {
+    body(std::ptrdiff_t{0}, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const std::ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const std::ptrdiff_t w = static_cast<std::ptrdiff_t>(simd_width);
+    const std::ptrdiff_t per = ((n + nt - 1) / nt + w - 1) / w * w;
+    const std::ptrdiff_t b = std::min(n, t * per), e = std::min(n, b + per);
+    if (b < e) body(b, e);
+  }
+}
+
+// Applies vec(batch...) over full SIMD strips and sca(scalar...) over the tail (or everything
+// on the scalar path).
+template <class Vec, class Sca>
+void simd_loop(std::ptrdiff_t n, Vec&& vec, Sca&& sca) {
+  chunked(n, [&](std::ptrdiff_t b, std::ptrdiff_t e) {
+    std::ptrdiff_t i = b;
+    if (simd_enabled()) {
+      constexpr std::ptrdiff_t w = static_cast<std::ptrdiff_t>(simd_width);
+      for (; i + w <= e; i += w) vec(i);
+    }
+    for (; i < e; ++i) sca(i);
+  });
+}
+}  // namespace detail
+
+inline void relu_forward(const float* x, float* y, std::ptrdiff_t n) {
+  detail::simd_loop(
+      n, [&](std::ptrdiff_t i) { xsimd::max(simd_batch::load_unaligned(x + i), simd_batch(0.f)).store_unaligned(y + i); },
+      [&](std::ptrdiff_t i) { y[i] = x[i] > 0.f ? x[i] : 0.f; });
+}
+
+// dx = dy where y > 0, else 0.
+inline void relu_backward(const float* y, const float* dy, float* dx, std::ptrdiff_t n) {
+  detail::simd_loop(
+      n,
+      [&](std::ptrdiff_t i) {
+        const auto mask = simd_batch::load_unaligned(y + i) > simd_batch(0.f);
+        xsimd::select(mask, simd_batch::load_unaligned(dy + i), simd_batch(0.f)).store_unaligned(dx + i);
+      },
+      [&](std::ptrdiff_t i) { dx[i] = y[i] > 0.f ? dy[i] : 0.f; });
+}
+
+// y += x
+inline void add_inplace(float* y, const float* x, std::ptrdiff_t n) {
+  detail::simd_loop(
+      n, [&](std::ptrdiff_t i) { (simd_batch::load_unaligned(y + i) + simd_batch::load_unaligned(x + i)).store_unaligned(y + i); },
+      [&](std::ptrdiff_t i) { y[i] += x[i]; });
+}
+
+// y = a + b
+inline void add(const float* a, const float* b, float* y, std::ptrdiff_t n) {
+  detail::simd_loop(
+      n, [&](std::ptrdiff_t i) { (simd_batch::load_unaligned(a + i) + simd_batch::load_unaligned(b + i)).store_unaligned(y + i); },
+      [&](std::ptrdiff_t i) { y[i] = a[i] + b[i]; });
+}
+
+// y = x * s
+inline void scale(const float* x, float s, float* y, std::ptrdiff_t n) {
+  detail::simd_loop(
+      n, [&](std::ptrdiff_t i) { (simd_batch::load_unaligned(x + i) * simd_batch(s)).store_unaligned(y + i); },
+      [&](std::ptrdiff_t i) { y[i] = x[i] * s; });
+}
+
+// Fused bias + optional ReLU over rows: y[r, j] = x[r, j] + b[j] (row-major, rows x cols).
+inline void add_row_bias(float* y, const float* b, int rows, int cols) {
+  for (int r = 0; r < rows; ++r) add_inplace(y + static_cast<std::ptrdiff_t>(r) * cols, b, cols);
+}
+
+// db[j] += sum_r dy[r, j]
+inline void accumulate_column_sums(const float* dy, float* db, int rows, int cols) {
+  for (int r = 0; r < rows; ++r) add_inplace(db, dy + static_cast<std::ptrdiff_t>(r) * cols, cols);
+}
+
+inline float sum(const float* x, std::ptrdiff_t n) {
+  double s = 0.0;
+  for (std::ptrdiff_t i = 0; i < n; ++i) s += x[i];
+  return static_cast<float>(s);
+}
+
+}  // namespace fernet::kernels

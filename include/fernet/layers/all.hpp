@@ -1,0 +1,11 @@
+#pragma once
+#include "batchnorm.hpp"
+#include "conv.hpp"
+#include "dropout.hpp"
+#include "flatten.hpp"
+#include "global_avg_pool.hpp"
+#include "linear.hpp"
+#include "log_softmax.hpp"
+#include "pool.hpp"
+#include "relu.hpp"
+#include "residual.hpp"

@@ -1,0 +1,78 @@
+#pragma once
+// SGD as torch.optim.SGD: weight decay (L2, added to the gradient), momentum with dampening,
+// Nesterov. The update runs over the model's single parameter block.
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+#include "../kernels/elementwise.hpp"
+#include "../tensor.hpp"
+
+namespace fernet {
+
+class SGD {
+ public:
+  struct Options {
+    float lr = 0.01f;
+    float momentum = 0.f;
+    float dampening = 0.f;
+    float weight_decay = 0.f;
+    bool nesterov = false;
+  };
+
+  SGD(std::span<float> params, std::span<const float> grads, Options o) : p_(params), g_(grads), o_(o) {
+    if (params.size() != grads.size()) throw std::invalid_argument("fernet: SGD parameter and gradient blocks differ in size");
+    if (!(o.lr >= 0.f)) throw std::invalid_argument("fernet: SGD learning rate must be >= 0");
+    if (o.nesterov && (o.momentum <= 0.f || o.dampening != 0.f))
+      throw std::invalid_argument("fernet: Nesterov momentum needs momentum > 0 and dampening 0");
+    if (o.momentum != 0.f) buf_.assign(params.size(), 0.f);
+  }
+  template <class Model>
+  SGD(Model& m, Options o) : SGD(m.parameters(), m.gradients(), o) {}
+
+  void step() {
+    const float lr = o_.lr, mu = o_.momentum, damp = 1.f - o_.dampening, wd = o_.weight_decay;
+    const bool first = steps_ == 0, nesterov = o_.nesterov, has_mom = mu != 0.f;
+    float* p = p_.data();
+    const float* g = g_.data();
+    float* b = buf_.data();
+    kernels::detail::simd_loop(
+        static_cast<std::ptrdiff_t>(p_.size()),
+        [&](std::ptrdiff_t i) {
+          simd_batch pv = simd_batch::load_unaligned(p + i);
+          simd_batch d = xsimd::fma(simd_batch(wd), pv, simd_batch::load_unaligned(g + i));
+          if (has_mom) {
+            simd_batch bv = first ? d : xsimd::fma(simd_batch(mu), simd_batch::load_unaligned(b + i), simd_batch(damp) * d);
+            bv.store_unaligned(b + i);
+            d = nesterov ? xsimd::fma(simd_batch(mu), bv, d) : bv;
+          }
+          xsimd::fnma(simd_batch(lr), d, pv).store_unaligned(p + i);
+        },
+        [&](std::ptrdiff_t i) {
+          float d = g[i] + wd * p[i];
+          if (has_mom) {
+            b[i] = first ? d : mu * b[i] + damp * d;
+            d = nesterov ? d + mu * b[i] : b[i];
+          }
+          p[i] -= lr * d;
+        });
+    ++steps_;
+  }
+
+  float lr() const { return o_.lr; }
+  void set_lr(float lr) { o_.lr = lr; }
+  const Options& options() const { return o_; }
+  long steps() const { return steps_; }
+  // Optimiser state (the momentum buffer) for checkpoints.
+  std::span<float> state() { return buf_; }
+  void set_steps(long s) { steps_ = s; }
+
+ private:
+  std::span<float> p_;
+  std::span<const float> g_;
+  Options o_;
+  AlignedFloats buf_;
+  long steps_ = 0;
+};
+
+}  // namespace fernet

@@ -1,0 +1,132 @@
+#pragma once
+// Sequential<Input<C,H,W>, Layers...>: a network as a type. It infers every intermediate shape
+// at compile time, owns one contiguous block of parameters, one of gradients and one of
+// buffers (e.g. batch-norm running statistics), and the activations of the last forward pass.
+//
+//   using Net = Sequential<Input<1,48,48>, Conv<1,32,3>, ReLU, Pool<2>, Flatten, Linear<...>>;
+//   Net net(seed);                          // weights on the heap, initialised from the seed
+//   const float* out = net.forward(x, n);   // n samples of Net::input_shape, NCHW
+//   net.zero_grad(); net.backward(dout);    // adds to net.gradients()
+#include <algorithm>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+#include "chain.hpp"
+#include "parallel.hpp"
+#include "tensor.hpp"
+
+namespace fernet {
+
+template <class InputSpec, class... Layers>
+class Sequential {
+  using body_spec = Chain<Layers...>;
+  using body_t = typename body_spec::template layer<typename InputSpec::shape>;
+
+ public:
+  using input_shape = typename InputSpec::shape;
+  using output_shape = typename body_t::out_shape;
+  static constexpr std::size_t parameter_count = body_t::param_count;
+  static constexpr std::size_t buffer_count = body_t::buffer_count;
+  static constexpr std::size_t layer_count = sizeof...(Layers);
+
+  explicit Sequential(std::uint64_t seed = 0)
+      : params_(parameter_count), grads_(parameter_count, 0.f), buffers_(buffer_count, 0.f) {
+    body_.bind(params_.data(), grads_.data(), buffers_.data());
+    reset(seed);
+  }
+  // Layers hold pointers into the blocks: copying would alias them, moving is fine only
+  // because vector storage does not move. Keep it simple: one network, one object.
+  Sequential(const Sequential&) = delete;
+  Sequential& operator=(const Sequential&) = delete;
+
+  // Re-initialise all parameters and buffers from a seed (also seeds dropout).
+  void reset(std::uint64_t seed) {
+    Rng rng(seed);
+    body_.init(rng);
+    noise_seed_ = hash64(seed, 0xD50Full);
+    steps_ = 0;
+  }
+
+  void train(bool on = true) { training_ = on; }
+  void eval() { training_ = false; }
+  bool training() const { return training_; }
+
+  // Forward pass over n samples stored contiguously (n * input_shape::size floats).
+  // Returns n * output_shape::size floats, valid until the next forward.
+  const float* forward(const float* x, int n) {
+    if (n <= 0) throw std::invalid_argument("fernet: forward() needs a batch of at least one sample");
+    const std::size_t in_total = static_cast<std::size_t>(n) * input_shape::size;
+    input_.assign(x, x + in_total);
+    output_.resize(static_cast<std::size_t>(n) * output_shape::size);
+    batch_ = n;
+    ctx_ = Context{training_, hash64(noise_seed_, steps_)};
+    if (training_ && !freeze_noise_) ++steps_;
+    body_.forward(input_.data(), output_.data(), n, ctx_);
+    return output_.data();
+  }
+
+  Tensor<2> forward(const Tensor<4>& x) {
+    check_input(x);
+    const int n = static_cast<int>(x.shape()[0]);
+    const float* y = forward(x.data(), n);
+    Tensor<2> out = Tensor<2>::from_shape({static_cast<std::size_t>(n), output_shape::size});
+    std::copy(y, y + out.size(), out.data());
+    return out;
+  }
+
+  // Backward pass for the last forward: dy holds d(loss)/d(output). Adds to gradients();
+  // writes d(loss)/d(input) to dx when it is not null.
+  void backward(const float* dy, float* dx = nullptr) {
+    if (batch_ == 0) throw std::logic_error("fernet: backward() called before forward()");
+    body_.backward(input_.data(), output_.data(), dy, dx, batch_, ctx_);
+  }
+
+  void zero_grad() { std::fill(grads_.begin(), grads_.end(), 0.f); }
+
+  std::span<float> parameters() { return params_; }
+  std::span<const float> parameters() const { return params_; }
+  std::span<float> gradients() { return grads_; }
+  std::span<const float> gradients() const { return grads_; }
+  std::span<float> buffers() { return buffers_; }
+  std::span<const float> buffers() const { return buffers_; }
+  int last_batch() const { return batch_; }
+  const float* last_output() const { return output_.data(); }
+
+  // Keep dropout masks fixed across forward passes (numeric gradient checks need that).
+  void freeze_noise(bool on) { freeze_noise_ = on; }
+
+  // A one-line description of the architecture: checkpoints record it, and loading into a
+  // different network names both.
+  static std::string signature() {
+    std::string s = InputSpec::name();
+    ((s += " " + Layers::name()), ...);
+    return s;
+  }
+  static std::string shape_string() {
+    return input_shape::str() + " -> " + output_shape::str();
+  }
+
+ private:
+  template <class T>
+  static void check_input(const T& x) {
+    const auto& s = x.shape();
+    if (s[1] != input_shape::channels || s[2] != input_shape::height || s[3] != input_shape::width)
+      throw std::invalid_argument("fernet: input tensor is " + std::to_string(s[1]) + "x" +
+                                  std::to_string(s[2]) + "x" + std::to_string(s[3]) +
+                                  " per sample, the network expects " + input_shape::str());
+    if (s[0] == 0) throw std::invalid_argument("fernet: empty input batch");
+  }
+
+  AlignedFloats params_, grads_, buffers_;
+  AlignedFloats input_, output_;
+  body_t body_;
+  Context ctx_{};
+  std::uint64_t noise_seed_ = 0, steps_ = 0;
+  int batch_ = 0;
+  bool training_ = true;
+  bool freeze_noise_ = false;
+};
+
+}  // namespace fernet

@@ -1,0 +1,44 @@
+// The notebook networks: shapes and parameter counts equal PyTorch's (counted with
+// tests/reference/make_reference.py on torchvision / the notebook's modules).
+#include <doctest/doctest.h>
+
+#include <fernet/fernet.hpp>
+#include <fernet/networks.hpp>
+
+using namespace fernet;
+using namespace fernet::networks;
+
+TEST_CASE("notebook networks: parameter counts equal PyTorch's") {
+  CHECK(LinearMLP::parameter_count == 2'639'623);
+  CHECK(NetAdam::parameter_count == 2'470'151);
+  CHECK(NetSGD::parameter_count == 2'470'151);
+  CHECK(TfCNN::parameter_count == 78'335);
+  CHECK(ResNet18::parameter_count == 11'173'824);
+  CHECK(ResNet50::parameter_count == 23'516'096);
+  CHECK(ResNet152::parameter_count == 58'151'872);
+}
+
+TEST_CASE("notebook networks: inferred shapes") {
+  CHECK(std::is_same_v<NetAdam::output_shape, Shape<7, 1, 1>>);
+  CHECK(std::is_same_v<TfCNN::input_shape, Shape<3, 48, 48>>);
+  CHECK(std::is_same_v<ResNet18::output_shape, Shape<7, 1, 1>>);
+  // Batch-norm running statistics are buffers, not parameters.
+  CHECK(ResNet18::buffer_count == 2 * (64 + 4 * 64 + 4 * 128 + 4 * 256 + 4 * 512 + 128 + 256 + 512));
+}
+
+TEST_CASE("notebook networks: forward and backward run at a run-time batch size") {
+  NetAdam net(30);
+  std::vector<float> x(3 * 48 * 48, 0.5f);
+  const float* y = net.forward(x.data(), 3);
+  for (int i = 0; i < 3; ++i) {
+    double s = 0;
+    for (int j = 0; j < 7; ++j) s += std::exp(y[i * 7 + j]);
+    CHECK(s == doctest::Approx(1.0).epsilon(1e-5));
+  }
+  std::vector<float> dy(3 * 7, 0.1f);
+  net.zero_grad();
+  net.backward(dy.data());
+  double g = 0;
+  for (float v : net.gradients()) g += std::abs(v);
+  CHECK(g > 0);
+}
