@@ -94,6 +94,10 @@ class Sequential {
   int last_batch() const { return batch_; }
   const float* last_output() const { return output_.data(); }
 
+  // Position in the dropout stream (checkpoints record it so that a resumed run continues it).
+  std::uint64_t noise_step() const { return steps_; }
+  void set_noise_step(std::uint64_t s) { steps_ = s; }
+
   // Keep dropout masks fixed across forward passes (numeric gradient checks need that).
   void freeze_noise(bool on) { freeze_noise_ = on; }
 

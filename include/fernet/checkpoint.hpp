@@ -1,0 +1,186 @@
+#pragma once
+// Model checkpoints: a small versioned binary format.
+//
+//   "FERNETCK"                 8 bytes magic
+//   u32 format version         (1)
+//   u32 n, then n x { u32 key length, key, u32 value length, value }   metadata (text)
+//   u32 m, then m x { u32 name length, name, u64 count, count x f32 }  float sections
+//   u64 FNV-1a checksum of every byte before it
+//
+// Metadata always holds "signature" (the network's layer list and shapes, from
+// Sequential::signature()) so that loading into another network fails with a message naming
+// both. Sections hold "parameters", "buffers" and optimiser state. Little-endian, as every
+// machine fernet targets. Written atomically.
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "atomic_file.hpp"
+
+namespace fernet {
+
+struct CheckpointError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Checkpoint {
+  static constexpr char magic[8] = {'F', 'E', 'R', 'N', 'E', 'T', 'C', 'K'};
+  static constexpr std::uint32_t format_version = 1;
+
+  std::map<std::string, std::string> meta;
+  std::map<std::string, std::vector<float>> sections;
+
+  void set_section(const std::string& name, std::span<const float> values) {
+    sections[name].assign(values.begin(), values.end());
+  }
+  std::string get(const std::string& key, const std::string& fallback = "") const {
+    auto it = meta.find(key);
+    return it == meta.end() ? fallback : it->second;
+  }
+  // Copies a section into dst, which must have exactly its size.
+  void copy_section(const std::string& name, std::span<float> dst, const std::string& source) const {
+    auto it = sections.find(name);
+    if (it == sections.end())
+      throw CheckpointError(source + ": checkpoint has no '" + name + "' section");
+    if (it->second.size() != dst.size())
+      throw CheckpointError(source + ": section '" + name + "' holds " + std::to_string(it->second.size()) +
+                            " values, expected " + std::to_string(dst.size()));
+    std::memcpy(dst.data(), it->second.data(), dst.size() * sizeof(float));
+  }
+  bool has_section(const std::string& name) const { return sections.count(name) != 0; }
+
+  void save(const std::string& path) const {
+    std::vector<unsigned char> bytes;
+    auto put = [&](const void* p, std::size_t n) {
+      const auto* c = static_cast<const unsigned char*>(p);
+      bytes.insert(bytes.end(), c, c + n);
+    };
+    auto put_u32 = [&](std::uint32_t v) { put(&v, 4); };
+    auto put_str = [&](const std::string& s) { put_u32(static_cast<std::uint32_t>(s.size())); put(s.data(), s.size()); };
+    put(magic, 8);
+    put_u32(format_version);
+    put_u32(static_cast<std::uint32_t>(meta.size()));
+    for (const auto& [k, v] : meta) { put_str(k); put_str(v); }
+    put_u32(static_cast<std::uint32_t>(sections.size()));
+    for (const auto& [name, values] : sections) {
+      put_str(name);
+      const std::uint64_t n = values.size();
+      put(&n, 8);
+      put(values.data(), values.size() * sizeof(float));
+    }
+    const std::uint64_t sum = fnv1a(bytes.data(), bytes.size());
+    put(&sum, 8);
+    write_file_atomically(path, [&](std::FILE* f) {
+      if (std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size())
+        throw IoError("cannot write '" + path + "': " + std::strerror(errno));
+    });
+  }
+
+  static Checkpoint load(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) throw CheckpointError("cannot open checkpoint '" + path + "': " + std::strerror(errno));
+    std::vector<unsigned char> bytes;
+    unsigned char buf[1 << 16];
+    std::size_t got;
+    while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + got);
+    const bool read_error = std::ferror(f);
+    std::fclose(f);
+    if (read_error) throw CheckpointError("cannot read checkpoint '" + path + "'");
+    return parse(bytes, path);
+  }
+
+  static Checkpoint parse(const std::vector<unsigned char>& bytes, const std::string& source) {
+    auto fail = [&](const std::string& why) -> CheckpointError {
+      return CheckpointError(source + ": not a valid fernet checkpoint (" + why + ")");
+    };
+    if (bytes.size() < 8 + 4 + 8 || std::memcmp(bytes.data(), magic, 8) != 0)
+      throw fail("missing the FERNETCK header");
+    std::uint64_t stored;
+    std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
+    if (stored != fnv1a(bytes.data(), bytes.size() - 8)) throw fail("checksum mismatch: the file is truncated or corrupt");
+    std::size_t pos = 8;
+    const std::size_t end = bytes.size() - 8;
+    auto need = [&](std::size_t n) {
+      if (n > end - pos) throw fail("truncated");
+    };
+    auto get_u32 = [&] { need(4); std::uint32_t v; std::memcpy(&v, bytes.data() + pos, 4); pos += 4; return v; };
+    auto get_str = [&] {
+      const std::uint32_t n = get_u32();
+      need(n);
+      std::string s(reinterpret_cast<const char*>(bytes.data()) + pos, n);
+      pos += n;
+      return s;
+    };
+    const std::uint32_t version = get_u32();
+    if (version != format_version)
+      throw CheckpointError(source + ": checkpoint format version " + std::to_string(version) +
+                            " is not supported by this fernet (version " + std::to_string(format_version) + ")");
+    Checkpoint c;
+    for (std::uint32_t i = 0, n = get_u32(); i < n; ++i) {
+      std::string k = get_str();
+      c.meta[k] = get_str();
+    }
+    for (std::uint32_t i = 0, n = get_u32(); i < n; ++i) {
+      std::string name = get_str();
+      need(8);
+      std::uint64_t count;
+      std::memcpy(&count, bytes.data() + pos, 8);
+      pos += 8;
+      if (count > (end - pos) / sizeof(float)) throw fail("section '" + name + "' is truncated");
+      std::vector<float> v(count);
+      std::memcpy(v.data(), bytes.data() + pos, count * sizeof(float));
+      pos += count * sizeof(float);
+      c.sections[name] = std::move(v);
+    }
+    if (pos != end) throw fail("trailing bytes");
+    return c;
+  }
+
+ private:
+  static std::uint64_t fnv1a(const unsigned char* p, std::size_t n) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+  }
+};
+
+namespace detail {
+inline std::string shorten(const std::string& s, std::size_t n = 160) {
+  return s.size() <= n ? s : s.substr(0, n) + "...";
+}
+}  // namespace detail
+
+// Save a network's parameters and buffers, with its signature and any extra metadata.
+template <class Net>
+Checkpoint make_checkpoint(const Net& net, const std::string& model_name) {
+  Checkpoint c;
+  c.meta["signature"] = Net::signature();
+  c.meta["model"] = model_name;
+  c.meta["shapes"] = Net::shape_string();
+  c.meta["parameter_count"] = std::to_string(Net::parameter_count);
+  c.set_section("parameters", net.parameters());
+  c.set_section("buffers", net.buffers());
+  return c;
+}
+
+// Load parameters and buffers into net; a checkpoint of another network is refused with a
+// message naming both networks.
+template <class Net>
+void restore_checkpoint(Net& net, const Checkpoint& c, const std::string& source, const std::string& model_name) {
+  if (c.get("signature") != Net::signature()) {
+    const std::string other = c.get("model", "unnamed");
+    throw CheckpointError(source + ": checkpoint holds network '" + other + "' (" + c.get("shapes") + ", " +
+                          c.get("parameter_count", "?") + " parameters: " + detail::shorten(c.get("signature")) +
+                          ") but this is network '" + model_name + "' (" + Net::shape_string() + ", " +
+                          std::to_string(Net::parameter_count) + " parameters: " +
+                          detail::shorten(Net::signature()) + ")");
+  }
+  c.copy_section("parameters", net.parameters(), source);
+  c.copy_section("buffers", net.buffers(), source);
+}
+
+}  // namespace fernet

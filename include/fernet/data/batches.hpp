@@ -1,0 +1,100 @@
+#pragma once
+// Mini-batches over a FER2013 data set: a run-time batch size, a fresh shuffle every epoch
+// derived from (seed, epoch) alone (so a resumed run sees the same order), the last partial
+// batch kept, and the input transform each notebook part used.
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <numeric>
+#include <stdexcept>
+#include <vector>
+
+#include "../random.hpp"
+#include "fer2013.hpp"
+
+namespace fernet::data {
+
+// value = pixel * scale + offset, replicated to `channels` planes.
+struct Preprocess {
+  float scale = 1.f;
+  float offset = 0.f;
+  int channels = 1;
+};
+namespace preprocess {
+inline constexpr Preprocess raw{1.f, 0.f, 1};              // notebook sections 3-4: 0..255 floats
+inline constexpr Preprocess unit{1.f / 255.f, 0.f, 1};     // section 6: /255
+inline constexpr Preprocess unit_rgb{1.f / 255.f, 0.f, 3}; // section 5: /255, grey as 3 channels
+}  // namespace preprocess
+
+// Per-sample augmentation hook: called on each training image (channels x 48 x 48 floats,
+// already preprocessed) with a generator seeded from (seed, epoch, position), so it is
+// reproducible. Random crops, flips and small rotations plug in here.
+using Augment = std::function<void(float* image, int channels, int height, int width, Rng& rng)>;
+
+struct Batch {
+  const float* images = nullptr;  // size x channels x 48 x 48
+  const int* labels = nullptr;
+  int size = 0;
+};
+
+class BatchLoader {
+ public:
+  BatchLoader(const Fer2013& data, int batch_size, Preprocess pre, bool shuffle, std::uint64_t seed)
+      : data_(&data), batch_(batch_size), pre_(pre), shuffle_(shuffle), seed_(seed), order_(data.size()) {
+    if (batch_size <= 0) throw std::invalid_argument("batch size must be at least 1, got " + std::to_string(batch_size));
+    if (pre.channels <= 0) throw std::invalid_argument("preprocess channels must be at least 1");
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+  }
+
+  void set_augment(Augment a) { augment_ = std::move(a); }
+  std::size_t samples() const { return data_->size(); }
+  int batch_size() const { return batch_; }
+  int batches() const { return static_cast<int>((data_->size() + batch_ - 1) / batch_); }
+  int sample_floats() const { return pre_.channels * image_pixels; }
+
+  // Order of the epoch's samples: a Fisher-Yates shuffle seeded by (seed, epoch) only.
+  void start_epoch(int epoch) {
+    epoch_ = epoch;
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    if (!shuffle_) return;
+    Rng rng(hash64(seed_, static_cast<std::uint64_t>(epoch)));
+    for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
+  }
+
+  Batch batch(int index) {
+    const std::size_t begin = static_cast<std::size_t>(index) * batch_;
+    if (index < 0 || begin >= data_->size()) throw std::out_of_range("batch index out of range");
+    const int n = static_cast<int>(std::min<std::size_t>(batch_, data_->size() - begin));
+    const int per = sample_floats();
+    images_.resize(static_cast<std::size_t>(n) * per);
+    labels_.resize(n);
+#pragma omp parallel for schedule(static) if (n >= 32)
+    for (int i = 0; i < n; ++i) {
+      const std::size_t row = order_[begin + i];
+      const std::uint8_t* src = data_->image(row);
+      float* dst = images_.data() + static_cast<std::size_t>(i) * per;
+      for (int p = 0; p < image_pixels; ++p) dst[p] = src[p] * pre_.scale + pre_.offset;
+      for (int c = 1; c < pre_.channels; ++c) std::copy(dst, dst + image_pixels, dst + c * image_pixels);
+      labels_[i] = data_->labels[row];
+      if (augment_) {
+        Rng rng(hash64(hash64(seed_, static_cast<std::uint64_t>(epoch_)) ^ 0xA06ull, begin + i));
+        augment_(dst, pre_.channels, image_side, image_side, rng);
+      }
+    }
+    return {images_.data(), labels_.data(), n};
+  }
+
+ private:
+  const Fer2013* data_;
+  int batch_;
+  Preprocess pre_;
+  bool shuffle_;
+  std::uint64_t seed_;
+  int epoch_ = 0;
+  std::vector<std::size_t> order_;
+  std::vector<float> images_;
+  std::vector<int> labels_;
+  Augment augment_;
+};
+
+}  // namespace fernet::data

@@ -1,0 +1,269 @@
+#pragma once
+// The training loop shared by every example and the fernet program: epochs over shuffled
+// batches, the notebook's per-epoch line, a live progress line on terminals, history CSV,
+// evaluation with a confusion matrix, checkpoints (last and best, atomically written, with
+// optimiser state so a run can resume), a NaN/inf guard and a cooperative stop flag.
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "../checkpoint.hpp"
+#include "../data/batches.hpp"
+#include "../loss.hpp"
+#include "../optim/adam.hpp"
+#include "../optim/sgd.hpp"
+#include "../parallel.hpp"
+#include "metrics.hpp"
+
+namespace fernet {
+
+struct TrainingDiverged : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct EpochRecord {
+  int epoch = 0;
+  double train_loss = 0, train_accuracy = 0;
+  double test_loss = NAN, test_accuracy = NAN;
+  double seconds = 0, images_per_second = 0;
+};
+
+struct Evaluation {
+  double loss = 0;
+  ConfusionMatrix confusion;
+  double accuracy() const { return confusion.accuracy(); }
+};
+
+struct TrainConfig {
+  std::string model_name;          // recorded in checkpoints
+  int epochs = 15;
+  std::uint64_t seed = 0;          // model initialisation, shuffling, dropout
+  bool progress = ::isatty(1);     // live progress line (terminals only)
+  std::string history_csv;         // rewritten after every epoch when not empty
+  std::string last_checkpoint;     // saved after every epoch when not empty
+  std::string best_checkpoint;     // saved when the test accuracy improves
+  const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to stop at a batch boundary
+  std::function<void(const EpochRecord&)> on_epoch;  // after each epoch's line
+};
+
+// Optimiser state in checkpoints, so that a resumed run continues exactly.
+inline void save_optimizer(Checkpoint& c, SGD& o) {
+  c.meta["optimizer"] = "SGD";
+  c.meta["optimizer_steps"] = std::to_string(o.steps());
+  c.set_section("sgd.momentum", o.state());
+}
+inline void save_optimizer(Checkpoint& c, Adam& o) {
+  c.meta["optimizer"] = o.options().decoupled ? "AdamW" : "Adam";
+  c.meta["optimizer_steps"] = std::to_string(o.steps());
+  c.set_section("adam.m", o.first_moment());
+  c.set_section("adam.v", o.second_moment());
+}
+inline void restore_optimizer(const Checkpoint& c, SGD& o, const std::string& src) {
+  if (c.get("optimizer") != "SGD") throw CheckpointError(src + ": checkpoint optimiser is '" + c.get("optimizer") + "', not SGD");
+  c.copy_section("sgd.momentum", o.state(), src);
+  o.set_steps(std::stol(c.get("optimizer_steps", "0")));
+}
+inline void restore_optimizer(const Checkpoint& c, Adam& o, const std::string& src) {
+  const std::string want = o.options().decoupled ? "AdamW" : "Adam";
+  if (c.get("optimizer") != want) throw CheckpointError(src + ": checkpoint optimiser is '" + c.get("optimizer") + "', not " + want);
+  c.copy_section("adam.m", o.first_moment(), src);
+  c.copy_section("adam.v", o.second_moment(), src);
+  o.set_steps(std::stol(c.get("optimizer_steps", "0")));
+}
+
+// Mean loss and confusion matrix of net over every sample of loader, in evaluation mode.
+template <class Loss, class Net>
+Evaluation evaluate(Net& net, data::BatchLoader& loader) {
+  constexpr int k = static_cast<int>(Net::output_shape::size);
+  const bool was_training = net.training();
+  net.eval();
+  Evaluation ev{0.0, ConfusionMatrix(k)};
+  loader.start_epoch(0);
+  double loss_sum = 0;
+  for (int b = 0; b < loader.batches(); ++b) {
+    const auto batch = loader.batch(b);
+    const float* y = net.forward(batch.images, batch.size);
+    loss_sum += static_cast<double>(Loss::compute(y, batch.labels, batch.size, k)) * batch.size;
+    for (int i = 0; i < batch.size; ++i) ev.confusion.add(batch.labels[i], argmax_row(y + i * k, k));
+  }
+  ev.loss = loader.samples() ? loss_sum / loader.samples() : 0.0;
+  net.train(was_training);
+  return ev;
+}
+
+template <class Loss, class Net, class Optimizer>
+class Trainer {
+ public:
+  Trainer(Net& net, Optimizer& opt, TrainConfig cfg) : net_(net), opt_(opt), cfg_(std::move(cfg)) {
+    if (cfg_.epochs <= 0) throw std::invalid_argument("epochs must be at least 1, got " + std::to_string(cfg_.epochs));
+  }
+
+  // Continue from a checkpoint written by this trainer: weights, buffers, optimiser state,
+  // dropout stream and epoch count.
+  void resume(const std::string& path) {
+    const Checkpoint c = Checkpoint::load(path);
+    restore_checkpoint(net_, c, path, cfg_.model_name);
+    restore_optimizer(c, opt_, path);
+    net_.set_noise_step(std::stoull(c.get("noise_step", "0")));
+    completed_ = std::stoi(c.get("epoch", "0"));
+    best_accuracy_ = std::stod(c.get("best_accuracy", "-1"));
+    history_ = parse_history(c.get("history"));
+  }
+
+  // Trains from the next epoch to cfg.epochs. Returns false when stopped early by the flag.
+  bool fit(data::BatchLoader& train, data::BatchLoader* test) {
+    flush_denormals_all_threads();
+    net_.train();
+    constexpr int k = static_cast<int>(Net::output_shape::size);
+    std::vector<float> grad;
+    for (int epoch = completed_ + 1; epoch <= cfg_.epochs; ++epoch) {
+      const auto t0 = std::chrono::steady_clock::now();
+      train.start_epoch(epoch);
+      double loss_sum = 0;
+      long correct = 0, seen = 0;
+      const int nb = train.batches();
+      for (int b = 0; b < nb; ++b) {
+        if (cfg_.stop && cfg_.stop->load()) {
+          if (cfg_.progress) std::printf("\n");
+          std::printf("Stopped during epoch %d (batch %d of %d); the last complete epoch is %d.\n", epoch, b + 1, nb,
+                      completed_);
+          std::fflush(stdout);
+          return false;
+        }
+        const auto batch = train.batch(b);
+        grad.resize(static_cast<std::size_t>(batch.size) * k);
+        const float* y = net_.forward(batch.images, batch.size);
+        const float loss = Loss::compute(y, batch.labels, batch.size, k, grad.data());
+        if (!std::isfinite(loss))
+          throw TrainingDiverged("training stopped: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
+                                 " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " +
+                                 std::to_string(nb) + " (try a smaller learning rate)");
+        for (int i = 0; i < batch.size; ++i) correct += argmax_row(y + i * k, k) == batch.labels[i];
+        seen += batch.size;
+        loss_sum += static_cast<double>(loss) * batch.size;
+        net_.zero_grad();
+        net_.backward(grad.data());
+        opt_.step();
+        if (cfg_.progress) show_progress(epoch, b + 1, nb, loss_sum / seen, double(correct) / seen, seen, t0);
+      }
+      EpochRecord rec;
+      rec.epoch = epoch;
+      rec.train_loss = loss_sum / seen;
+      rec.train_accuracy = static_cast<double>(correct) / seen;
+      rec.seconds = seconds_since(t0);
+      rec.images_per_second = seen / rec.seconds;
+      if (test) {
+        last_eval_ = evaluate<Loss>(net_, *test);
+        rec.test_loss = last_eval_->loss;
+        rec.test_accuracy = last_eval_->accuracy();
+      }
+      history_.push_back(rec);
+      completed_ = epoch;
+      if (cfg_.progress) std::printf("\r\033[K");
+      print_epoch(rec);
+      write_outputs(rec);
+      if (cfg_.on_epoch) cfg_.on_epoch(rec);
+    }
+    return true;
+  }
+
+  const std::vector<EpochRecord>& history() const { return history_; }
+  const std::optional<Evaluation>& last_evaluation() const { return last_eval_; }
+  int completed_epochs() const { return completed_; }
+  double best_accuracy() const { return best_accuracy_; }
+
+  static std::string history_header() {
+    return "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second\n";
+  }
+  static std::string history_row(const EpochRecord& r) {
+    char line[256];
+    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", r.epoch, r.train_loss, r.train_accuracy,
+                  r.test_loss, r.test_accuracy, r.seconds, r.images_per_second);
+    return line;
+  }
+  std::string history_csv() const {
+    std::string s = history_header();
+    for (const auto& r : history_) s += history_row(r);
+    return s;
+  }
+
+ private:
+  static double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  void print_epoch(const EpochRecord& r) const {
+    // The notebook's line, then what it did not report: time and throughput.
+    if (std::isnan(r.test_accuracy))
+      std::printf("Epoch: %d/%d.. Training Loss: %.3f.. Training Accuracy: %.3f.. Time: %.1fs (%.0f img/s)\n", r.epoch,
+                  cfg_.epochs, r.train_loss, r.train_accuracy, r.seconds, r.images_per_second);
+    else
+      std::printf("Epoch: %d/%d.. Training Loss: %.3f.. Test Loss: %.3f.. Test Accuracy: %.3f.. Time: %.1fs (%.0f img/s)\n",
+                  r.epoch, cfg_.epochs, r.train_loss, r.test_loss, r.test_accuracy, r.seconds, r.images_per_second);
+    std::fflush(stdout);
+  }
+
+  void show_progress(int epoch, int b, int nb, double loss, double acc, long seen,
+                     std::chrono::steady_clock::time_point t0) const {
+    if (b % 5 != 0 && b != nb) return;
+    const double s = seconds_since(t0);
+    const double left = s / b * (nb - b);
+    std::printf("\r\033[KEpoch %d/%d  batch %d/%d  loss %.3f  acc %.3f  %.0f img/s  %d:%02d left", epoch, cfg_.epochs, b,
+                nb, loss, acc, seen / s, static_cast<int>(left) / 60, static_cast<int>(left) % 60);
+    std::fflush(stdout);
+  }
+
+  Checkpoint make_resume_checkpoint() {
+    Checkpoint c = make_checkpoint(net_, cfg_.model_name);
+    save_optimizer(c, opt_);
+    c.meta["epoch"] = std::to_string(completed_);
+    c.meta["noise_step"] = std::to_string(net_.noise_step());
+    c.meta["seed"] = std::to_string(cfg_.seed);
+    c.meta["best_accuracy"] = std::to_string(best_accuracy_);
+    c.meta["history"] = history_csv();
+    return c;
+  }
+
+  void write_outputs(const EpochRecord& r) {
+    if (!cfg_.history_csv.empty()) write_text_atomically(cfg_.history_csv, history_csv());
+    const bool better = !std::isnan(r.test_accuracy) && r.test_accuracy > best_accuracy_;
+    if (better) best_accuracy_ = r.test_accuracy;
+    if (cfg_.last_checkpoint.empty() && (cfg_.best_checkpoint.empty() || !better)) return;
+    const Checkpoint c = make_resume_checkpoint();
+    if (!cfg_.last_checkpoint.empty()) c.save(cfg_.last_checkpoint);
+    if (better && !cfg_.best_checkpoint.empty()) c.save(cfg_.best_checkpoint);
+  }
+
+  static std::vector<EpochRecord> parse_history(const std::string& csv) {
+    std::vector<EpochRecord> out;
+    std::size_t pos = csv.find('\n');
+    while (pos != std::string::npos && pos + 1 < csv.size()) {
+      const std::size_t next = csv.find('\n', pos + 1);
+      const std::string line = csv.substr(pos + 1, next - pos - 1);
+      EpochRecord r;
+      if (std::sscanf(line.c_str(), "%d,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train_loss, &r.train_accuracy,
+                      &r.test_loss, &r.test_accuracy, &r.seconds, &r.images_per_second) == 7)
+        out.push_back(r);
+      pos = next;
+    }
+    return out;
+  }
+
+  Net& net_;
+  Optimizer& opt_;
+  TrainConfig cfg_;
+  std::vector<EpochRecord> history_;
+  std::optional<Evaluation> last_eval_;
+  int completed_ = 0;
+  double best_accuracy_ = -1;
+};
+
+}  // namespace fernet
