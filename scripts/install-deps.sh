@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything fernet needs on Debian 12, from Debian's packages only.
+# Safe to run again: apt-get skips what is already there.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  g++ cmake make pkg-config            # compiler and build
+  libxtensor-dev libxsimd-dev          # the core: tensors and SIMD
+  doctest-dev libbenchmark-dev         # tests and benchmarks
+  zlib1g-dev                           # FER2013 .csv.gz loading
+  libcli11-dev                         # command-line flags (examples, fernet program)
+)
+if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}"
+fi
