@@ -58,13 +58,13 @@ constexpr int NR = (W >= 16 ? 3 : 2) * W;
 // which measured better than KC = 128..384 (the longer k-loop amortises the C update); the
 // KC x NC block of B (8 MiB) lives in L3.
 constexpr int KC = 512;
-constexpr int MC = 256;
+constexpr int MC = 256 / MR * MR;  // a multiple of MR: row blocks are rounded up to MR
 constexpr int NC = 4096;
 
 using buffer = std::vector<float, xsimd::aligned_allocator<float, 64>>;
 
 inline float* scratch(buffer& b, std::size_t n) {
-  if (b.size() < n) b.resize(n);
+  if (b.size() < n) b = buffer(n);  // grows to the largest block used, then stays
   return b.data();
 }
 
@@ -208,76 +208,75 @@ inline void edge_kernel(int kc, const float* Ap, const float* Bp, float alpha, f
   }
 }
 
-// One thread's share of the work; tid/nt describe the team (nt == 1: no barriers).
-inline void gemm_team(int tid, int nt, Trans ta, Trans tb, int M, int N, int K, float alpha,
-                      const float* A, int lda, const float* B, int ldb, float beta, float* C,
-                      int ldc, float* Bp) {
-  thread_local buffer abuf;
-  float* Ap = scratch(abuf, static_cast<std::size_t>(MC) * KC);
-  // Split rows between threads when there are enough row panels; otherwise split the column
-  // panels and let every thread pack the (small) A itself.
-  const int mpanels = (M + MR - 1) / MR;
-  const bool split_m = mpanels >= 4 * nt;
-  int m0 = 0, m1 = M;
-  if (split_m) {
-    m0 = std::min(M, mpanels * tid / nt * MR);
-    m1 = std::min(M, mpanels * (tid + 1) / nt * MR);
-  }
+// Single-threaded blocked product; each thread of a parallel call runs it on its own part of C.
+inline void gemm_block(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A,
+                       int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+  thread_local buffer abuf, bbuf;
+  // Row blocks of (nearly) equal height, a multiple of MR.
+  const int mb = (M + MC - 1) / MC;
+  const int mc_step = ((M + mb - 1) / mb + MR - 1) / MR * MR;
+  const std::size_t kmax = std::min(K, KC), nmax = (std::min(N, NC) + NR - 1) / NR * NR;
+  float* Ap = scratch(abuf, static_cast<std::size_t>(mc_step) * kmax);
+  float* Bp = scratch(bbuf, nmax * kmax);
   for (int jc = 0; jc < N; jc += NC) {
     const int nc = std::min(NC, N - jc);
-    const int npanels = (nc + NR - 1) / NR;
-    int p0 = 0, p1 = npanels;
-    if (!split_m) {
-      p0 = npanels * tid / nt;
-      p1 = npanels * (tid + 1) / nt;
-    }
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = std::min(KC, K - pc);
       const float b = pc == 0 ? beta : 1.f;
-      // Pack this k-slab of B cooperatively, panel p at Bp + p*kc*NR.
-      for (int p = npanels * tid / nt; p < npanels * (tid + 1) / nt; ++p)
-        pack_b(tb, B, ldb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), Bp + p * kc * NR);
-      if (nt > 1) {
-#pragma omp barrier
-      }
-      for (int ic = m0; ic < m1; ic += MC) {
-        const int mc = std::min(MC, m1 - ic);
+      for (int jr = 0; jr < nc; jr += NR)
+        pack_b(tb, B, ldb, pc, kc, jc + jr, std::min(NR, nc - jr), Bp + jr * kc);
+      for (int ic = 0; ic < M; ic += mc_step) {
+        const int mc = std::min(mc_step, M - ic);
         for (int ir = 0; ir < mc; ir += MR)
           pack_a(ta, A, lda, ic + ir, std::min(MR, mc - ir), pc, kc, Ap + ir * kc);
-        for (int p = p0; p < p1; ++p) {
-          const int j = jc + p * NR, cols = std::min(NR, N - j);
-          const float* bp = Bp + p * kc * NR;
+        for (int jr = 0; jr < nc; jr += NR) {
+          const int cols = std::min(NR, nc - jr);
           for (int ir = 0; ir < mc; ir += MR) {
             const int rows = std::min(MR, mc - ir);
-            float* c = C + static_cast<std::ptrdiff_t>(ic + ir) * ldc + j;
+            float* c = C + static_cast<std::ptrdiff_t>(ic + ir) * ldc + jc + jr;
             if (rows == MR && cols == NR)
-              micro_kernel(kc, Ap + ir * kc, bp, alpha, b, c, ldc);
+              micro_kernel(kc, Ap + ir * kc, Bp + jr * kc, alpha, b, c, ldc);
             else
-              edge_kernel(kc, Ap + ir * kc, bp, alpha, b, c, ldc, rows, cols);
+              edge_kernel(kc, Ap + ir * kc, Bp + jr * kc, alpha, b, c, ldc, rows, cols);
           }
         }
-      }
-      // B's slab is repacked next round: wait until everyone is done with it.
-      if (nt > 1) {
-#pragma omp barrier
       }
     }
   }
 }
 
+// Threads get disjoint parts of C and run independently: no barriers, because on a shared
+// machine a thread that loses its core stalls every barrier for a whole time slice (measured:
+// a shared-B design with two barriers per k-slab fell to 2-20 GFLOP/s under a concurrent
+// build). Split N when op(A) is the smaller operand (each thread packs all of op(A)), else M;
+// boundaries fall on the MR/NR tile grid, so results do not depend on the thread count.
 inline void gemm_packed(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A,
                         int lda, const float* B, int ldb, float beta, float* C, int ldc) {
-  thread_local buffer bbuf;
-  const int nc = std::min(NC, N);
-  float* Bp = scratch(bbuf, static_cast<std::size_t>((nc + NR - 1) / NR) * NR * KC);
-  const bool par = !omp_in_parallel() && omp_get_max_threads() > 1 &&
-                   static_cast<long>(M) * N * K > 64L * 64 * 64;
-  if (par) {
-#pragma omp parallel
-    gemm_team(omp_get_thread_num(), omp_get_num_threads(), ta, tb, M, N, K, alpha, A, lda, B,
-              ldb, beta, C, ldc, Bp);
-  } else {
-    gemm_team(0, 1, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Bp);
+  const int nt = omp_in_parallel() || static_cast<long>(M) * N * K <= 64L * 64 * 64
+                     ? 1
+                     : omp_get_max_threads();
+  const int mpanels = (M + MR - 1) / MR, npanels = (N + NR - 1) / NR;
+  const bool split_n = npanels >= 2 * nt && (M <= N || mpanels < 2 * nt);
+  const int units = split_n ? npanels : mpanels;
+  if (nt == 1 || units < 2) {
+    gemm_block(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#pragma omp parallel num_threads(std::min(nt, units))
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    const int u0 = static_cast<int>(static_cast<long>(units) * t / n);
+    const int u1 = static_cast<int>(static_cast<long>(units) * (t + 1) / n);
+    if (split_n) {
+      const int j0 = u0 * NR, j1 = std::min(N, u1 * NR);
+      const float* Bj = tb == Trans::no ? B + j0 : B + static_cast<std::ptrdiff_t>(j0) * ldb;
+      gemm_block(ta, tb, M, j1 - j0, K, alpha, A, lda, Bj, ldb, beta, C + j0, ldc);
+    } else {
+      const int i0 = u0 * MR, i1 = std::min(M, u1 * MR);
+      const float* Ai = ta == Trans::no ? A + static_cast<std::ptrdiff_t>(i0) * lda : A + i0;
+      gemm_block(ta, tb, i1 - i0, N, K, alpha, Ai, lda, B, ldb, beta,
+                 C + static_cast<std::ptrdiff_t>(i0) * ldc, ldc);
+    }
   }
 }
 
