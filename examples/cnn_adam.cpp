@@ -15,6 +15,6 @@ int main(int argc, char** argv) {
   examples::add_common_flags(app, o, d);
   return examples::run_main(app, argc, argv, [&] {
     return examples::train_notebook_network<networks::NetAdam, NLLLoss>(
-        o, d, d.preprocess, [](auto& net, float lr) { return Adam(net, {.lr = lr}); });
+        o, d, [](auto& net, float lr) { return Adam(net, {.lr = lr}); });
   });
 }

@@ -20,6 +20,6 @@ int main(int argc, char** argv) {
   app.add_option("--momentum", momentum, "SGD momentum (the notebook used none)")->capture_default_str()->check(CLI::Range(0.0, 0.999));
   return examples::run_main(app, argc, argv, [&] {
     return examples::train_notebook_network<networks::NetSGD, NLLLoss>(
-        o, d, d.preprocess, [&](auto& net, float lr) { return SGD(net, {.lr = lr, .momentum = momentum}); });
+        o, d, [&](auto& net, float lr) { return SGD(net, {.lr = lr, .momentum = momentum}); });
   });
 }

@@ -16,10 +16,9 @@ int main(int argc, char** argv) {
   CLI::App app{"Train the notebook's MLP with Adam on FER2013", "linear_mlp"};
   examples::Options o;
   examples::add_common_flags(app, o, d);
-  app.add_flag("--normalize", o.normalize, "scale pixels to 0..1 (the notebook used raw 0..255)");
   return examples::run_main(app, argc, argv, [&] {
     return examples::train_notebook_network<networks::LinearMLP, NLLLoss>(
-        o, d, o.normalize ? data::preprocess::unit : data::preprocess::raw,
+        o, d,
         [](auto& net, float lr) { return Adam(net, {.lr = lr}); });
   });
 }

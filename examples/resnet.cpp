@@ -22,9 +22,9 @@ int main(int argc, char** argv) {
     d.model_name = "resnet" + std::to_string(depth);
     auto sgd = [&](auto& net, float lr) { return SGD(net, {.lr = lr, .momentum = momentum}); };
     switch (depth) {
-      case 50: return examples::train_notebook_network<networks::ResNet50, CrossEntropyLoss>(o, d, d.preprocess, sgd);
-      case 152: return examples::train_notebook_network<networks::ResNet152, CrossEntropyLoss>(o, d, d.preprocess, sgd);
-      default: return examples::train_notebook_network<networks::ResNet18, CrossEntropyLoss>(o, d, d.preprocess, sgd);
+      case 50: return examples::train_notebook_network<networks::ResNet50, CrossEntropyLoss>(o, d, sgd);
+      case 152: return examples::train_notebook_network<networks::ResNet152, CrossEntropyLoss>(o, d, sgd);
+      default: return examples::train_notebook_network<networks::ResNet18, CrossEntropyLoss>(o, d, sgd);
     }
   });
 }

@@ -61,6 +61,8 @@ inline void add_common_flags(CLI::App& app, Options& o, const NotebookDefaults& 
   app.add_option("--eval-split", o.eval_split, "split to evaluate on")->capture_default_str()
       ->check(CLI::IsMember({"PublicTest", "PrivateTest", "Training"}));
   app.add_flag("--synthetic", o.synthetic, "use the built-in synthetic data set even if real data is present");
+  if (d.preprocess.scale == 1.f)
+    app.add_flag("--normalize", o.normalize, "scale pixels to 0..1 (the notebook fed raw 0..255 values)");
 }
 
 struct Datasets {
@@ -90,7 +92,9 @@ inline Datasets load_datasets(const Options& o) {
 // Trains Net with Loss and the optimiser make_optimizer(net, lr) builds; prints the notebook's
 // epoch lines and a final per-class report. Returns the process exit code.
 template <class Net, class Loss, class MakeOptimizer>
-int train_notebook_network(const Options& o, const NotebookDefaults& d, data::Preprocess pre, MakeOptimizer&& make_optimizer) {
+int train_notebook_network(const Options& o, const NotebookDefaults& d, MakeOptimizer&& make_optimizer) {
+  data::Preprocess pre = d.preprocess;
+  if (o.normalize) pre.scale = 1.f / 255.f;
   if (o.threads > 0) set_threads(o.threads);
   const Datasets ds = load_datasets(o);
   std::printf("fernet %s | %s | SIMD %s | %d threads\n", version_string, d.model_name.c_str(), simd_arch().c_str(),
