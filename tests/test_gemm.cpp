@@ -152,7 +152,8 @@ TEST_CASE("gemm: 1 and 2 threads give identical results") {
     for (Trans tb : both)
       for (const Problem p : {Problem{ta, tb, 300, 290, 270, 1, 1.f, 0.f},   // split over rows
                               Problem{ta, tb, 20, 700, 300, 0, 1.f, 1.f},    // split over columns
-                              Problem{ta, tb, 64, 2304, 9, 0, 1.f, 0.f}}) {  // im2col, K = 9
+                              Problem{ta, tb, 64, 2304, 9, 0, 1.f, 0.f},     // im2col, K = 9
+                              Problem{ta, tb, 700, 9, 300, 0, 1.f, 1.f}}) {  // few columns
         const Operands o = make(p, seed++);
         fernet::set_threads(1);
         const std::vector<float> one = check(p, o);

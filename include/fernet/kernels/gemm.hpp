@@ -252,7 +252,8 @@ inline void gemm_block(Trans ta, Trans tb, int M, int N, int K, float alpha, con
 // boundaries fall on the MR/NR tile grid, so results do not depend on the thread count.
 inline void gemm_packed(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A,
                         int lda, const float* B, int ldb, float beta, float* C, int ldc) {
-  const int nt = omp_in_parallel() || static_cast<long>(M) * N * K <= 64L * 64 * 64
+  // Below ~2 MFLOP (about 15 us on one core) waking a second thread costs more than it saves.
+  const int nt = omp_in_parallel() || static_cast<long>(M) * N * K < (1L << 20)
                      ? 1
                      : omp_get_max_threads();
   const int mpanels = (M + MR - 1) / MR, npanels = (N + NR - 1) / NR;
@@ -296,12 +297,26 @@ inline void scale_c(int M, int N, float beta, float* C, int ldc) {
 inline void gemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
-  if (!simd_enabled())
+  if (!simd_enabled()) {
     detail::gemm_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else if (K <= 0)
+  } else if (K <= 0) {
     detail::scale_c(M, N, beta, C, ldc);
-  else
+  } else if (2 * N <= detail::packed::NR && M > N) {
+    // A few columns (e.g. the 3x3 weight gradient of a one-channel convolution) would fill a
+    // fraction of the NR-wide tile: compute C^T = op(B)^T op(A)^T instead, then merge.
+    const auto flip = [](Trans t) { return t == Trans::no ? Trans::yes : Trans::no; };
+    thread_local std::vector<float> t;
+    t.resize(static_cast<std::size_t>(N) * M);
+    detail::packed::gemm_packed(flip(tb), flip(ta), N, M, K, 1.f, B, ldb, A, lda, 0.f, t.data(), M);
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) {
+        float& c = C[static_cast<std::ptrdiff_t>(i) * ldc + j];
+        const float v = t[static_cast<std::size_t>(j) * M + i];
+        c = beta == 0.f ? alpha * v : std::fma(alpha, v, beta * c);
+      }
+  } else {
     detail::packed::gemm_packed(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
 }
 
 }  // namespace fernet::kernels
