@@ -1,5 +1,6 @@
-// The notebook networks: shapes and parameter counts equal PyTorch's (counted with
-// tests/reference/make_reference.py on torchvision / the notebook's modules).
+// The notebook networks: shapes and parameter counts equal PyTorch's (the counts of the
+// notebook's modules and of torchvision's ResNets with its conv1/fc replacements, as sum(p.numel()
+// for p in model.parameters()) gives them).
 #include <doctest/doctest.h>
 
 #include <fernet/fernet.hpp>
