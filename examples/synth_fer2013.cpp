@@ -4,7 +4,6 @@
 //                 [--seed S]
 #include <charconv>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <string>
 #include <string_view>
