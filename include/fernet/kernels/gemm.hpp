@@ -4,11 +4,11 @@
 // op(A) is A (M x K, leading dimension lda >= K) or A^T (A stored K x M, lda >= M); same for B.
 // Threaded with OpenMP unless called from inside a parallel region.
 //
-// The SIMD path is GotoBLAS/BLIS-shaped: op(B) is packed into KC x NR column panels (shared by
-// all threads), op(A) into MR x KC row panels (per thread), and a register-blocked micro-kernel
-// keeps an MR x NR tile of C in registers. Packing absorbs the transposes, so all four
-// combinations run the same kernel. Every C element sees the same k-blocking and the same
-// instruction sequence whatever the thread count, so 1 and 2 threads give identical results.
+// The SIMD path is GotoBLAS/BLIS-shaped: op(B) is packed into KC x NR column panels, op(A)
+// into MR x KC row panels, and a register-blocked micro-kernel keeps an MR x NR tile of C in
+// registers. Packing absorbs the transposes, so all four combinations run the same kernel.
+// Threads take disjoint parts of C on the tile grid; every C element sees the same k-blocking
+// and instruction sequence whatever the thread count, so 1 and 2 threads agree bit for bit.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
