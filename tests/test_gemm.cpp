@@ -103,9 +103,12 @@ TEST_CASE("gemm: sizes spanning several cache blocks, strided operands") {
   for (Trans ta : both)
     for (Trans tb : both) {
       for (const Problem p : {Problem{ta, tb, 257, 130, 257, 3, 1.f, 0.f},
-                              Problem{ta, tb, 33, 257, 600, 5, 0.5f, 1.f},
+                              Problem{ta, tb, 33, 257, 600, 5, 0.5f, 0.25f},  // K > KC
+                              Problem{ta, tb, 20, 50, 1100, 0, 1.f, 0.f},
                               Problem{ta, tb, 430, 65, 9, 1, -2.f, 0.25f},
-                              Problem{ta, tb, 31, 4200, 7, 2, 1.f, 0.f}})
+                              Problem{ta, tb, 31, 4200, 7, 2, 1.f, 0.f},
+                              Problem{ta, tb, 257, 9, 130, 3, -1.f, 0.f},  // computed as C^T
+                              Problem{ta, tb, 100, 20, 33, 1, 1.f, 0.5f}})
         check(p, make(p, seed++));
     }
 }
