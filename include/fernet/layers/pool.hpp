@@ -27,6 +27,24 @@ struct MaxPoolLayer : ParameterFree<In, Shape<In::channels, (In::height + PT + P
       const float* xp = x + static_cast<std::ptrdiff_t>(p) * H * W;
       float* yp = y + static_cast<std::ptrdiff_t>(p) * Ho * Wo;
       int* ap = argmax_.data() + static_cast<std::ptrdiff_t>(p) * Ho * Wo;
+      if constexpr (K == 2 && S == 2 && PT == 0 && PL == 0 && PB == 0 && PR == 0) {
+        // The common 2x2/2 window without padding: no bounds checks, branch-free selects.
+        for (int oh = 0; oh < Ho; ++oh) {
+          const float* r0 = xp + 2 * oh * W;
+          const float* r1 = r0 + W;
+          for (int ow = 0; ow < Wo; ++ow) {
+            const int c = 2 * ow;
+            float best = r0[c];
+            int arg = 2 * oh * W + c;
+            if (r0[c + 1] > best) { best = r0[c + 1]; arg = 2 * oh * W + c + 1; }
+            if (r1[c] > best) { best = r1[c]; arg = (2 * oh + 1) * W + c; }
+            if (r1[c + 1] > best) { best = r1[c + 1]; arg = (2 * oh + 1) * W + c + 1; }
+            yp[oh * Wo + ow] = best;
+            ap[oh * Wo + ow] = arg;
+          }
+        }
+        continue;
+      }
       for (int oh = 0; oh < Ho; ++oh) {
         const int h0 = oh * S - PT;
         for (int ow = 0; ow < Wo; ++ow) {
