@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../random.hpp"
 #include "fer2013.hpp"
 
 namespace fernet::data {
@@ -26,37 +27,13 @@ struct SyntheticOptions {
 
 namespace detail {
 
-inline std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 // Seed for one stream, e.g. (seed, split) then (that, image index).
-inline std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b) {
-  return splitmix64(a ^ splitmix64(b));
-}
+inline std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b) { return hash64(a, b); }
 
-// xoshiro256** (Blackman & Vigna), seeded through splitmix64 as its authors recommend.
-class Rng {
+// fernet's generator with the draws the face sampler needs, in double precision.
+class Rng : public fernet::Rng {
  public:
-  explicit Rng(std::uint64_t seed) {
-    for (auto& word : state_) word = seed = splitmix64(seed);
-  }
-
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
-    const std::uint64_t t = state_[1] << 17;
-    state_[2] ^= state_[0];
-    state_[3] ^= state_[1];
-    state_[1] ^= state_[2];
-    state_[0] ^= state_[3];
-    state_[2] ^= t;
-    state_[3] = rotl(state_[3], 45);
-    return result;
-  }
-
+  using fernet::Rng::Rng;
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   bool chance(double p) { return uniform() < p; }
@@ -71,10 +48,6 @@ class Rng {
     const auto sum = static_cast<std::int32_t>((pairs & 0xFFFFFFFF) + (pairs >> 32));
     return (static_cast<double>(sum) * (1.0 / 65536.0) - 2.0) * 1.7320508075688772;
   }
-
- private:
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::array<std::uint64_t, 4> state_{};
 };
 
 // What an expression changes, in face units (pixels of a face drawn at scale 1).
