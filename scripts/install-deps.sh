@@ -11,6 +11,9 @@ packages=(
   doctest-dev libbenchmark-dev         # tests and benchmarks
   zlib1g-dev                           # FER2013 .csv.gz loading
   libcli11-dev                         # command-line flags (examples, fernet program)
+  nlohmann-json3-dev                   # fernet program: run.json, report.json, eval --json
+  libstb-dev                           # fernet program: PNG/JPEG decoding and resizing (predict)
+  libcairo2-dev fonts-dejavu-core      # fernet program: curves.png, confusion.png
 )
 if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -qq

@@ -1,0 +1,34 @@
+#pragma once
+// Image files for `fernet predict` (decoding with stb_image: PNG, JPEG, BMP, GIF, TGA, PNM, ...)
+// and for the hidden `fernet synth --images` test helper (encoding with stb_image_write).
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fernet::app {
+
+struct ImageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct GreyImage {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> pixels;  // row-major
+};
+
+// Any image stb_image decodes, converted to grey (ITU-R BT.601 luma, alpha dropped).
+GreyImage load_grey(const std::string& path);
+
+// The largest centred square, resized to 48x48 (the FER2013 format).
+std::array<std::uint8_t, 48 * 48> to_fer2013(const GreyImage& img);
+
+// width x height x channels (1 or 3) pixels.
+void write_png(const std::string& path, int width, int height, int channels, const std::uint8_t* pixels);
+void write_jpeg(const std::string& path, int width, int height, int channels, const std::uint8_t* pixels);
+
+// A 48x48 grey image scaled to width x height and tinted, as RGB (for test images).
+std::vector<std::uint8_t> tinted_rgb(const std::uint8_t* grey48, int width, int height);
+
+}  // namespace fernet::app

@@ -1,0 +1,98 @@
+#pragma once
+// The fernet program's model registry: each notebook network by its command-line name, with the
+// notebook's defaults (the same values as examples/*.cpp) and type-erased operations, so that
+// main.cpp never names a network type. Every network is compiled in its own translation unit
+// (model_*.cpp), which keeps rebuilds parallel.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fernet/checkpoint.hpp>
+#include <fernet/data/batches.hpp>
+#include <fernet/data/fer2013.hpp>
+#include <fernet/train/trainer.hpp>
+
+namespace fernet::app {
+
+// What a run needs to know; stored in DIR/run.json so that --resume needs no other flags.
+struct RunSettings {
+  std::string model;
+  int epochs = 0, batch = 0, threads = 0;
+  double lr = 0;
+  std::uint64_t seed = 0;
+  std::string data;          // absolute path, or empty for the built-in synthetic set
+  std::string eval_split = "PublicTest";
+  std::string init;          // optional checkpoint the weights start from
+};
+
+struct TrainJob {
+  RunSettings settings;
+  const data::Fer2013* train = nullptr;
+  const data::Fer2013* eval = nullptr;
+  std::string out_dir;
+  bool resume = false;
+  const std::atomic<bool>* stop = nullptr;
+  std::map<std::string, std::string> extra_meta;  // added to every checkpoint the run writes
+};
+
+struct TrainResult {
+  bool completed = false;  // false: stopped by the flag
+  int completed_epochs = 0;
+  int resumed_from = 0;    // epochs already done when this invocation started
+  std::vector<EpochRecord> history;
+  double best_accuracy = -1;
+  std::optional<Evaluation> best;  // model.fernet evaluated on the evaluation split
+};
+
+struct ModelInfo {
+  std::string name;         // command-line name, also the checkpoint's "model"
+  std::string network;      // type in fernet::networks
+  std::string loss, optimizer;
+  std::string notebook;     // what the notebook reached
+  int epochs = 0, batch = 0;
+  double lr = 0;
+  std::uint64_t seed = 0;
+  data::Preprocess preprocess;
+  std::string preprocess_name;
+  std::size_t parameters = 0;
+
+  std::function<std::string()> signature;
+  std::function<TrainResult(const TrainJob&)> train;
+  // Loads the checkpoint into this network (the error names both when it is another network's)
+  // and evaluates it.
+  std::function<Evaluation(const Checkpoint&, const std::string& source, const data::Fer2013&, int batch,
+                           data::Preprocess)>
+      evaluate;
+  // Class probabilities of n preprocessed images.
+  std::function<std::vector<std::array<float, 7>>(const Checkpoint&, const std::string& source,
+                                                  const std::vector<float>& images, int n)>
+      predict;
+};
+
+const std::vector<ModelInfo>& models();
+const ModelInfo* find_model(const std::string& name);
+std::string model_names(const char* separator = ", ");
+
+// The network a checkpoint holds: `wanted` when given (restore then refuses another network's
+// checkpoint), else by the checkpoint's "model" name, else by its signature.
+const ModelInfo& model_for_checkpoint(const Checkpoint& c, const std::string& source, const std::string& wanted);
+
+// Preprocessing recorded in the checkpoint, or the model's default.
+data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m);
+void store_preprocess(std::map<std::string, std::string>& meta, const data::Preprocess& p);
+
+// Per-network factories, one per translation unit.
+ModelInfo make_linear_mlp();
+ModelInfo make_cnn_adam();
+ModelInfo make_cnn_sgd();
+ModelInfo make_tf_cnn();
+ModelInfo make_resnet18();
+ModelInfo make_resnet50();
+ModelInfo make_resnet152();
+
+}  // namespace fernet::app

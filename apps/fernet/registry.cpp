@@ -1,0 +1,61 @@
+#include <cstdio>
+#include <stdexcept>
+
+#include "models.hpp"
+
+namespace fernet::app {
+
+const std::vector<ModelInfo>& models() {
+  static const std::vector<ModelInfo> all = {make_linear_mlp(), make_cnn_adam(),  make_cnn_sgd(),  make_tf_cnn(),
+                                             make_resnet18(),   make_resnet50(),  make_resnet152()};
+  return all;
+}
+
+const ModelInfo* find_model(const std::string& name) {
+  for (const auto& m : models())
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+std::string model_names(const char* separator) {
+  std::string s;
+  for (const auto& m : models()) s += (s.empty() ? "" : separator) + m.name;
+  return s;
+}
+
+const ModelInfo& model_for_checkpoint(const Checkpoint& c, const std::string& source, const std::string& wanted) {
+  if (!wanted.empty()) {
+    const ModelInfo* m = find_model(wanted);
+    if (!m) throw std::runtime_error("unknown model '" + wanted + "'; choose one of: " + model_names());
+    return *m;  // restore_checkpoint refuses another network's checkpoint, naming both
+  }
+  if (const ModelInfo* m = find_model(c.get("model"))) return *m;
+  const std::string sig = c.get("signature");
+  for (const auto& m : models())
+    if (m.signature() == sig) return m;
+  throw std::runtime_error(source + ": checkpoint holds network '" + c.get("model", "unnamed") + "' (" +
+                           c.get("shapes", "unknown shapes") + "), which is none of the fernet program's models (" +
+                           model_names() + ")");
+}
+
+data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m) {
+  const std::string scale = c.get("preprocess.scale"), offset = c.get("preprocess.offset"),
+                    channels = c.get("preprocess.channels");
+  if (scale.empty() || offset.empty() || channels.empty()) return m.preprocess;
+  try {
+    return {std::stof(scale), std::stof(offset), std::stoi(channels)};
+  } catch (const std::exception&) {
+    return m.preprocess;
+  }
+}
+
+void store_preprocess(std::map<std::string, std::string>& meta, const data::Preprocess& p) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", p.scale);
+  meta["preprocess.scale"] = buf;
+  std::snprintf(buf, sizeof buf, "%.9g", p.offset);
+  meta["preprocess.offset"] = buf;
+  meta["preprocess.channels"] = std::to_string(p.channels);
+}
+
+}  // namespace fernet::app

@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# Drives the fernet program as a user would: commands, exit codes, messages, files.
+#   cli_tests.sh CASE FERNET WORKDIR SCRIPTDIR
+# CASE: info | synth | usage_errors | file_errors | train | eval | predict | resume | interrupt_synthetic
+# The eval and predict cases use the run the train case leaves in WORKDIR/../train (a CTest fixture).
+set -u
+case_name=$1
+fernet=$2
+work=$3
+scripts=$4
+failures=0
+
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+run_dir=$(cd .. && pwd)/train/run
+
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# expect RC PATTERN -- ARGS...: fernet ARGS exits with RC and its output (stdout+stderr) matches
+# the extended regular expression PATTERN.
+expect() {
+  local rc=$1 pattern=$2
+  shift 3
+  local out got
+  out=$("$fernet" "$@" 2>&1)
+  got=$?
+  if [ "$got" != "$rc" ]; then
+    fail "fernet $* exited $got, expected $rc; output:"$'\n'"$out"
+  elif ! grep -Eq -- "$pattern" <<<"$out"; then
+    fail "fernet $* printed no /$pattern/; output:"$'\n'"$out"
+  else
+    echo "ok: fernet $* -> $got, /$pattern/"
+  fi
+}
+
+is_png() {
+  [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "$1 is not a PNG file"
+}
+png_size() {  # width x height from the IHDR chunk
+  local hex
+  hex=$(head -c 24 "$1" | od -An -tx1 -j16 | tr -d ' \n')
+  echo "$((16#${hex:0:8}))x$((16#${hex:8:8}))"
+}
+check_json() {  # FILE KEY...
+  local file=$1
+  shift
+  local keys
+  keys=$(IFS=';'; echo "$*")
+  cmake -DFILE="$file" "-DKEYS=$keys" -P "$scripts/check_json.cmake" >/dev/null 2>json.err ||
+    fail "$file: $(cat json.err)"
+}
+checksum() {  # weights checksum of a checkpoint
+  "$fernet" info --checkpoint "$1" | sed -n 's/^weights checksum: //p'
+}
+
+case $case_name in
+info)
+  expect 0 "fernet 0\.[0-9]+\.[0-9]+" -- info
+  expect 0 "SIMD: [a-z0-9_]+" -- info
+  expect 0 "CUDA: not compiled in" -- info
+  expect 0 "threads: 1 " -- info --threads 1
+  expect 0 "resnet152 +ResNet152 +58151872" -- info
+  expect 0 "^0\.[0-9]+\.[0-9]+" -- --version
+  expect 0 "Usage: fernet" -- --help
+  ;;
+
+synth)
+  expect 0 "wrote 50 synthetic images \(40 Training, 5 PublicTest, 5 PrivateTest\)" -- synth --rows 50 --out a.csv
+  [ "$(head -1 a.csv)" = "emotion,pixels,Usage" ] || fail "a.csv: wrong header"
+  [ "$(wc -l <a.csv)" = 51 ] || fail "a.csv: expected 51 lines"
+  "$fernet" synth --rows 50 --out b.csv.gz >/dev/null || fail "synth .gz"
+  [ "$(gzip -dc b.csv.gz | cmp - a.csv && echo same)" = same ] || fail "the same seed must give the same rows"
+  expect 0 "wrote 2 PNG and 2 JPEG" -- synth --rows 2 --images imgs
+  for f in imgs/*.png; do is_png "$f"; done
+  [ "$(ls imgs/*.jpg | wc -l)" = 2 ] || fail "expected 2 JPEG files"
+  expect 2 "--rows must be at least 1" -- synth --rows 0 --out c.csv
+  expect 2 "--out FILE.csv is required" -- synth --rows 5
+  ;;
+
+usage_errors)
+  expect 2 "unknown model 'resnet19'; choose one of: linear-mlp, cnn-adam, cnn-sgd, tf-cnn, resnet18, resnet50, resnet152" \
+    -- train --model resnet19 --out x
+  expect 2 "unknown flag: --learning-rate" -- train --model tf-cnn --learning-rate 0.1 --out x
+  expect 2 "unknown flags: --colour --size" -- predict --load m.fernet --colour red --size 3 a.png
+  expect 2 "unknown command 'frobnicate'; the commands are train, eval, predict, synth and info" -- frobnicate
+  expect 2 "A subcommand is required" --
+  expect 2 "--epochs must be at least 1 \(got 0\)" -- train --model tf-cnn --epochs 0 --out x
+  expect 2 "--lr must be a positive number \(got -0\.01\)" -- train --model tf-cnn --lr -0.01 --out x
+  expect 2 "--lr must be a positive number \(got 0\)" -- train --model tf-cnn --lr 0 --out x
+  expect 2 "--batch must be at least 1" -- train --model tf-cnn --batch 0 --out x
+  expect 2 "--threads must be at least 1" -- train --model tf-cnn --threads 0 --out x
+  expect 2 "Could not convert: --epochs = many" -- train --model tf-cnn --epochs many --out x
+  expect 2 "--model NAME is required" -- train --out x
+  expect 2 "--out DIR is required" -- train --model tf-cnn
+  expect 2 "unknown split 'Validation'" -- train --model tf-cnn --eval-split Validation --out x
+  expect 2 "--load is required" -- eval --data x.csv
+  expect 2 "give IMAGE files to classify, or --csv FILE" -- predict --load x.fernet
+  [ ! -e x ] || fail "a refused command must not create its --out directory"
+  ;;
+
+file_errors)
+  "$fernet" synth --rows 20 --out small.csv >/dev/null
+  echo "hello" >notes.txt
+  mkdir adir
+  expect 1 "data file 'missing.csv' does not exist" -- train --model tf-cnn --data missing.csv --out o1
+  expect 1 "data file 'adir' is a directory" -- train --model tf-cnn --data adir --out o2
+  expect 1 "notes.txt:1: wrong header \"hello\"" -- train --model tf-cnn --data notes.txt --epochs 1 --out o3
+  expect 1 "cannot create output directory '/proc/fernet-cli-test/run'" -- train --model tf-cnn --data small.csv --out /proc/fernet-cli-test/run
+  expect 1 "cannot create output directory 'notes.txt/run': Not a directory" -- train --model tf-cnn --data small.csv --out notes.txt/run
+  expect 1 "cannot create output directory 'notes.txt'" -- train --model tf-cnn --data small.csv --out notes.txt
+  expect 1 "cannot open checkpoint 'missing.fernet'" -- eval --load missing.fernet --data small.csv
+  expect 1 "notes.txt: not a valid fernet checkpoint" -- eval --load notes.txt --data small.csv
+  expect 1 "'adir' is a directory; pass a checkpoint file, e.g. adir/model.fernet" -- predict --load adir img.png
+  expect 1 "cannot resume: 'nowhere' is not a directory" -- train --resume nowhere
+  expect 1 "cannot resume: 'adir' holds no run \(no run.json\)" -- train --resume adir
+  ;;
+
+train)
+  "$fernet" synth --rows 600 --out data.csv >/dev/null || fail "synth"
+  out=$("$fernet" train --model tf-cnn --data data.csv --epochs 2 --threads 2 --out run 2>&1)
+  rc=$?
+  echo "$out"
+  [ $rc = 0 ] || fail "train exited $rc"
+  grep -q "^Epoch: 1/2.. Training Loss: [0-9.]*.. Test Loss" <<<"$out" || fail "no plain per-epoch line (stdout is not a terminal)"
+  grep -q $'\r' <<<"$out" && fail "progress line printed although stdout is not a terminal"
+  for f in run.json history.csv model.fernet last.fernet curves.png confusion.png report.json; do
+    [ -s "run/$f" ] || fail "run/$f missing or empty"
+  done
+  [ "$(head -1 run/history.csv)" = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second" ] ||
+    fail "history.csv header"
+  [ "$(grep -cE '^[12],[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+$' run/history.csv)" = 2 ] || fail "history.csv: expected 2 epoch rows"
+  is_png run/curves.png
+  is_png run/confusion.png
+  [ "$(png_size run/curves.png)" = 1200x500 ] || fail "curves.png is $(png_size run/curves.png)"
+  # a blank canvas compresses to almost nothing; drawn axes, curves and text do not
+  [ "$(stat -c %s run/curves.png)" -gt 15000 ] || fail "curves.png looks empty"
+  [ "$(stat -c %s run/confusion.png)" -gt 15000 ] || fail "confusion.png looks empty"
+  check_json run/report.json accuracy epochs wall_seconds images_per_second threads simd_arch machine.os machine.cpu \
+    fernet_version command_line evaluation.per_class.6.f1 evaluation.per_class.0.precision evaluation.per_class.3.recall \
+    evaluation.confusion_matrix.6.6 history.1.eval_accuracy
+  check_json run/run.json settings.model settings.epochs settings.lr settings.seed
+  grep -q '"epochs": 2' run/report.json || fail "report.json: epochs"
+  grep -q '"model": "tf-cnn"' run/report.json || fail "report.json: model"
+  expect 0 "model: tf-cnn" -- info --checkpoint run/model.fernet
+  expect 0 "preprocess: unit_rgb" -- info --checkpoint run/last.fernet
+  expect 0 "epoch: 2" -- info --checkpoint run/last.fernet
+  if command -v script >/dev/null; then  # on a terminal: the live progress line
+    script -qec "'$fernet' train --model tf-cnn --data data.csv --epochs 1 --out ttyrun" /dev/null >tty.log 2>&1 ||
+      fail "train on a terminal: $(cat tty.log)"
+    grep -qE $'\r\e\\[KEpoch 1/1  batch [0-9]+/[0-9]+  loss [0-9.]+  acc [0-9.]+  [0-9]+ img/s  [0-9]+:[0-9]{2} left' tty.log ||
+      fail "no live progress line on a terminal: $(cat -v tty.log)"
+  fi
+  expect 1 "already holds a run; continue it with: fernet train --resume run" -- train --model tf-cnn --data data.csv --out run
+  expect 0 "already finished its 2 epochs" -- train --resume run
+  ;;
+
+eval)
+  [ -s "$run_dir/model.fernet" ] || { echo "FAIL: the train case's run is missing"; exit 1; }
+  data=$run_dir/../data.csv
+  expect 0 "PrivateTest accuracy: [0-9.]+ \([0-9]+ of 60\)" -- eval --load "$run_dir/model.fernet" --data "$data" --split PrivateTest
+  expect 0 "Surprise +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9]+" -- eval --load "$run_dir/model.fernet" --data "$data" --split PrivateTest
+  expect 0 "confusion matrix" -- eval --load "$run_dir/model.fernet" --data "$data" --split PrivateTest
+  "$fernet" eval --load "$run_dir/model.fernet" --data "$data" --split PrivateTest --json >eval.json || fail "eval --json"
+  check_json eval.json accuracy loss per_class.6.f1 confusion_matrix.6.6 model split
+  grep -q '"split": "PrivateTest"' eval.json || fail "eval.json: split"
+  grep -q '"images": 60' eval.json || fail "eval.json: images"
+  expect 0 "PublicTest accuracy" -- eval --load "$run_dir/model.fernet"  # data from the checkpoint
+  expect 1 "checkpoint holds network 'tf-cnn'.*but this is network 'cnn-adam'" \
+    -- eval --load "$run_dir/model.fernet" --data "$data" --model cnn-adam
+  expect 1 "checkpoint holds network 'tf-cnn'.*but this is network 'resnet18'" \
+    -- predict --load "$run_dir/model.fernet" --model resnet18 --csv "$data"
+  expect 1 "checkpoint holds network 'tf-cnn'.*but this is network 'linear-mlp'" \
+    -- train --model linear-mlp --data "$data" --epochs 1 --init "$run_dir/model.fernet" --out mismatch
+  "$fernet" synth --rows 8 --out noprivate.csv >/dev/null
+  head -7 noprivate.csv >training-only.csv
+  expect 1 "has no PrivateTest rows \(6 Training, 0 PublicTest, 0 PrivateTest rows\); choose another --split" \
+    -- eval --load "$run_dir/model.fernet" --data training-only.csv --split PrivateTest
+  expect 2 "unknown split 'privatetest'" -- eval --load "$run_dir/model.fernet" --data "$data" --split privatetest
+  # a truncated checkpoint is refused, not loaded
+  head -c 5000 "$run_dir/model.fernet" >truncated.fernet
+  expect 1 "truncated.fernet: not a valid fernet checkpoint \(checksum mismatch" -- eval --load truncated.fernet --data "$data"
+  ;;
+
+predict)
+  [ -s "$run_dir/model.fernet" ] || { echo "FAIL: the train case's run is missing"; exit 1; }
+  "$fernet" synth --rows 3 --seed 7 --images imgs >/dev/null || fail "synth --images"
+  png=$(ls imgs/*.png | head -1)
+  jpg=$(ls imgs/*.jpg | head -1)
+  out=$("$fernet" predict --load "$run_dir/model.fernet" "$png" "$jpg" 2>&1) || fail "predict exited $?: $out"
+  echo "$out"
+  [ "$(grep -cE '(Angry|Disgust|Fear|Happy|Sad|Surprise|Neutral) +Angry [01]\.[0-9]{3}  Disgust [01]\.[0-9]{3}  Fear [01]\.[0-9]{3}  Happy [01]\.[0-9]{3}  Sad [01]\.[0-9]{3}  Surprise [01]\.[0-9]{3}  Neutral [01]\.[0-9]{3}$' <<<"$out")" = 2 ] ||
+    fail "predict: expected one line with the emotion and 7 probabilities per image"
+  echo "plain text" >notanimage.png
+  expect 1 "'notanimage.png' is not an image fernet can read" -- predict --load "$run_dir/model.fernet" notanimage.png
+  expect 1 "'missing.jpg': no such file" -- predict --load "$run_dir/model.fernet" missing.jpg
+  expect 1 "'imgs' is a directory, not an image" -- predict --load "$run_dir/model.fernet" imgs
+  expect 1 "data file 'missing.csv' does not exist" -- predict --load "$run_dir/model.fernet" --csv missing.csv
+  head -c 300 "$png" >cut.png
+  expect 1 "'cut.png' is not an image fernet can read" -- predict --load "$run_dir/model.fernet" cut.png
+  expect 0 "wrote 600 predictions to preds.csv" -- predict --load "$run_dir/model.fernet" --csv "$run_dir/../data.csv" --out preds.csv
+  [ "$(head -1 preds.csv)" = "row,usage,emotion,predicted,predicted_name,p_Angry,p_Disgust,p_Fear,p_Happy,p_Sad,p_Surprise,p_Neutral" ] ||
+    fail "preds.csv header"
+  [ "$(grep -cE '^[0-9]+,(Training|PublicTest|PrivateTest),[0-6],[0-6],[A-Za-z]+(,[01]\.[0-9]{5}){7}$' preds.csv)" = 600 ] ||
+    fail "preds.csv: expected 600 prediction rows"
+  ;;
+
+resume)
+  # An uninterrupted run and an interrupted-then-resumed one must end with the same weights.
+  # 6 short epochs: the signal lands after the first one, well before the last.
+  "$fernet" synth --rows 400 --out data.csv >/dev/null || fail "synth"
+  args=(train --model tf-cnn --data data.csv --epochs 6 --threads 1)
+  "$fernet" "${args[@]}" --out straight >straight.log 2>&1 || fail "uninterrupted run: $(cat straight.log)"
+  "$fernet" "${args[@]}" --out broken >broken.log 2>&1 &
+  pid=$!
+  for _ in $(seq 3000); do  # up to 60 s for the first epoch line
+    grep -q "^Epoch: 1/6" broken.log && break
+    sleep 0.02
+  done
+  kill -INT $pid
+  wait $pid
+  rc=$?
+  cat broken.log
+  [ $rc = 130 ] || fail "interrupted run exited $rc, expected 130"
+  grep -q "Interrupted by SIGINT.*continue with: fernet train --resume broken" broken.log || fail "no resume hint"
+  [ ! -e broken/report.json ] || fail "an interrupted run must not write its report"
+  ls -a broken | grep -q '\.tmp' && fail "temporary files left behind: $(ls -a broken)"
+  done_epochs=$("$fernet" info --checkpoint broken/last.fernet | sed -n 's/^epoch: //p')
+  [ -n "$done_epochs" ] && [ "$done_epochs" -ge 1 ] && [ "$done_epochs" -lt 6 ] ||
+    fail "last.fernet should hold an epoch from 1 to 5, holds '$done_epochs'"
+  expect 2 "--lr cannot be given with --resume" -- train --resume broken --lr 0.1
+  "$fernet" train --resume broken >resumed.log 2>&1 || fail "resume: $(cat resumed.log)"
+  cat resumed.log
+  grep -q "resuming after epoch $done_epochs of 6" resumed.log || fail "resume did not continue from epoch $done_epochs"
+  a=$(checksum straight/last.fernet)
+  b=$(checksum broken/last.fernet)
+  [ -n "$a" ] && [ "$a" = "$b" ] || fail "resumed weights $b differ from the uninterrupted run's $a"
+  [ "$(checksum straight/model.fernet)" = "$(checksum broken/model.fernet)" ] || fail "best checkpoints differ"
+  cmp -s straight/history.csv broken/history.csv ||
+    [ "$(cut -d, -f1-5 straight/history.csv)" = "$(cut -d, -f1-5 broken/history.csv)" ] || fail "histories differ"
+  echo "weights: uninterrupted $a, resumed $b"
+  ;;
+
+interrupt_synthetic)
+  # No --data and no real data (FERNET_DEFAULT_DATA empty hides ../shared/data): the synthetic
+  # set, said so. SIGTERM before the first epoch ends
+  # leaves nothing to resume, and says so.
+  FERNET_DEFAULT_DATA= "$fernet" train --model cnn-sgd --out syn >syn.log 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do
+    grep -q "^output:" syn.log && break
+    sleep 0.1
+  done
+  sleep 0.5
+  kill -TERM $pid
+  wait $pid
+  rc=$?
+  cat syn.log
+  grep -q "data: built-in synthetic faces (no --data given and no FER2013 file found" syn.log || fail "the synthetic data set was not announced"
+  [ $rc = 143 ] || fail "exit $rc after SIGTERM, expected 143"
+  grep -q "Interrupted by SIGTERM. no epoch finished" syn.log || fail "no 'no epoch finished' message"
+  [ ! -e syn/last.fernet ] || fail "a checkpoint was written without a finished epoch"
+  expect 1 "has no last.fernet, so no epoch finished" -- train --resume syn
+  ;;
+
+*)
+  echo "unknown case $case_name"
+  exit 1
+  ;;
+esac
+
+if [ $failures -gt 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all checks passed"
