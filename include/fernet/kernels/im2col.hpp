@@ -1,6 +1,8 @@
 #pragma once
 // im2col / col2im for one sample: turns a convolution into one matrix product.
-// col has (C * KH * KW) rows and (Ho * Wo) columns; padding (possibly asymmetric) reads as 0.
+// col has (C * KH * KW) rows and (Ho * Wo) columns, rows ld floats apart (ld > Ho * Wo lets
+// several samples sit side by side in one wide matrix); padding (possibly asymmetric) reads as 0.
+#include <cstddef>
 #include <cstring>
 
 namespace fernet::kernels {
@@ -11,13 +13,12 @@ struct ConvGeometry {
   int out_h, out_w;
 };
 
-inline void im2col(const float* x, const ConvGeometry& g, float* col) {
-  const int P = g.out_h * g.out_w;
+inline void im2col(const float* x, const ConvGeometry& g, float* col, std::ptrdiff_t ld) {
   for (int c = 0; c < g.channels; ++c) {
     const float* xc = x + static_cast<std::ptrdiff_t>(c) * g.height * g.width;
     for (int i = 0; i < g.kh; ++i) {
       for (int j = 0; j < g.kw; ++j) {
-        float* row = col + (static_cast<std::ptrdiff_t>(c) * g.kh * g.kw + i * g.kw + j) * P;
+        float* row = col + (static_cast<std::ptrdiff_t>(c) * g.kh * g.kw + i * g.kw + j) * ld;
         for (int oh = 0; oh < g.out_h; ++oh) {
           const int h = oh * g.stride - g.pad_top + i;
           float* r = row + oh * g.out_w;
@@ -49,14 +50,13 @@ inline void im2col(const float* x, const ConvGeometry& g, float* col) {
 }
 
 // dx = col2im(dcol): every column entry is added back to the input pixel it was read from.
-inline void col2im(const float* col, const ConvGeometry& g, float* dx) {
-  const int P = g.out_h * g.out_w;
+inline void col2im(const float* col, const ConvGeometry& g, float* dx, std::ptrdiff_t ld) {
   std::memset(dx, 0, sizeof(float) * g.channels * g.height * g.width);
   for (int c = 0; c < g.channels; ++c) {
     float* dc = dx + static_cast<std::ptrdiff_t>(c) * g.height * g.width;
     for (int i = 0; i < g.kh; ++i) {
       for (int j = 0; j < g.kw; ++j) {
-        const float* row = col + (static_cast<std::ptrdiff_t>(c) * g.kh * g.kw + i * g.kw + j) * P;
+        const float* row = col + (static_cast<std::ptrdiff_t>(c) * g.kh * g.kw + i * g.kw + j) * ld;
         for (int oh = 0; oh < g.out_h; ++oh) {
           const int h = oh * g.stride - g.pad_top + i;
           if (h < 0 || h >= g.height) continue;

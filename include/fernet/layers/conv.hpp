@@ -3,9 +3,11 @@
 //   Conv<In, Out, K, Stride = 1, Pad = 0, Bias = true, Init = KaimingUniform>  (PyTorch Conv2d)
 //   ConvSame<In, Out, K, Stride = 1, Bias = true, Init>   (TensorFlow padding="SAME": output
 //     ceil(H / Stride); for even kernels the extra row/column of padding goes bottom/right)
-// Samples are spread over threads (one im2col buffer each); weight gradients are summed per
-// thread and reduced in a fixed order, so a given thread count always gives the same result.
+// Samples are unrolled side by side into one wide im2col matrix (in chunks that bound its
+// size), so that each pass is a few large matrix products: per-sample products would have
+// 9 or 4 columns in ResNet's last stages, far too thin for a register-blocked kernel.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "../init.hpp"
@@ -29,7 +31,6 @@ struct ConvLayer {
   static constexpr int Ho = (H + PT + PB - K) / S + 1, Wo = (W + PL + PR - K) / S + 1;
   static constexpr int P = Ho * Wo;          // output pixels per channel
   static constexpr int KK = Cin * K * K;     // rows of the im2col matrix
-  static constexpr bool direct = K == 1 && S == 1 && PT == 0 && PL == 0 && PB == 0 && PR == 0;
   using in_shape = In;
   using out_shape = Shape<Cout, Ho, Wo>;
   static constexpr std::size_t weight_count = static_cast<std::size_t>(Cout) * KK;
@@ -42,93 +43,79 @@ struct ConvLayer {
     if constexpr (HasBias) Init::bias(w_ + weight_count, Cout, KK, Cout * K * K, rng);
   }
 
+  // Samples per chunk: the im2col matrix stays under about 32 MiB.
+  static constexpr int chunk_samples = std::max<std::size_t>(1, (std::size_t{8} << 20) / (static_cast<std::size_t>(KK) * P));
+
   void forward(const float* x, float* y, int n, const Context&) {
     using kernels::Trans;
-    const bool par = n > 1 && threads() > 1 && !omp_in_parallel();
-    prepare_scratch(par ? threads() : 1, false);
-#pragma omp parallel for schedule(static) if (par)
-    for (int s = 0; s < n; ++s) {
-      const float* xs = x + static_cast<std::ptrdiff_t>(s) * In::size;
-      float* ys = y + static_cast<std::ptrdiff_t>(s) * Cout * P;
-      const float* col = xs;
-      if constexpr (!direct) {
-        float* c = cols_[omp_get_thread_num()].data();
-        kernels::im2col(xs, geometry, c);
-        col = c;
-      }
-      kernels::gemm(Trans::no, Trans::no, Cout, P, KK, 1.f, w_, KK, col, P, 0.f, ys, P);
-      if constexpr (HasBias) {
-        const float* b = w_ + weight_count;
+    for (int s0 = 0; s0 < n; s0 += chunk_samples) {
+      const int cs = std::min(chunk_samples, n - s0);
+      const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(cs) * P;
+      unroll(x + static_cast<std::ptrdiff_t>(s0) * In::size, cs);
+      out_.resize(static_cast<std::size_t>(Cout) * ld);
+      kernels::gemm(Trans::no, Trans::no, Cout, static_cast<int>(ld), KK, 1.f, w_, KK, col_.data(), static_cast<int>(ld),
+                    0.f, out_.data(), static_cast<int>(ld));
+      // out is Cout x (sample, pixel); y is (sample, Cout, pixel): scatter rows, adding the bias.
+      float* ys = y + static_cast<std::ptrdiff_t>(s0) * Cout * P;
+#pragma omp parallel for schedule(static) if (static_cast<long>(cs) * Cout * P > (1 << 15))
+      for (int s = 0; s < cs; ++s)
         for (int o = 0; o < Cout; ++o) {
-          float* row = ys + static_cast<std::ptrdiff_t>(o) * P;
-          for (int i = 0; i < P; ++i) row[i] += b[o];
+          const float* src = out_.data() + o * ld + static_cast<std::ptrdiff_t>(s) * P;
+          float* dst = ys + (static_cast<std::ptrdiff_t>(s) * Cout + o) * P;
+          if constexpr (HasBias) {
+            const float b = w_[weight_count + o];
+            for (int i = 0; i < P; ++i) dst[i] = src[i] + b;
+          } else {
+            std::memcpy(dst, src, sizeof(float) * P);
+          }
         }
-      }
     }
   }
 
   void backward(const float* x, const float*, const float* dy, float* dx, int n, const Context&) {
     using kernels::Trans;
-    const bool par = n > 1 && threads() > 1 && !omp_in_parallel();
-    const int nt = par ? threads() : 1;
-    prepare_scratch(nt, true);
-#pragma omp parallel num_threads(nt) if (par)
-    {
-      const int t = omp_get_thread_num();
-      float* gw = partial_[t].data();
-      std::fill(gw, gw + param_count, 0.f);
-#pragma omp for schedule(static)
-      for (int s = 0; s < n; ++s) {
-        const float* xs = x + static_cast<std::ptrdiff_t>(s) * In::size;
-        const float* gs = dy + static_cast<std::ptrdiff_t>(s) * Cout * P;
-        const float* col = xs;
-        if constexpr (!direct) {
-          float* c = cols_[t].data();
-          kernels::im2col(xs, geometry, c);
-          col = c;
-        }
-        // dW += dY_s col^T
-        kernels::gemm(Trans::no, Trans::yes, Cout, KK, P, 1.f, gs, P, col, P, 1.f, gw, KK);
-        if constexpr (HasBias) {
-          for (int o = 0; o < Cout; ++o) {
-            const float* row = gs + static_cast<std::ptrdiff_t>(o) * P;
-            float acc = 0.f;
-            for (int i = 0; i < P; ++i) acc += row[i];
-            gw[weight_count + o] += acc;
-          }
-        }
-        if (dx) {
-          float* dxs = dx + static_cast<std::ptrdiff_t>(s) * In::size;
-          if constexpr (direct) {
-            kernels::gemm(Trans::yes, Trans::no, KK, P, Cout, 1.f, w_, KK, gs, P, 0.f, dxs, P);
-          } else {
-            float* dcol = dcols_[t].data();
-            kernels::gemm(Trans::yes, Trans::no, KK, P, Cout, 1.f, w_, KK, gs, P, 0.f, dcol, P);
-            kernels::col2im(dcol, geometry, dxs);
-          }
-        }
+    for (int s0 = 0; s0 < n; s0 += chunk_samples) {
+      const int cs = std::min(chunk_samples, n - s0);
+      const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(cs) * P;
+      // Gather dY into Cout x (sample, pixel), the layout of the forward product.
+      out_.resize(static_cast<std::size_t>(Cout) * ld);
+      const float* dys = dy + static_cast<std::ptrdiff_t>(s0) * Cout * P;
+#pragma omp parallel for schedule(static) if (static_cast<long>(cs) * Cout * P > (1 << 15))
+      for (int o = 0; o < Cout; ++o)
+        for (int s = 0; s < cs; ++s)
+          std::memcpy(out_.data() + o * ld + static_cast<std::ptrdiff_t>(s) * P,
+                      dys + (static_cast<std::ptrdiff_t>(s) * Cout + o) * P, sizeof(float) * P);
+      if constexpr (HasBias) {
+        for (int o = 0; o < Cout; ++o) dw_[weight_count + o] += kernels::sum(out_.data() + o * ld, ld);
       }
+      unroll(x + static_cast<std::ptrdiff_t>(s0) * In::size, cs);
+      // dW += dY col^T
+      kernels::gemm(Trans::no, Trans::yes, Cout, KK, static_cast<int>(ld), 1.f, out_.data(), static_cast<int>(ld),
+                    col_.data(), static_cast<int>(ld), 1.f, dw_, KK);
+      if (!dx) continue;
+      // dcol = W^T dY, then each column block is folded back into its sample's dx.
+      kernels::gemm(Trans::yes, Trans::no, KK, static_cast<int>(ld), Cout, 1.f, w_, KK, out_.data(),
+                    static_cast<int>(ld), 0.f, col_.data(), static_cast<int>(ld));
+      float* dxs = dx + static_cast<std::ptrdiff_t>(s0) * In::size;
+#pragma omp parallel for schedule(static) if (cs > 1 && !omp_in_parallel())
+      for (int s = 0; s < cs; ++s)
+        kernels::col2im(col_.data() + static_cast<std::ptrdiff_t>(s) * P, geometry, dxs + static_cast<std::ptrdiff_t>(s) * In::size, ld);
     }
-    // Fixed-order reduction of the per-thread sums.
-    for (int t = 0; t < nt; ++t) kernels::add_inplace(dw_, partial_[t].data(), param_count);
   }
 
  private:
-  void prepare_scratch(int nt, bool backward) {
-    if (static_cast<int>(cols_.size()) < nt) cols_.resize(nt);
-    if (!direct)
-      for (int t = 0; t < nt; ++t) cols_[t].resize(static_cast<std::size_t>(KK) * P);
-    if (!backward) return;
-    if (static_cast<int>(partial_.size()) < nt) { partial_.resize(nt); dcols_.resize(nt); }
-    for (int t = 0; t < nt; ++t) {
-      partial_[t].resize(param_count);
-      if (!direct) dcols_[t].resize(static_cast<std::size_t>(KK) * P);
-    }
+  // im2col of cs samples side by side: col_ is KK x (cs * P).
+  void unroll(const float* x, int cs) {
+    const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(cs) * P;
+    col_.resize(static_cast<std::size_t>(KK) * ld);
+#pragma omp parallel for schedule(static) if (cs > 1 && !omp_in_parallel())
+    for (int s = 0; s < cs; ++s)
+      kernels::im2col(x + static_cast<std::ptrdiff_t>(s) * In::size, geometry, col_.data() + static_cast<std::ptrdiff_t>(s) * P, ld);
   }
 
   float* w_ = nullptr;
   float* dw_ = nullptr;
-  std::vector<std::vector<float>> cols_, dcols_, partial_;
+  std::vector<float> col_, out_;
 };
 
 }  // namespace detail
