@@ -8,8 +8,7 @@
 using namespace fernet;
 
 int main(int argc, char** argv) {
-  const examples::NotebookDefaults d{"cnn-adam", "section 4.1, NetAdam with Adam: 55.1% on PublicTest after 15 epochs",
-                                     15, 100, 1e-3, 30, data::preprocess::raw};
+  const Recipe& d = recipes::cnn_adam;
   CLI::App app{"Train the notebook's CNN (NetAdam) with Adam on FER2013", "cnn_adam"};
   examples::Options o;
   examples::add_common_flags(app, o, d);

@@ -11,8 +11,7 @@
 using namespace fernet;
 
 int main(int argc, char** argv) {
-  const examples::NotebookDefaults d{"cnn-sgd", "section 4.2, NetSGD with SGD lr 1e-3: 53.4% on PublicTest after 150 epochs",
-                                     150, 100, 1e-3, 30, data::preprocess::raw};
+  const Recipe& d = recipes::cnn_sgd;
   CLI::App app{"Train the notebook's CNN (NetSGD) with SGD on FER2013", "cnn_sgd"};
   examples::Options o;
   examples::add_common_flags(app, o, d);

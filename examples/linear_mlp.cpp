@@ -3,7 +3,7 @@
 //
 // Quirk, reproduced on purpose: the notebook feeds raw 0..255 pixels, the first layer's
 // activations are huge, and the network settles on always answering "Happy" (the largest
-// class, 24.9% of PublicTest). --normalize scales inputs to 0..1 instead, which learns.
+// class, 24.9% of PublicTest). --normalize centres and scales inputs to -2..2, which learns.
 #include <fernet/networks.hpp>
 
 #include "common/notebook_example.hpp"
@@ -11,8 +11,7 @@
 using namespace fernet;
 
 int main(int argc, char** argv) {
-  const examples::NotebookDefaults d{"linear-mlp", "section 3, MLP with Adam on raw pixels: 25.0% on PublicTest (always 'Happy')",
-                                     15, 100, 1e-3, 30, data::preprocess::raw};
+  const Recipe& d = recipes::linear_mlp;
   CLI::App app{"Train the notebook's MLP with Adam on FER2013", "linear_mlp"};
   examples::Options o;
   examples::add_common_flags(app, o, d);

@@ -9,8 +9,7 @@
 using namespace fernet;
 
 int main(int argc, char** argv) {
-  examples::NotebookDefaults d{"resnet18", "section 6, ResNet-18 58.6% / ResNet-50 48.3% / ResNet-152 49.75% (SGD lr 0.1, 100 epochs)",
-                               100, 100, 0.1, 0, data::preprocess::unit};
+  const Recipe& d = recipes::resnet18;  // the flags' defaults; --depth picks the recipe
   CLI::App app{"Train a notebook ResNet (18, 50 or 152) on FER2013", "resnet"};
   examples::Options o;
   examples::add_common_flags(app, o, d);
@@ -19,12 +18,11 @@ int main(int argc, char** argv) {
   app.add_option("--depth", depth, "ResNet depth")->capture_default_str()->check(CLI::IsMember({18, 50, 152}));
   app.add_option("--momentum", momentum, "SGD momentum (the notebook used none)")->capture_default_str()->check(CLI::Range(0.0, 0.999));
   return examples::run_main(app, argc, argv, [&] {
-    d.model_name = "resnet" + std::to_string(depth);
     auto sgd = [&](auto& net, float lr) { return SGD(net, {.lr = lr, .momentum = momentum}); };
     switch (depth) {
-      case 50: return examples::train_notebook_network<networks::ResNet50, CrossEntropyLoss>(o, d, sgd);
-      case 152: return examples::train_notebook_network<networks::ResNet152, CrossEntropyLoss>(o, d, sgd);
-      default: return examples::train_notebook_network<networks::ResNet18, CrossEntropyLoss>(o, d, sgd);
+      case 50: return examples::train_notebook_network<networks::ResNet50, CrossEntropyLoss>(o, recipes::resnet50, sgd);
+      case 152: return examples::train_notebook_network<networks::ResNet152, CrossEntropyLoss>(o, recipes::resnet152, sgd);
+      default: return examples::train_notebook_network<networks::ResNet18, CrossEntropyLoss>(o, recipes::resnet18, sgd);
     }
   });
 }

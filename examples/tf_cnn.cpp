@@ -9,8 +9,7 @@
 using namespace fernet;
 
 int main(int argc, char** argv) {
-  const examples::NotebookDefaults d{"tf-cnn", "section 5, TensorFlow CNN with Adam 5e-4: 51.1% on PublicTest after 30 epochs",
-                                     30, 50, 5e-4, 1, data::preprocess::unit_rgb};
+  const Recipe& d = recipes::tf_cnn;
   CLI::App app{"Train the notebook's TensorFlow-style CNN on FER2013", "tf_cnn"};
   examples::Options o;
   examples::add_common_flags(app, o, d);

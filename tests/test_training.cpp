@@ -185,6 +185,8 @@ TEST_CASE("training: resuming from a checkpoint gives the same weights as an uni
   CHECK(straight == resumed);
 }
 
+// With the notebook's raw 0..255 inputs the first epoch ends near the notebook's own 37.6%;
+// zero-centred inputs (the --normalize of the examples) reach about 45%.
 TEST_CASE("real data: one epoch of NetAdam reaches 40% on PublicTest") {
   const std::string path = FERNET_SHARED_DATA_DIR "/fer2013-dev.csv.gz";
   if (!fs::exists(path)) {
@@ -195,8 +197,8 @@ TEST_CASE("real data: one epoch of NetAdam reaches 40% on PublicTest") {
   const auto train = all.split(data::Split::Training), test = all.split(data::Split::PublicTest);
   auto net = std::make_unique<networks::NetAdam>(30);
   Adam opt(*net, {.lr = 1e-3f});
-  data::BatchLoader tl(train, 100, data::preprocess::raw, true, 30);
-  data::BatchLoader el(test, 500, data::preprocess::raw, false, 30);
+  data::BatchLoader tl(train, 100, data::preprocess::centered, true, 30);
+  data::BatchLoader el(test, 500, data::preprocess::centered, false, 30);
   TrainConfig cfg;
   cfg.epochs = 1;
   cfg.progress = false;

@@ -26,17 +26,6 @@ auto make_optimizer(Net& net, double lr) {
     return SGD(net, {.lr = static_cast<float>(lr)});  // the notebook used no momentum
 }
 
-// Adds the program's metadata (preprocessing, data, version) to a checkpoint the Trainer wrote,
-// and copies it to `also` (the best checkpoint) when that is not empty. Written atomically.
-inline void annotate_checkpoint(const std::string& path, const std::map<std::string, std::string>& meta,
-                                const std::string& also) {
-  if (meta.empty() && also.empty()) return;
-  Checkpoint c = Checkpoint::load(path);
-  for (const auto& [k, v] : meta) c.meta[k] = v;
-  c.save(path);
-  if (!also.empty()) c.save(also);
-}
-
 template <class Net>
 void check_preprocess(const ModelInfo& m, const data::Preprocess& pre) {
   if (static_cast<std::size_t>(pre.channels) * data::image_pixels != Net::input_shape::size)
@@ -63,12 +52,7 @@ TrainResult train_network(const ModelInfo& m, const TrainJob& job) {
   cfg.last_checkpoint = last;
   cfg.best_checkpoint = best;
   cfg.stop = job.stop;
-  double best_seen = -1;  // mirrors the Trainer's rule for writing the best checkpoint
-  cfg.on_epoch = [&](const EpochRecord& r) {
-    const bool better = !std::isnan(r.test_accuracy) && r.test_accuracy > best_seen;
-    if (better) best_seen = r.test_accuracy;
-    annotate_checkpoint(last, job.extra_meta, better ? best : std::string());
-  };
+  cfg.extra_meta = job.extra_meta;
   Trainer<Loss, Net, decltype(opt)> trainer(*net, opt, cfg);
 
   TrainResult res;
@@ -78,7 +62,6 @@ TrainResult train_network(const ModelInfo& m, const TrainJob& job) {
   } else if (!s.init.empty()) {
     restore_checkpoint(*net, Checkpoint::load(s.init), s.init, m.name);
   }
-  best_seen = trainer.best_accuracy();
   res.completed = trainer.fit(train, &eval);
   res.completed_epochs = trainer.completed_epochs();
   res.history = trainer.history();

@@ -15,6 +15,7 @@
 #include <fernet/checkpoint.hpp>
 #include <fernet/data/batches.hpp>
 #include <fernet/data/fer2013.hpp>
+#include <fernet/train/recipes.hpp>
 #include <fernet/train/trainer.hpp>
 
 namespace fernet::app {
@@ -73,6 +74,21 @@ struct ModelInfo {
                                                   const std::vector<float>& images, int n)>
       predict;
 };
+
+// The descriptive part of a model from its notebook recipe.
+inline ModelInfo from_recipe(const Recipe& r) {
+  ModelInfo m;
+  m.name = r.name;
+  m.network = r.network;
+  m.notebook = r.notebook;
+  m.epochs = r.epochs;
+  m.batch = r.batch;
+  m.lr = r.lr;
+  m.seed = r.seed;
+  m.preprocess = r.preprocess;
+  m.preprocess_name = r.preprocess_name;
+  return m;
+}
 
 const std::vector<ModelInfo>& models();
 const ModelInfo* find_model(const std::string& name);

@@ -14,19 +14,10 @@
 #include <fernet/data/batches.hpp>
 #include <fernet/data/fer2013.hpp>
 #include <fernet/data/synthetic.hpp>
+#include <fernet/train/recipes.hpp>
 #include <fernet/train/trainer.hpp>
 
 namespace fernet::examples {
-
-struct NotebookDefaults {
-  std::string model_name;     // e.g. "cnn-adam"
-  std::string notebook_note;  // what the notebook reached, printed at the start
-  int epochs = 15;
-  int batch = 100;
-  double lr = 1e-3;
-  std::uint64_t seed = 30;
-  data::Preprocess preprocess = data::preprocess::raw;
-};
 
 struct Options {
   std::string data_path;
@@ -44,7 +35,7 @@ inline std::string default_data_path() {
 }
 
 // Adds the common flags; the caller may add its own before calling parse.
-inline void add_common_flags(CLI::App& app, Options& o, const NotebookDefaults& d) {
+inline void add_common_flags(CLI::App& app, Options& o, const Recipe& d) {
   o.epochs = d.epochs;
   o.batch = d.batch;
   o.lr = d.lr;
@@ -62,7 +53,7 @@ inline void add_common_flags(CLI::App& app, Options& o, const NotebookDefaults& 
       ->check(CLI::IsMember({"PublicTest", "PrivateTest", "Training"}));
   app.add_flag("--synthetic", o.synthetic, "use the built-in synthetic data set even if real data is present");
   if (d.preprocess.scale == 1.f)
-    app.add_flag("--normalize", o.normalize, "scale pixels to 0..1 (the notebook fed raw 0..255 values)");
+    app.add_flag("--normalize", o.normalize, "centre and scale pixels to -2..2 (the notebook fed raw 0..255 values)");
 }
 
 struct Datasets {
@@ -92,27 +83,27 @@ inline Datasets load_datasets(const Options& o) {
 // Trains Net with Loss and the optimiser make_optimizer(net, lr) builds; prints the notebook's
 // epoch lines and a final per-class report. Returns the process exit code.
 template <class Net, class Loss, class MakeOptimizer>
-int train_notebook_network(const Options& o, const NotebookDefaults& d, MakeOptimizer&& make_optimizer) {
+int train_notebook_network(const Options& o, const Recipe& d, MakeOptimizer&& make_optimizer) {
   data::Preprocess pre = d.preprocess;
-  if (o.normalize) pre.scale = 1.f / 255.f;
+  if (o.normalize) pre = {data::preprocess::centered.scale, data::preprocess::centered.offset, pre.channels};
   if (o.threads > 0) set_threads(o.threads);
   const Datasets ds = load_datasets(o);
-  std::printf("fernet %s | %s | SIMD %s | %d threads\n", version_string, d.model_name.c_str(), simd_arch().c_str(),
+  std::printf("fernet %s | %s | SIMD %s | %d threads\n", version_string, d.name, simd_arch().c_str(),
               threads());
   std::printf("data: %s (%zu training, %zu %s)\n", ds.description.c_str(), ds.train.size(), ds.eval.size(),
               o.eval_split.c_str());
-  std::printf("notebook: %s\n", d.notebook_note.c_str());
+  std::printf("notebook: %s\n", d.notebook);
   std::printf("network: %s, %zu parameters; epochs %d, batch %d, lr %g, seed %llu\n", Net::shape_string().c_str(),
               Net::parameter_count, o.epochs, o.batch, o.lr, static_cast<unsigned long long>(o.seed));
   std::fflush(stdout);
 
   auto net = std::make_unique<Net>(o.seed);
-  if (!o.load.empty()) restore_checkpoint(*net, Checkpoint::load(o.load), o.load, d.model_name);
+  if (!o.load.empty()) restore_checkpoint(*net, Checkpoint::load(o.load), o.load, d.name);
   auto opt = make_optimizer(*net, static_cast<float>(o.lr));
   data::BatchLoader train(ds.train, o.batch, pre, true, o.seed);
   data::BatchLoader eval(ds.eval, std::max(o.batch, 500), pre, false, o.seed);
   TrainConfig cfg;
-  cfg.model_name = d.model_name;
+  cfg.model_name = d.name;
   cfg.epochs = o.epochs;
   cfg.seed = o.seed;
   cfg.history_csv = o.history;

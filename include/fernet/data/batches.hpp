@@ -24,6 +24,7 @@ namespace preprocess {
 inline constexpr Preprocess raw{1.f, 0.f, 1};              // notebook sections 3-4: 0..255 floats
 inline constexpr Preprocess unit{1.f / 255.f, 0.f, 1};     // section 6: /255
 inline constexpr Preprocess unit_rgb{1.f / 255.f, 0.f, 3}; // section 5: /255, grey as 3 channels
+inline constexpr Preprocess centered{1.f / 63.75f, -2.f, 1}; // (pixel - 127.5) / 63.75: -2..2, zero-centred
 }  // namespace preprocess
 
 // Per-sample augmentation hook: called on each training image (channels x 48 x 48 floats,

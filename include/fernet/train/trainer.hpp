@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -50,6 +51,7 @@ struct TrainConfig {
   std::string history_csv;         // rewritten after every epoch when not empty
   std::string last_checkpoint;     // saved after every epoch when not empty
   std::string best_checkpoint;     // saved when the test accuracy improves
+  std::map<std::string, std::string> extra_meta;  // added to every checkpoint (e.g. preprocessing)
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to stop at a batch boundary
   std::function<void(const EpochRecord&)> on_epoch;  // after each epoch's line
 };
@@ -229,6 +231,7 @@ class Trainer {
     c.meta["seed"] = std::to_string(cfg_.seed);
     c.meta["best_accuracy"] = std::to_string(best_accuracy_);
     c.meta["history"] = history_csv();
+    for (const auto& [k, v] : cfg_.extra_meta) c.meta.emplace(k, v);
     return c;
   }
 
