@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 CXX="${CXX:-g++}"
 flags=(-std=c++20 -O2 -march=native -fopenmp -DXTENSOR_USE_XSIMD -Iinclude "$@")
 out="$(mktemp -d)"
-printf '%-16s %10s %12s\n' "unit" "seconds" "peak MiB"
+printf '%-16s %10s %10s %12s\n' "unit" "wall s" "cpu s" "peak MiB"
 for tu in benchmarks/compile_time/*.cpp; do
-  /usr/bin/time -f '%e %M' -o "$out/time" "$CXX" "${flags[@]}" -c "$tu" -o "$out/a.o"
-  read -r secs kib < "$out/time"
-  printf '%-16s %10s %12d\n' "$(basename "$tu" .cpp)" "$secs" $((kib / 1024))
+  /usr/bin/time -f '%e %U %M' -o "$out/time" "$CXX" "${flags[@]}" -c "$tu" -o "$out/a.o"
+  read -r secs user kib < "$out/time"
+  printf '%-16s %10s %10s %12d\n' "$(basename "$tu" .cpp)" "$secs" "$user" $((kib / 1024))
 done
 rm -rf "$out"
