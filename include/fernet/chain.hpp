@@ -66,20 +66,16 @@ struct chain_impl<type_list<Impls...>> {
   static constexpr std::size_t param_count = (Impls::param_count + ... + 0);
   static constexpr std::size_t buffer_count = (Impls::buffer_count + ... + 0);
 
-  template <std::size_t I>
-  static constexpr std::size_t param_offset = [] {
-    constexpr std::array<std::size_t, count> counts{Impls::param_count...};
+  // Where layer I's slice of the parameter / buffer block starts.
+  static constexpr std::size_t prefix_sum(const std::array<std::size_t, count>& counts, std::size_t i) {
     std::size_t s = 0;
-    for (std::size_t i = 0; i < I; ++i) s += counts[i];
+    for (std::size_t k = 0; k < i; ++k) s += counts[k];
     return s;
-  }();
+  }
   template <std::size_t I>
-  static constexpr std::size_t buffer_offset = [] {
-    constexpr std::array<std::size_t, count> counts{Impls::buffer_count...};
-    std::size_t s = 0;
-    for (std::size_t i = 0; i < I; ++i) s += counts[i];
-    return s;
-  }();
+  static constexpr std::size_t param_offset = prefix_sum({Impls::param_count...}, I);
+  template <std::size_t I>
+  static constexpr std::size_t buffer_offset = prefix_sum({Impls::buffer_count...}, I);
   template <std::size_t I>
   using layer_t = std::tuple_element_t<I, layers_tuple>;
 
