@@ -5,6 +5,7 @@
 
 #include <fernet/fernet.hpp>
 #include <fernet/networks.hpp>
+#include <xtensor/xbuilder.hpp>
 
 using namespace fernet;
 using namespace fernet::networks;
@@ -42,4 +43,18 @@ TEST_CASE("notebook networks: forward and backward run at a run-time batch size"
   double g = 0;
   for (float v : net.gradients()) g += std::abs(v);
   CHECK(g > 0);
+}
+
+TEST_CASE("Sequential: xtensor input of the right shape; a wrong shape is refused with both shapes") {
+  Sequential<Input<1, 6, 6>, Conv<1, 2, 3>, Flatten, Linear<32, 3>> net(1);
+  net.eval();
+  Tensor<4> x = xt::ones<float>({2, 1, 6, 6});
+  const Tensor<2> y = net.forward(x);
+  CHECK(y.shape()[0] == 2);
+  CHECK(y.shape()[1] == 3);
+  const float* raw = net.forward(x.data(), 2);
+  CHECK(std::equal(raw, raw + 6, y.data()));
+  Tensor<4> wrong = xt::ones<float>({2, 1, 5, 6});
+  CHECK_THROWS_WITH_AS(net.forward(wrong), doctest::Contains("1x5x6"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(net.forward(wrong), doctest::Contains("expects 1x6x6"), std::invalid_argument);
 }
