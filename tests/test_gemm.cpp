@@ -182,3 +182,13 @@ TEST_CASE("gemm: callable from inside a parallel region (runs single-threaded th
   CHECK(out[0] == ref);
   CHECK(out[1] == ref);
 }
+
+TEST_CASE("gemm: a few rows times a transposed B (linear layers at batch 1..4)") {
+  unsigned seed = 77;
+  for (int M : {1, 2, 3, 4, 5})
+    for (int K : {7, 64, 2304})
+      for (float beta : {0.f, 0.5f}) {
+        const Problem p{Trans::no, Trans::yes, M, 1024, K, 3, 0.75f, beta};
+        check(p, make(p, seed++));
+      }
+}

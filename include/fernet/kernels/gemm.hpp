@@ -294,6 +294,34 @@ inline void scale_c(int M, int N, float beta, float* C, int ldc) {
 
 }  // namespace detail
 
+namespace detail {
+// A few rows times a transposed B (a linear layer at batch 1..4: y = x W^T): each output is a
+// dot product of two contiguous rows. Packing W for the tiled kernel would read and write all
+// of it to use one 8-row tile at 1/8 occupancy; here W is streamed once.
+inline void gemm_rows_dot(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                          float beta, float* C, int ldc) {
+  constexpr int W = static_cast<int>(simd_width);
+  const bool par = !omp_in_parallel() && static_cast<long>(N) * K > (1 << 16);
+#pragma omp parallel for schedule(static) if (par)
+  for (int j = 0; j < N; ++j) {
+    const float* b = B + static_cast<std::ptrdiff_t>(j) * ldb;
+    for (int i = 0; i < M; ++i) {
+      const float* a = A + static_cast<std::ptrdiff_t>(i) * lda;
+      simd_batch acc0(0.f), acc1(0.f);
+      int k = 0;
+      for (; k + 2 * W <= K; k += 2 * W) {
+        acc0 = xsimd::fma(simd_batch::load_unaligned(a + k), simd_batch::load_unaligned(b + k), acc0);
+        acc1 = xsimd::fma(simd_batch::load_unaligned(a + k + W), simd_batch::load_unaligned(b + k + W), acc1);
+      }
+      float dot = xsimd::hadd(acc0 + acc1);
+      for (; k < K; ++k) dot += a[k] * b[k];
+      float& c = C[static_cast<std::ptrdiff_t>(i) * ldc + j];
+      c = beta == 0.f ? alpha * dot : std::fma(alpha, dot, beta * c);
+    }
+  }
+}
+}  // namespace detail
+
 inline void gemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
@@ -301,6 +329,8 @@ inline void gemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const flo
     detail::gemm_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   } else if (K <= 0) {
     detail::scale_c(M, N, beta, C, ldc);
+  } else if (M <= 4 && ta == Trans::no && tb == Trans::yes) {
+    detail::gemm_rows_dot(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   } else if (2 * N <= detail::packed::NR && M > N) {
     // A few columns (e.g. the 3x3 weight gradient of a one-channel convolution) would fill a
     // fraction of the NR-wide tile: compute C^T = op(B)^T op(A)^T instead, then merge.
