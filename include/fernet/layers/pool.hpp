@@ -3,9 +3,13 @@
 // never wins the max); PoolSame<K, Stride> follows TensorFlow's padding="SAME" (output
 // ceil(H / Stride), the extra padding at the bottom/right).
 #include <limits>
+#include <type_traits>
 #include <vector>
 
+#include "../chain.hpp"
+#include "../kernels/elementwise.hpp"
 #include "../layer.hpp"
+#include "relu.hpp"
 
 namespace fernet {
 
@@ -113,5 +117,43 @@ struct PoolSame : AnyShape {
                                      detail::same_pad_total(In::width, K, Stride) -
                                          detail::same_pad_total(In::width, K, Stride) / 2>;
 };
+
+namespace detail {
+
+template <class L> inline constexpr bool is_max_pool = false;
+template <int K, int S, int P> inline constexpr bool is_max_pool<Pool<K, S, P>> = true;
+template <int K, int S> inline constexpr bool is_max_pool<PoolSame<K, S>> = true;
+
+// ReLU followed by max pooling runs as one layer: max and ReLU commute, so pooling first
+// applies the ReLU to a quarter of the values and never writes the full-size ReLU output.
+// Outputs and gradients are exactly those of the two layers.
+template <class Pool>
+struct ReluThenPool : Pool {
+  void forward(const float* x, float* y, int n, const Context& ctx) {
+    Pool::forward(x, y, n, ctx);
+    kernels::relu_forward(y, y, static_cast<std::ptrdiff_t>(n) * Pool::out_shape::size);
+  }
+  void backward(const float* x, const float* y, const float* dy, float* dx, int n, const Context& ctx) {
+    if (!dx) return;
+    const std::ptrdiff_t total = static_cast<std::ptrdiff_t>(n) * Pool::out_shape::size;
+    grad_.resize(total);
+    kernels::relu_backward(y, dy, grad_.data(), total);
+    Pool::backward(x, y, grad_.data(), dx, n, ctx);
+  }
+
+ private:
+  std::vector<float> grad_;
+};
+
+template <std::size_t I, class In, class P, class... Rest>
+  requires(is_max_pool<P> && !std::is_same_v<In, poisoned_shape>)
+struct bind_chain<I, In, ReLU, P, Rest...> {
+  using bound = ReluThenPool<typename P::template layer<In>>;
+  using next = bind_chain<I + 2, typename bound::out_shape, Rest...>;
+  using impls = typename prepend<bound, typename next::impls>::type;
+  using out = typename next::out;
+};
+
+}  // namespace detail
 
 }  // namespace fernet
