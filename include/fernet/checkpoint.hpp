@@ -51,7 +51,6 @@ struct Checkpoint {
                             " values, expected " + std::to_string(dst.size()));
     std::memcpy(dst.data(), it->second.data(), dst.size() * sizeof(float));
   }
-  bool has_section(const std::string& name) const { return sections.count(name) != 0; }
 
   void save(const std::string& path) const {
     std::vector<unsigned char> bytes;

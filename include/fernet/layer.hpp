@@ -75,7 +75,6 @@ template <int N> struct but_layer {};
 template <int C, int H, int W, std::size_t Total> struct produces {};
 template <int N> struct expects_inputs {};
 template <int N> struct expects_channels {};
-template <int N> struct expects_classes {};
 
 template <class... Sentence>
 inline constexpr bool always_false = false;

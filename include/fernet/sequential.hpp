@@ -91,8 +91,6 @@ class Sequential {
   std::span<const float> gradients() const { return grads_; }
   std::span<float> buffers() { return buffers_; }
   std::span<const float> buffers() const { return buffers_; }
-  int last_batch() const { return batch_; }
-  const float* last_output() const { return output_.data(); }
 
   // Position in the dropout stream (checkpoints record it so that a resumed run continues it).
   std::uint64_t noise_step() const { return steps_; }

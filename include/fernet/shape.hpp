@@ -23,7 +23,4 @@ struct Input {
   }
 };
 
-template <class T>
-inline constexpr bool is_flat = T::height == 1 && T::width == 1;
-
 }  // namespace fernet

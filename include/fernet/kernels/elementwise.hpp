@@ -76,14 +76,7 @@ inline void add(const float* a, const float* b, float* y, std::ptrdiff_t n) {
       [&](std::ptrdiff_t i) { y[i] = a[i] + b[i]; });
 }
 
-// y = x * s
-inline void scale(const float* x, float s, float* y, std::ptrdiff_t n) {
-  detail::simd_loop(
-      n, [&](std::ptrdiff_t i) { (simd_batch::load_unaligned(x + i) * simd_batch(s)).store_unaligned(y + i); },
-      [&](std::ptrdiff_t i) { y[i] = x[i] * s; });
-}
-
-// Fused bias + optional ReLU over rows: y[r, j] = x[r, j] + b[j] (row-major, rows x cols).
+// Bias over rows, in place: y[r, j] += b[j] (row-major, rows x cols).
 inline void add_row_bias(float* y, const float* b, int rows, int cols) {
   for (int r = 0; r < rows; ++r) add_inplace(y + static_cast<std::ptrdiff_t>(r) * cols, b, cols);
 }

@@ -9,9 +9,6 @@
 
 namespace fernet {
 
-template <int C, int H, int W> struct body_produces {};
-template <int C, int H, int W> struct shortcut_produces {};
-
 namespace detail {
 template <class BodyOut, class ShortOut>
 struct residual_shapes_agree {
