@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <numbers>
 
+#include "host_device.hpp"
+
 namespace fernet {
 
-inline std::uint64_t splitmix64(std::uint64_t& state) {
+FERNET_HD std::uint64_t splitmix64(std::uint64_t& state) {
   std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -15,7 +17,7 @@ inline std::uint64_t splitmix64(std::uint64_t& state) {
 }
 
 // Stateless hash of (seed, counter): lets threads draw dropout masks independently of each other.
-inline std::uint64_t hash64(std::uint64_t seed, std::uint64_t counter) {
+FERNET_HD std::uint64_t hash64(std::uint64_t seed, std::uint64_t counter) {
   std::uint64_t s = seed ^ (counter * 0xD1B54A32D192ED03ull);
   return splitmix64(s);
 }

@@ -30,6 +30,8 @@ class Sequential {
   static constexpr std::size_t parameter_count = body_t::param_count;
   static constexpr std::size_t buffer_count = body_t::buffer_count;
   static constexpr std::size_t layer_count = sizeof...(Layers);
+  // The bound chain of layer implementations (device backends mirror it layer by layer).
+  using body_type = body_t;
 
   explicit Sequential(std::uint64_t seed = 0)
       : params_(parameter_count), grads_(parameter_count, 0.f), buffers_(buffer_count, 0.f) {
@@ -92,6 +94,8 @@ class Sequential {
   std::span<float> buffers() { return buffers_; }
   std::span<const float> buffers() const { return buffers_; }
 
+  // The dropout stream: masks of the k-th training forward derive from hash64(noise_seed(), k).
+  std::uint64_t noise_seed() const { return noise_seed_; }
   // Position in the dropout stream (checkpoints record it so that a resumed run continues it).
   std::uint64_t noise_step() const { return steps_; }
   void set_noise_step(std::uint64_t s) { steps_ = s; }

@@ -1,0 +1,206 @@
+#pragma once
+// Device-versus-CPU parity checks, shared by the host-emulated backend tests (test_device.cpp,
+// run everywhere) and the CUDA tests (cuda/parity.cpp, run where a GPU is present). Each check
+// builds the same network twice from one seed, once on the CPU and once on the backend, and
+// compares outputs, input gradients, parameter gradients, buffers and optimiser updates.
+// Error measure: max |device - cpu| / max |cpu| over a tensor (normwise relative error).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <fernet/device/model.hpp>
+#include <fernet/fernet.hpp>
+#include <fernet/networks.hpp>
+
+namespace parity {
+
+using fernet::device::Backend;
+using fernet::device::DeviceArray;
+using fernet::device::DeviceModel;
+using fernet::device::DeviceOptimizer;
+
+inline constexpr double tolerance = 1e-4;
+
+inline std::vector<float> random_vector(std::size_t n, std::uint64_t seed, float lo = -1.f, float hi = 1.f) {
+  fernet::Rng rng(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = rng.uniform(lo, hi);
+  return v;
+}
+
+inline double relative_error(const float* got, const float* want, std::size_t n) {
+  double diff = 0, scale = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double d = std::abs(double(got[i]) - want[i]);
+    diff = std::isnan(d) ? INFINITY : std::max(diff, d);
+    scale = std::max(scale, std::abs(double(want[i])));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+inline void check_close(const std::string& what, const float* got, const float* want, std::size_t n) {
+  const double err = relative_error(got, want, n);
+  INFO(what << ": relative error " << err << " (tolerance " << tolerance << ")");
+  CHECK(err <= tolerance);
+}
+
+template <class T>
+std::vector<T> fetch(Backend& be, const T* device_ptr, std::size_t n) {
+  std::vector<T> out(n);
+  if (n) be.download(out.data(), device_ptr, n * sizeof(T));
+  return out;
+}
+
+// Forward and backward of Net in training (or evaluation) mode on `n` random samples.
+template <class Net>
+void check_forward_backward(Backend& be, const std::string& name, int n, bool training = true,
+                            std::uint64_t seed = 7) {
+  const std::string what = name + (training ? " (training)" : " (evaluation)") + ", batch " + std::to_string(n);
+  INFO("network: " << what);
+  constexpr std::size_t in = Net::input_shape::size, out = Net::output_shape::size;
+  Net host(seed);
+  // Non-trivial batch-norm statistics and affine parameters, so evaluation mode is tested too.
+  {
+    auto b = host.buffers();
+    fernet::Rng rng(seed + 1);
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = rng.uniform(0.5f, 1.5f);
+  }
+  host.train(training);
+  DeviceModel<Net> dev(be, host);
+
+  const auto x = random_vector(n * in, seed + 2);
+  const auto dy = random_vector(n * out, seed + 3);
+
+  const float* yh = host.forward(x.data(), n);
+  const float* yd = dev.forward(x.data(), n);
+  const auto y_dev = fetch(be, yd, n * out);
+  check_close("output", y_dev.data(), yh, n * out);
+
+  std::vector<float> dx_host(n * in);
+  host.zero_grad();
+  host.backward(dy.data(), dx_host.data());
+
+  DeviceArray<float> dy_dev(be), dx_dev(be, n * in);
+  dy_dev.upload(dy.data(), dy.size());
+  dev.zero_grad();
+  dev.backward(dy_dev.data(), dx_dev.data());
+  check_close("input gradient", fetch(be, dx_dev.data(), n * in).data(), dx_host.data(), n * in);
+  if constexpr (Net::parameter_count > 0)
+    check_close("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(),
+                host.gradients().data(), Net::parameter_count);
+  if constexpr (Net::buffer_count > 0)
+    check_close("buffers (running statistics)", fetch(be, dev.buffers(), Net::buffer_count).data(),
+                host.buffers().data(), Net::buffer_count);
+}
+
+// `steps` full training steps (forward, loss, backward, optimiser) on the CPU and on the device
+// from the same weights; compares each step's loss and the final parameters and buffers.
+template <class Net, class Loss, class Optimizer, class Options>
+void check_training_steps(Backend& be, const std::string& name, int n, int steps, Options options,
+                          std::uint64_t seed = 11) {
+  const std::string what = name + ", batch " + std::to_string(n);
+  INFO("training steps: " << what);
+  constexpr std::size_t in = Net::input_shape::size;
+  constexpr int k = static_cast<int>(Net::output_shape::size);
+  Net host(seed), start(seed);
+  host.train();
+  Optimizer host_opt(host, options);
+  DeviceModel<Net> dev(be, start);
+  Optimizer start_opt(start, options);
+  DeviceOptimizer<Optimizer> dev_opt(dev, start_opt);
+
+  std::vector<float> grad(n * k);
+  for (int s = 0; s < steps; ++s) {
+    const auto x = random_vector(n * in, seed + 100 + s, 0.f, 1.f);
+    std::vector<int> labels(n);
+    for (int i = 0; i < n; ++i) labels[i] = (i * 5 + s) % k;
+
+    const float* y = host.forward(x.data(), n);
+    const float loss = Loss::compute(y, labels.data(), n, k, grad.data());
+    long correct = 0;
+    for (int i = 0; i < n; ++i) correct += fernet::argmax_row(y + i * k, k) == labels[i];
+    host.zero_grad();
+    host.backward(grad.data());
+    host_opt.step();
+
+    const auto r = dev.template train_step<Loss>(x.data(), labels.data(), n, dev_opt);
+    INFO("step " << s + 1);
+    CHECK(std::abs(r.loss_sum / n - loss) <= tolerance * std::max(1.f, std::abs(loss)));
+    CHECK(r.correct == correct);
+  }
+  Net back(seed + 999);
+  dev.download(back);
+  check_close("parameters after training", back.parameters().data(), host.parameters().data(), Net::parameter_count);
+  if constexpr (Net::buffer_count > 0)
+    check_close("buffers after training", back.buffers().data(), host.buffers().data(), Net::buffer_count);
+  CHECK(back.noise_step() == host.noise_step());
+  // The optimiser state comes back too (what a checkpoint saves).
+  dev_opt.download(start_opt);
+  CHECK(start_opt.steps() == host_opt.steps());
+}
+
+// ---- the layer catalogue: one small network per layer kind and configuration ------------------
+using namespace fernet;
+using ConvPlain = Sequential<Input<2, 7, 6>, Conv<2, 3, 3>>;
+using ConvStridePad = Sequential<Input<3, 9, 8>, Conv<3, 4, 3, 2, 1, false>>;
+using ConvOneByOne = Sequential<Input<4, 5, 5>, Conv<4, 6, 1, 2, 0, false>>;
+using ConvSameEven = Sequential<Input<3, 9, 9>, ConvSame<3, 4, 4, 1, false>>;
+using ConvSevenStem = Sequential<Input<1, 16, 16>, Conv<1, 4, 7, 2, 3, false>>;
+using PoolTwo = Sequential<Input<3, 8, 6>, Pool<2>>;
+using PoolOdd = Sequential<Input<2, 9, 7>, Pool<2>>;
+using PoolOverlapPad = Sequential<Input<2, 9, 9>, Pool<3, 2, 1>>;
+using PoolSameFour = Sequential<Input<2, 10, 10>, PoolSame<4, 4>>;
+using ReluPool = Sequential<Input<2, 8, 8>, Conv<2, 3, 3>, ReLU, Pool<2>>;
+using LinearBias = Sequential<Input<2, 3, 3>, Flatten, Linear<18, 5>>;
+using LinearNoBias = Sequential<Input<18, 1, 1>, Linear<18, 4, false>>;
+using ReluOnly = Sequential<Input<3, 4, 4>, ReLU>;
+using DropoutNet = Sequential<Input<40, 1, 1>, Linear<40, 64>, Dropout<0.3f>>;
+using LogSoftmaxNet = Sequential<Input<12, 1, 1>, Linear<12, 7>, LogSoftmax>;
+using GlobalAvg = Sequential<Input<3, 5, 4>, GlobalAvgPool, Flatten>;
+using BatchNorm = Sequential<Input<3, 6, 5>, BatchNorm2d<3>>;
+using ResidualIdentity = Sequential<Input<4, 6, 6>, networks::BasicBlock<4, 4, 1>>;
+using ResidualDownsample = Sequential<Input<4, 6, 6>, networks::BasicBlock<4, 8, 2>>;
+using BottleneckNet = Sequential<Input<8, 6, 6>, networks::Bottleneck<8, 4, 2>>;
+using IdentityNet = Sequential<Input<3, 4, 4>, Residual<Chain<ReLU>, Identity>>;
+
+inline void check_every_layer(Backend& be) {
+  check_forward_backward<ConvPlain>(be, "Conv<2,3,3>", 3);
+  check_forward_backward<ConvStridePad>(be, "Conv<3,4,3,2,1,nobias>", 2);
+  check_forward_backward<ConvOneByOne>(be, "Conv<4,6,1,2,0,nobias>", 2);
+  check_forward_backward<ConvSameEven>(be, "ConvSame<3,4,4>", 2);
+  check_forward_backward<ConvSevenStem>(be, "Conv<1,4,7,2,3> (ResNet stem)", 2);
+  check_forward_backward<PoolTwo>(be, "Pool<2>", 3);
+  check_forward_backward<PoolOdd>(be, "Pool<2> on odd sizes", 2);
+  check_forward_backward<PoolOverlapPad>(be, "Pool<3,2,1>", 2);
+  check_forward_backward<PoolSameFour>(be, "PoolSame<4,4>", 2);
+  check_forward_backward<ReluPool>(be, "Conv, ReLU, Pool (fused ReLU+pool)", 2);
+  check_forward_backward<LinearBias>(be, "Flatten, Linear<18,5>", 4);
+  check_forward_backward<LinearNoBias>(be, "Linear<18,4,nobias>", 3);
+  check_forward_backward<ReluOnly>(be, "ReLU", 2);
+  check_forward_backward<DropoutNet>(be, "Dropout<0.3> (training)", 5);
+  check_forward_backward<DropoutNet>(be, "Dropout<0.3> (evaluation)", 5, false);
+  check_forward_backward<LogSoftmaxNet>(be, "LogSoftmax", 4);
+  check_forward_backward<GlobalAvg>(be, "GlobalAvgPool", 3);
+  check_forward_backward<BatchNorm>(be, "BatchNorm2d (training)", 4);
+  check_forward_backward<BatchNorm>(be, "BatchNorm2d (evaluation)", 4, false);
+  check_forward_backward<ResidualIdentity>(be, "BasicBlock, identity shortcut", 2);
+  check_forward_backward<ResidualDownsample>(be, "BasicBlock, downsampling shortcut", 2);
+  check_forward_backward<BottleneckNet>(be, "Bottleneck", 2);
+  check_forward_backward<IdentityNet>(be, "Residual<ReLU, Identity>", 2);
+}
+
+inline void check_losses_and_optimizers(Backend& be) {
+  check_training_steps<LogSoftmaxNet, NLLLoss, SGD>(be, "NLLLoss + SGD with momentum", 6, 3,
+                                                    SGD::Options{0.1f, 0.9f, 0.f, 1e-3f, false});
+  check_training_steps<LinearBias, CrossEntropyLoss, SGD>(be, "CrossEntropyLoss + Nesterov", 6, 3,
+                                                          SGD::Options{0.05f, 0.9f, 0.f, 0.f, true});
+  check_training_steps<LinearBias, CrossEntropyLoss, SGD>(be, "plain SGD", 4, 2, SGD::Options{0.1f});
+  check_training_steps<LogSoftmaxNet, NLLLoss, Adam>(be, "Adam", 6, 3, Adam::Options{1e-2f});
+  check_training_steps<LogSoftmaxNet, NLLLoss, Adam>(be, "AdamW", 6, 3,
+                                                     Adam::Options{1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, true});
+}
+
+}  // namespace parity
