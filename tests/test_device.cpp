@@ -3,7 +3,13 @@
 // CPU networks. The same checks run on a GPU in cuda/parity.cpp.
 #include "device_parity.hpp"
 
+#include <filesystem>
+#include <memory>
+#include <unistd.h>
+
+#include <fernet/data/synthetic.hpp>
 #include <fernet/device/select.hpp>
+#include <fernet/train/trainer.hpp>
 
 using namespace fernet;
 
@@ -43,4 +49,48 @@ TEST_CASE("device selection: names, errors and the CUDA report") {
   CHECK_THROWS_WITH_AS(device::make_backend("cuda"), doctest::Contains("no CUDA backend"), device::DeviceError);
   CHECK(device::cuda_report().find("not compiled in") != std::string::npos);
 #endif
+}
+
+// The Trainer's device path (DeviceModel + DeviceOptimizer, evaluation on the device, state
+// downloaded every epoch) against its CPU path: same shuffles, dropout masks and updates, so the
+// epoch losses agree and a checkpointed device run resumes on the CPU where it left off.
+TEST_CASE("device (emulated): the Trainer on a backend follows the CPU run and resumes from its checkpoint") {
+  data::SyntheticOptions o;
+  o.training = 300;
+  o.public_test = 100;
+  o.seed = 4;
+  const auto ds = data::make_synthetic(o);
+  const auto train = ds.split(data::Split::Training), test = ds.split(data::Split::PublicTest);
+  const auto ck = (std::filesystem::temp_directory_path() / ("fernet_device_" + std::to_string(::getpid()) + ".fernet")).string();
+  auto run = [&](device::Backend* be, int epochs, const std::string& save, const std::string& resume) {
+    auto net = std::make_unique<networks::NetAdam>(5);
+    Adam opt(*net, {.lr = 1e-3f});
+    data::BatchLoader tl(train, 50, data::preprocess::centered, true, 5);
+    data::BatchLoader el(test, 64, data::preprocess::centered, false, 5);
+    TrainConfig cfg;
+    cfg.model_name = "cnn-adam";
+    cfg.epochs = epochs;
+    cfg.progress = false;
+    cfg.backend = be;
+    cfg.last_checkpoint = save;
+    Trainer<NLLLoss, networks::NetAdam, Adam> t(*net, opt, cfg);
+    if (!resume.empty()) t.resume(resume);
+    REQUIRE(t.fit(tl, &el));
+    return std::make_pair(t.history(), std::vector<float>(net->parameters().begin(), net->parameters().end()));
+  };
+  const auto [cpu_hist, cpu_params] = run(nullptr, 2, "", "");
+  const auto [dev_hist, dev_params] = run(&host_backend(), 2, ck, "");
+  REQUIRE(dev_hist.size() == 2);
+  for (int e = 0; e < 2; ++e) {
+    INFO("epoch " << e + 1);
+    CHECK(dev_hist[e].train_loss == doctest::Approx(cpu_hist[e].train_loss).epsilon(1e-4));
+    CHECK(dev_hist[e].test_loss == doctest::Approx(cpu_hist[e].test_loss).epsilon(1e-4));
+  }
+  parity::check_close("parameters after two epochs", dev_params.data(), cpu_params.data(), cpu_params.size());
+  // Epoch 3 on the CPU from the device run's checkpoint continues the same run.
+  const auto [cpu3_hist, cpu3_params] = run(nullptr, 3, "", "");
+  const auto [res_hist, res_params] = run(nullptr, 3, "", ck);
+  REQUIRE(res_hist.size() == 3);
+  CHECK(res_hist[2].train_loss == doctest::Approx(cpu3_hist[2].train_loss).epsilon(1e-3));
+  std::filesystem::remove(ck);
 }

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "../checkpoint.hpp"
 #include "../data/batches.hpp"
+#include "../device/model.hpp"
 #include "../loss.hpp"
 #include "../optim/adam.hpp"
 #include "../optim/sgd.hpp"
@@ -54,6 +56,10 @@ struct TrainConfig {
   std::map<std::string, std::string> extra_meta;  // added to every checkpoint (e.g. preprocessing)
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to stop at a batch boundary
   std::function<void(const EpochRecord&)> on_epoch;  // after each epoch's line
+  // Train on this device backend (device::make_backend("cuda")) instead of the CPU. The model
+  // and optimiser state move to the device when fit() starts and come back after every epoch
+  // (for evaluation-free checkpoints and the caller); evaluation also runs on the device.
+  device::Backend* backend = nullptr;
 };
 
 // Optimiser state in checkpoints, so that a resumed run continues exactly.
@@ -81,23 +87,47 @@ inline void restore_optimizer(const Checkpoint& c, Adam& o, const std::string& s
   o.set_steps(std::stol(c.get("optimizer_steps", "0")));
 }
 
-// Mean loss and confusion matrix of net over every sample of loader, in evaluation mode.
-template <class Loss, class Net>
-Evaluation evaluate(Net& net, data::BatchLoader& loader) {
-  constexpr int k = static_cast<int>(Net::output_shape::size);
-  const bool was_training = net.training();
-  net.eval();
+// Mean loss and confusion matrix over every sample of loader; forward(images, n) returns the
+// n x k scores on the host.
+template <class Loss, class Forward>
+Evaluation evaluate_with(int k, data::BatchLoader& loader, Forward&& forward) {
   Evaluation ev{0.0, ConfusionMatrix(k)};
   loader.start_epoch(0);
   double loss_sum = 0;
   for (int b = 0; b < loader.batches(); ++b) {
     const auto batch = loader.batch(b);
-    const float* y = net.forward(batch.images, batch.size);
+    const float* y = forward(batch.images, batch.size);
     loss_sum += static_cast<double>(Loss::compute(y, batch.labels, batch.size, k)) * batch.size;
     for (int i = 0; i < batch.size; ++i) ev.confusion.add(batch.labels[i], argmax_row(y + i * k, k));
   }
   ev.loss = loader.samples() ? loss_sum / loader.samples() : 0.0;
+  return ev;
+}
+
+// Evaluation of a CPU network, in evaluation mode.
+template <class Loss, class Net>
+Evaluation evaluate(Net& net, data::BatchLoader& loader) {
+  const bool was_training = net.training();
+  net.eval();
+  const Evaluation ev = evaluate_with<Loss>(static_cast<int>(Net::output_shape::size), loader,
+                                            [&](const float* x, int n) { return net.forward(x, n); });
   net.train(was_training);
+  return ev;
+}
+
+// Evaluation of a network on a device: scores come back to the host batch by batch.
+template <class Loss, class Net>
+Evaluation evaluate(device::DeviceModel<Net>& dev, data::BatchLoader& loader) {
+  constexpr int k = static_cast<int>(Net::output_shape::size);
+  const bool was_training = dev.training();
+  dev.eval();
+  std::vector<float> scores;
+  const Evaluation ev = evaluate_with<Loss>(k, loader, [&](const float* x, int n) {
+    scores.resize(static_cast<std::size_t>(n) * k);
+    dev.predict(x, n, scores.data());
+    return static_cast<const float*>(scores.data());
+  });
+  dev.train(was_training);
   return ev;
 }
 
@@ -126,6 +156,13 @@ class Trainer {
     net_.train();
     constexpr int k = static_cast<int>(Net::output_shape::size);
     std::vector<float> grad;
+    // On a device, the model and optimiser live there for the whole run (see TrainConfig).
+    std::unique_ptr<device::DeviceModel<Net>> dev;
+    std::unique_ptr<device::DeviceOptimizer<Optimizer>> dev_opt;
+    if (cfg_.backend) {
+      dev = std::make_unique<device::DeviceModel<Net>>(*cfg_.backend, net_);
+      dev_opt = std::make_unique<device::DeviceOptimizer<Optimizer>>(*dev, opt_);
+    }
     for (int epoch = completed_ + 1; epoch <= cfg_.epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       train.start_epoch(epoch);
@@ -141,19 +178,28 @@ class Trainer {
           return false;
         }
         const auto batch = train.batch(b);
-        grad.resize(static_cast<std::size_t>(batch.size) * k);
-        const float* y = net_.forward(batch.images, batch.size);
-        const float loss = Loss::compute(y, batch.labels, batch.size, k, grad.data());
+        float loss;
+        if (dev) {
+          const auto r = dev->template train_step<Loss>(batch.images, batch.labels, batch.size, *dev_opt);
+          loss = static_cast<float>(r.loss_sum / batch.size);
+          correct += r.correct;
+        } else {
+          grad.resize(static_cast<std::size_t>(batch.size) * k);
+          const float* y = net_.forward(batch.images, batch.size);
+          loss = Loss::compute(y, batch.labels, batch.size, k, grad.data());
+          for (int i = 0; i < batch.size; ++i) correct += argmax_row(y + i * k, k) == batch.labels[i];
+        }
         if (!std::isfinite(loss))
           throw TrainingDiverged("training stopped: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
                                  " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " +
                                  std::to_string(nb) + " (try a smaller learning rate)");
-        for (int i = 0; i < batch.size; ++i) correct += argmax_row(y + i * k, k) == batch.labels[i];
         seen += batch.size;
         loss_sum += static_cast<double>(loss) * batch.size;
-        net_.zero_grad();
-        net_.backward(grad.data());
-        opt_.step();
+        if (!dev) {
+          net_.zero_grad();
+          net_.backward(grad.data());
+          opt_.step();
+        }
         if (cfg_.progress) show_progress(epoch, b + 1, nb, loss_sum / seen, double(correct) / seen, seen, t0);
       }
       EpochRecord rec;
@@ -162,8 +208,12 @@ class Trainer {
       rec.train_accuracy = static_cast<double>(correct) / seen;
       rec.seconds = seconds_since(t0);
       rec.images_per_second = seen / rec.seconds;
+      if (dev) {
+        dev->download(net_);
+        dev_opt->download(opt_);
+      }
       if (test) {
-        last_eval_ = evaluate<Loss>(net_, *test);
+        last_eval_ = dev ? evaluate<Loss>(*dev, *test) : evaluate<Loss>(net_, *test);
         rec.test_loss = last_eval_->loss;
         rec.test_accuracy = last_eval_->accuracy();
       }
