@@ -86,9 +86,21 @@ inline void accumulate_column_sums(const float* dy, float* db, int rows, int col
   for (int r = 0; r < rows; ++r) add_inplace(db, dy + static_cast<std::ptrdiff_t>(r) * cols, cols);
 }
 
+// Sum in double precision; the vectorised path adds blocks of 1024 in float lanes (the lanes
+// hold 64 terms each) and the block sums in double.
 inline float sum(const float* x, std::ptrdiff_t n) {
   double s = 0.0;
-  for (std::ptrdiff_t i = 0; i < n; ++i) s += x[i];
+  std::ptrdiff_t i = 0;
+  if (simd_enabled()) {
+    constexpr std::ptrdiff_t w = static_cast<std::ptrdiff_t>(simd_width), block = 1024;
+    for (; i + w <= n;) {
+      const std::ptrdiff_t e = std::min(n, i + block) / w * w;
+      simd_batch acc(0.f);
+      for (; i < e; i += w) acc += simd_batch::load_unaligned(x + i);
+      s += xsimd::hadd(acc);
+    }
+  }
+  for (; i < n; ++i) s += x[i];
   return static_cast<float>(s);
 }
 

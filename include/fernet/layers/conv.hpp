@@ -99,7 +99,7 @@ struct ConvLayer {
       float* dxs = dx + static_cast<std::ptrdiff_t>(s0) * In::size;
 #pragma omp parallel for schedule(static) if (cs > 1 && !omp_in_parallel())
       for (int s = 0; s < cs; ++s)
-        kernels::col2im(col_.data() + static_cast<std::ptrdiff_t>(s) * P, geometry, dxs + static_cast<std::ptrdiff_t>(s) * In::size, ld);
+        kernels::col2im_fixed<geometry>(col_.data() + static_cast<std::ptrdiff_t>(s) * P, dxs + static_cast<std::ptrdiff_t>(s) * In::size, ld);
     }
   }
 
@@ -110,7 +110,7 @@ struct ConvLayer {
     col_.resize(static_cast<std::size_t>(KK) * ld);
 #pragma omp parallel for schedule(static) if (cs > 1 && !omp_in_parallel())
     for (int s = 0; s < cs; ++s)
-      kernels::im2col(x + static_cast<std::ptrdiff_t>(s) * In::size, geometry, col_.data() + static_cast<std::ptrdiff_t>(s) * P, ld);
+      kernels::im2col_fixed<geometry>(x + static_cast<std::ptrdiff_t>(s) * In::size, col_.data() + static_cast<std::ptrdiff_t>(s) * P, ld);
   }
 
   float* w_ = nullptr;

@@ -1,0 +1,71 @@
+// The fast kernels agree with their reference versions: compile-time-geometry im2col/col2im
+// against the generic ones (bitwise: same additions in the same order), the vectorised sum.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include <fernet/kernels/elementwise.hpp>
+#include <fernet/kernels/im2col.hpp>
+#include <fernet/random.hpp>
+
+using namespace fernet;
+using kernels::ConvGeometry;
+
+namespace {
+constexpr ConvGeometry geo(int c, int h, int w, int k, int s, int pt, int pl, int pb, int pr) {
+  return {c, h, w, k, k, s, pt, pl, (h + pt + pb - k) / s + 1, (w + pl + pr - k) / s + 1};
+}
+
+template <ConvGeometry G>
+void check_geometry() {
+  CAPTURE(G.channels); CAPTURE(G.height); CAPTURE(G.width); CAPTURE(G.kh); CAPTURE(G.stride);
+  CAPTURE(G.pad_top); CAPTURE(G.pad_left);
+  const int P = G.out_h * G.out_w, rows = G.channels * G.kh * G.kw, n = 3;
+  const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(n) * P + 5;  // side by side, padded
+  const std::size_t in = static_cast<std::size_t>(G.channels) * G.height * G.width;
+  Rng rng(11);
+  std::vector<float> x(in * n), col_a(rows * ld, -7.f), col_b(rows * ld, -7.f);
+  for (auto& v : x) v = rng.uniform() - 0.5f;
+  for (int s = 0; s < n; ++s) {
+    kernels::im2col(x.data() + s * in, G, col_a.data() + s * P, ld);
+    kernels::im2col_fixed<G>(x.data() + s * in, col_b.data() + s * P, ld);
+  }
+  CHECK(col_a == col_b);
+  std::vector<float> dcol(rows * ld), dx_a(in * n, 3.f), dx_b(in * n, 3.f);
+  for (auto& v : dcol) v = rng.uniform() - 0.5f;
+  for (int s = 0; s < n; ++s) {
+    kernels::col2im(dcol.data() + s * P, G, dx_a.data() + s * in, ld);
+    kernels::col2im_fixed<G>(dcol.data() + s * P, dx_b.data() + s * in, ld);
+  }
+  CHECK(dx_a == dx_b);
+}
+}  // namespace
+
+TEST_CASE("kernels: compile-time im2col/col2im equal the generic ones") {
+  check_geometry<geo(1, 48, 48, 3, 1, 0, 0, 0, 0)>();    // NetAdam conv1
+  check_geometry<geo(32, 23, 23, 3, 1, 0, 0, 0, 0)>();   // conv2 (W > 16)
+  check_geometry<geo(64, 12, 12, 3, 1, 1, 1, 1, 1)>();   // ResNet 3x3, pad 1
+  check_geometry<geo(8, 3, 3, 3, 1, 1, 1, 1, 1)>();
+  check_geometry<geo(4, 2, 2, 3, 1, 1, 1, 1, 1)>();
+  check_geometry<geo(3, 48, 48, 4, 1, 1, 1, 2, 2)>();    // TF SAME, even kernel, asymmetric
+  check_geometry<geo(8, 12, 12, 2, 1, 0, 0, 1, 1)>();
+  check_geometry<geo(1, 48, 48, 7, 2, 3, 3, 3, 3)>();    // ResNet stem 7x7/2
+  check_geometry<geo(16, 12, 12, 3, 2, 1, 1, 1, 1)>();   // 3x3/2
+  check_geometry<geo(16, 7, 7, 3, 2, 1, 1, 1, 1)>();
+  check_geometry<geo(16, 12, 12, 1, 2, 0, 0, 0, 0)>();   // 1x1/2 downsample
+  check_geometry<geo(2, 9, 40, 5, 1, 2, 2, 2, 2)>();     // wide rows, several 16-lane chunks
+  check_geometry<geo(2, 7, 7, 3, 3, 0, 0, 0, 0)>();      // stride 3, floor
+}
+
+TEST_CASE("kernels: vectorised sum agrees with a double-precision loop") {
+  Rng rng(5);
+  for (int n : {0, 1, 15, 16, 17, 1023, 1024, 1025, 5000, 211600}) {
+    std::vector<float> x(n);
+    for (auto& v : x) v = rng.uniform() * 4.f - 1.f;
+    double ref = 0;
+    for (float v : x) ref += v;
+    CAPTURE(n);
+    CHECK(std::abs(kernels::sum(x.data(), n) - ref) <= 1e-5 * (1.0 + std::abs(ref)));
+  }
+}
