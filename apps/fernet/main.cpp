@@ -29,6 +29,7 @@
 #include <fernet/checkpoint.hpp>
 #include <fernet/data/fer2013.hpp>
 #include <fernet/data/synthetic.hpp>
+#include <fernet/device/select.hpp>
 #include <fernet/parallel.hpp>
 #include <fernet/simd.hpp>
 #include <fernet/version.hpp>
@@ -175,7 +176,7 @@ json settings_json(const RunSettings& s) {
   return {{"model", s.model},   {"epochs", s.epochs},         {"batch", s.batch},
           {"lr", s.lr},         {"seed", s.seed},             {"threads", s.threads},
           {"data", s.data.empty() ? json(nullptr) : json(s.data)}, {"eval_split", s.eval_split},
-          {"init", s.init.empty() ? json(nullptr) : json(s.init)}};
+          {"init", s.init.empty() ? json(nullptr) : json(s.init)}, {"device", s.device}};
 }
 
 RunSettings settings_from_json(const json& j) {
@@ -189,6 +190,7 @@ RunSettings settings_from_json(const json& j) {
   s.data = j.at("data").is_null() ? std::string() : j.at("data").get<std::string>();
   s.eval_split = j.value("eval_split", std::string("PublicTest"));
   s.init = j.contains("init") && !j.at("init").is_null() ? j.at("init").get<std::string>() : std::string();
+  s.device = j.value("device", std::string("cpu"));
   return s;
 }
 
@@ -202,17 +204,19 @@ void validate(const RunSettings& s) {
   }
   if (s.threads < 0) throw UsageError("--threads must be at least 1 (got " + std::to_string(s.threads) + ")");
   if (!find_model(s.model)) throw UsageError("unknown model '" + s.model + "'; choose one of: " + model_names());
+  if (s.device != "cpu" && s.device != "cuda" && s.device != "emulated" && s.device.rfind("cuda:", 0) != 0)
+    throw UsageError("unknown device '" + s.device + "'; choose one of: " + device::device_names);
 }
 
 // ---- fernet train --------------------------------------------------------------------------------
 struct TrainArgs {
-  std::string model, data, out, resume, init, eval_split = "PublicTest";
+  std::string model, data, out, resume, init, eval_split = "PublicTest", device = "cpu";
   int epochs = 0, batch = 0, threads = 0;
   double lr = 0;
   std::uint64_t seed = 0;
   bool synthetic = false, force = false;
   CLI::Option *o_model, *o_data, *o_out, *o_init, *o_split, *o_epochs, *o_batch, *o_threads, *o_lr, *o_seed,
-      *o_synthetic, *o_force;
+      *o_synthetic, *o_force, *o_device;
 };
 
 int cmd_train(TrainArgs& a, const std::string& cmdline) {
@@ -221,12 +225,21 @@ int cmd_train(TrainArgs& a, const std::string& cmdline) {
   std::string dir, original_cmdline = cmdline, started = iso_time_now();
   const bool resume = !a.resume.empty();
   int resumed_after = 0;
+  // Opened as soon as the settings are known: an unusable device fails before any file is written.
+  std::unique_ptr<device::Backend> backend;
+  auto open_device = [&] {
+    try {
+      backend = device::make_backend(s.device);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
+    }
+  };
   if (resume) {
     for (CLI::Option* o : {a.o_model, a.o_data, a.o_out, a.o_init, a.o_split, a.o_batch, a.o_lr, a.o_seed,
                            a.o_synthetic, a.o_force})
       if (o->count())
         throw UsageError(o->get_name() + " cannot be given with --resume: the run's settings are in " +
-                         (fs::path(a.resume) / "run.json").string() + " (only --epochs and --threads may change)");
+                         (fs::path(a.resume) / "run.json").string() + " (only --epochs, --threads and --device may change)");
     dir = a.resume;
     const fs::path run_json = fs::path(dir) / "run.json";
     std::error_code ec;
@@ -248,13 +261,15 @@ int cmd_train(TrainArgs& a, const std::string& cmdline) {
                                original_cmdline);
     if (a.o_epochs->count()) s.epochs = a.epochs;
     if (a.o_threads->count()) s.threads = a.threads;
+    if (a.o_device->count()) s.device = a.device;
     validate(s);
+    open_device();
     const int done = std::stoi(Checkpoint::load((fs::path(dir) / "last.fernet").string()).get("epoch", "0"));
     resumed_after = done;
     if (s.epochs < done)
       throw UsageError("--epochs " + std::to_string(s.epochs) + " is fewer than the " + std::to_string(done) +
                        " epochs this run has already done");
-    if (a.o_epochs->count() || a.o_threads->count()) {
+    if (a.o_epochs->count() || a.o_threads->count() || a.o_device->count()) {
       j["settings"] = settings_json(s);
       write_text_atomically(run_json.string(), j.dump(2) + "\n");
     }
@@ -269,10 +284,12 @@ int cmd_train(TrainArgs& a, const std::string& cmdline) {
     s.lr = a.o_lr->count() ? a.lr : m->lr;
     s.seed = a.o_seed->count() ? a.seed : m->seed;
     s.threads = a.threads;
+    s.device = a.device;
     s.eval_split = a.eval_split;
     parse_split_or_throw(s.eval_split);
     if (s.eval_split == "Training") throw UsageError("--eval-split must be PublicTest or PrivateTest, not the training split");
     validate(s);
+    open_device();
     if (a.synthetic && a.o_data->count()) throw UsageError("--synthetic and --data exclude each other");
     if (a.o_data->count()) {
       require_input_file(a.data, "data file");
@@ -318,7 +335,8 @@ int cmd_train(TrainArgs& a, const std::string& cmdline) {
     throw std::runtime_error(description + ": no " + s.eval_split + " rows to evaluate on (" + split_counts(all) +
                              "); choose another --eval-split");
 
-  std::printf("fernet %s | %s | SIMD %s | %d threads\n", version_string, m.name.c_str(), simd_arch().c_str(), threads());
+  std::printf("fernet %s | %s | SIMD %s | %d threads | device %s\n", version_string, m.name.c_str(), simd_arch().c_str(),
+              threads(), backend ? backend->name().c_str() : "cpu");
   if (s.data.empty() && !resume && !a.synthetic)
     std::printf("data: built-in synthetic faces (no --data given and no FER2013 file found at "
                 "../shared/data/fer2013-dev.csv.gz; pass --data FILE for the real data)\n");
@@ -338,6 +356,7 @@ int cmd_train(TrainArgs& a, const std::string& cmdline) {
   job.out_dir = dir;
   job.resume = resume;
   job.stop = &g_stop;
+  job.backend = backend.get();
   store_preprocess(job.extra_meta, m.preprocess);
   job.extra_meta["preprocess"] = m.preprocess_name;
   job.extra_meta["data"] = s.data.empty() ? "synthetic" : s.data;
@@ -414,7 +433,8 @@ int cmd_train(TrainArgs& a, const std::string& cmdline) {
       {"images_per_second", train_seconds > 0 ? images / train_seconds : 0.0},
       {"threads", threads()},
       {"simd_arch", simd_arch()},
-      {"cuda", "not compiled in"},
+      {"device", backend ? backend->name() : std::string("cpu")},
+      {"cuda", device::cuda_report()},
       {"machine", machine_json()},
       {"files", {{"best_checkpoint", "model.fernet"}, {"last_checkpoint", "last.fernet"}, {"history", "history.csv"},
                  {"curves", "curves.png"}, {"confusion", "confusion.png"}, {"settings", "run.json"}}}};
@@ -609,7 +629,7 @@ int cmd_info(const std::string& checkpoint, int threads_flag) {
   std::printf("SIMD: %s (xsimd%s)\n", simd_arch().c_str(), simd_enabled() ? "" : ", disabled");
   std::printf("threads: %d (OpenMP; %u hardware threads; set with --threads or OMP_NUM_THREADS)\n", threads(),
               std::thread::hardware_concurrency());
-  std::printf("CUDA: not compiled in (fernet has no CUDA backend yet), so no GPUs are used\n");
+  std::printf("CUDA: %s\n", device::cuda_report().c_str());
   std::printf("machine: %s, %s\n", os_description().c_str(), cpu_model().c_str());
   const std::string data = default_data_path();
   std::printf("default data: %s\n", data.empty() ? "none found, training uses the built-in synthetic faces" : data.c_str());
@@ -643,6 +663,9 @@ int main(int argc, char** argv) {
   ta.o_lr = train->add_option("--lr", ta.lr, "learning rate (default: the notebook's)");
   ta.o_seed = train->add_option("--seed", ta.seed, "seed for initialisation, shuffling and dropout (default: the notebook's)");
   ta.o_threads = train->add_option("--threads", ta.threads, "CPU threads (default: all cores)");
+  ta.o_device = train->add_option("--device", ta.device,
+                                  "where to train: cpu, cuda, cuda:N, or emulated (the GPU code path on the CPU, for testing)")
+                    ->capture_default_str();
   ta.o_split = train->add_option("--eval-split", ta.eval_split, "split evaluated after every epoch")->capture_default_str();
   ta.o_init = train->add_option("--init", ta.init, "start from this checkpoint's weights (same network)");
   ta.o_out = train->add_option("--out", ta.out, "output directory");
@@ -725,7 +748,9 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "fernet: error: %s\n", e.what());
+    std::string message = e.what();
+    if (message.rfind("fernet: ", 0) == 0) message.erase(0, 8);  // library messages carry the prefix too
+    std::fprintf(stderr, "fernet: error: %s\n", message.c_str());
     return 1;
   }
   return 0;

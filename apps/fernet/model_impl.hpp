@@ -53,6 +53,7 @@ TrainResult train_network(const ModelInfo& m, const TrainJob& job) {
   cfg.best_checkpoint = best;
   cfg.stop = job.stop;
   cfg.extra_meta = job.extra_meta;
+  cfg.backend = job.backend;
   Trainer<Loss, Net, decltype(opt)> trainer(*net, opt, cfg);
 
   TrainResult res;

@@ -29,6 +29,7 @@ struct RunSettings {
   std::string data;          // absolute path, or empty for the built-in synthetic set
   std::string eval_split = "PublicTest";
   std::string init;          // optional checkpoint the weights start from
+  std::string device = "cpu";  // cpu, cuda, cuda:N or emulated (device/select.hpp)
 };
 
 struct TrainJob {
@@ -38,6 +39,7 @@ struct TrainJob {
   std::string out_dir;
   bool resume = false;
   const std::atomic<bool>* stop = nullptr;
+  device::Backend* backend = nullptr;  // null: train on the CPU
   std::map<std::string, std::string> extra_meta;  // added to every checkpoint the run writes
 };
 

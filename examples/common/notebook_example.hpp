@@ -14,6 +14,7 @@
 #include <fernet/data/batches.hpp>
 #include <fernet/data/fer2013.hpp>
 #include <fernet/data/synthetic.hpp>
+#include <fernet/device/select.hpp>
 #include <fernet/train/recipes.hpp>
 #include <fernet/train/trainer.hpp>
 
@@ -24,7 +25,7 @@ struct Options {
   int epochs = 0, batch = 0, threads = 0;
   double lr = 0;
   std::uint64_t seed = 0;
-  std::string save, load, history, eval_split = "PublicTest";
+  std::string save, load, history, eval_split = "PublicTest", device = "cpu";
   bool synthetic = false, normalize = false;
 };
 
@@ -46,6 +47,8 @@ inline void add_common_flags(CLI::App& app, Options& o, const Recipe& d) {
   app.add_option("--lr", o.lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--seed", o.seed, "seed for initialisation, shuffling and dropout")->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
+  app.add_option("--device", o.device, "where to train: cpu, cuda, cuda:N, or emulated (the GPU code path run on the CPU, for testing)")
+      ->capture_default_str();
   app.add_option("--save", o.save, "write the model checkpoint here after every epoch");
   app.add_option("--load", o.load, "start from this checkpoint's weights")->check(CLI::ExistingFile);
   app.add_option("--history", o.history, "write per-epoch history to this CSV file");
@@ -87,9 +90,10 @@ int train_notebook_network(const Options& o, const Recipe& d, MakeOptimizer&& ma
   data::Preprocess pre = d.preprocess;
   if (o.normalize) pre = {data::preprocess::centered.scale, data::preprocess::centered.offset, pre.channels};
   if (o.threads > 0) set_threads(o.threads);
+  const auto backend = device::make_backend(o.device);  // before the data: a bad --device fails fast
   const Datasets ds = load_datasets(o);
-  std::printf("fernet %s | %s | SIMD %s | %d threads\n", version_string, d.name, simd_arch().c_str(),
-              threads());
+  std::printf("fernet %s | %s | SIMD %s | %d threads | device %s\n", version_string, d.name, simd_arch().c_str(),
+              threads(), backend ? backend->name().c_str() : "cpu");
   std::printf("data: %s (%zu training, %zu %s)\n", ds.description.c_str(), ds.train.size(), ds.eval.size(),
               o.eval_split.c_str());
   std::printf("notebook: %s\n", d.notebook);
@@ -108,6 +112,7 @@ int train_notebook_network(const Options& o, const Recipe& d, MakeOptimizer&& ma
   cfg.seed = o.seed;
   cfg.history_csv = o.history;
   cfg.last_checkpoint = o.save;
+  cfg.backend = backend.get();
   Trainer<Loss, Net, decltype(opt)> trainer(*net, opt, cfg);
   trainer.fit(train, &eval);
   const auto& ev = *trainer.last_evaluation();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Drives the fernet program as a user would: commands, exit codes, messages, files.
 #   cli_tests.sh CASE FERNET WORKDIR SCRIPTDIR
-# CASE: info | synth | usage_errors | file_errors | train | eval | predict | resume | interrupt_synthetic
+# CASE: info | synth | usage_errors | file_errors | train | eval | predict | resume | interrupt_synthetic | device
 # The eval and predict cases use the run the train case leaves in WORKDIR/../train (a CTest fixture).
 set -u
 case_name=$1
@@ -59,7 +59,7 @@ case $case_name in
 info)
   expect 0 "fernet 0\.[0-9]+\.[0-9]+" -- info
   expect 0 "SIMD: [a-z0-9_]+" -- info
-  expect 0 "CUDA: not compiled in" -- info
+  expect 0 "CUDA: (compiled in|not compiled in)" -- info
   expect 0 "threads: 1 " -- info --threads 1
   expect 0 "resnet152 +ResNet152 +58151872" -- info
   expect 0 "^0\.[0-9]+\.[0-9]+" -- --version
@@ -98,6 +98,30 @@ usage_errors)
   expect 2 "--load is required" -- eval --data x.csv
   expect 2 "give IMAGE files to classify, or --csv FILE" -- predict --load x.fernet
   [ ! -e x ] || fail "a refused command must not create its --out directory"
+  ;;
+
+device)
+  # --device: a bad name is a usage error; CUDA without a GPU (or without CUDA in the build) is a
+  # clear error before any file is written; the emulated device follows the CPU run.
+  expect 2 "unknown device 'gpu'; choose one of: cpu, cuda, cuda:N, emulated" -- train --model tf-cnn --device gpu --out x
+  [ ! -e x ] || fail "a refused --device must not create the --out directory"
+  info=$("$fernet" info)
+  grep -qE "^CUDA: (compiled in|not compiled in)" <<<"$info" || fail "fernet info has no CUDA line: $info"
+  if grep -qE "^CUDA: (not compiled in|compiled in; no CUDA device)" <<<"$info"; then
+    expect 1 "(no CUDA device available|has no CUDA backend)" -- train --model tf-cnn --device cuda --out y
+    [ ! -e y ] || fail "an unusable --device cuda must not create the --out directory"
+  else
+    echo "a CUDA device is present: the no-GPU message is not tested here"
+  fi
+  "$fernet" synth --rows 300 --out data.csv >/dev/null || fail "synth"
+  "$fernet" train --model tf-cnn --data data.csv --epochs 1 --batch 50 --out cpu >/dev/null 2>&1 || fail "cpu run"
+  "$fernet" train --model tf-cnn --data data.csv --epochs 1 --batch 50 --device emulated --out emu >cpu_emu.log 2>&1 ||
+    fail "emulated run: $(cat cpu_emu.log)"
+  grep -q "device host (device code path emulated" cpu_emu.log || fail "the emulated run does not name its device"
+  a=$(sed -n 2p cpu/history.csv | cut -d, -f2)
+  b=$(sed -n 2p emu/history.csv | cut -d, -f2)
+  awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-4 * a) }' ||
+    fail "emulated device training loss $b differs from the CPU's $a"
   ;;
 
 file_errors)

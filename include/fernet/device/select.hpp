@@ -52,7 +52,9 @@ inline std::unique_ptr<Backend> make_backend(const std::string& name) {
 // For `fernet info`: what the CUDA side of this build can do.
 inline std::string cuda_report() {
 #if defined(FERNET_WITH_CUDA)
-  return "compiled in; " + fernet::cuda::devices_report();
+  std::string r = "compiled in; " + fernet::cuda::devices_report();
+  while (!r.empty() && r.back() == '\n') r.pop_back();
+  return r;
 #else
   return "not compiled in (configure with -DFERNET_CUDA=ON)";
 #endif
