@@ -43,79 +43,144 @@ struct ConvLayer {
     if constexpr (HasBias) Init::bias(w_ + weight_count, Cout, KK, Cout * K * K, rng);
   }
 
-  // Samples per chunk: the im2col matrix stays under about 32 MiB.
-  static constexpr int chunk_samples = std::max<std::size_t>(1, (std::size_t{8} << 20) / (static_cast<std::size_t>(KK) * P));
+  // Samples per chunk: the im2col matrix of a chunk is about 512 KiB, so that it is still in
+  // L2 when the GEMM packs it (a 32 MiB chunk made ResNet-18's 64-channel 3x3 convolutions
+  // memory-bound: chunks of 512 KiB ran 1.2-1.5x faster), but at least 512 columns wide,
+  // because thinner products waste the 48-column register tile (ResNet's last stages have
+  // 4-9 pixels per sample).
+  static constexpr std::size_t chunk_floats = std::size_t{1} << 17;
+  static constexpr int min_columns = 512;
+  static constexpr int chunk_samples = static_cast<int>(std::max<std::size_t>(
+      (min_columns + P - 1) / P, std::max<std::size_t>(1, chunk_floats / (static_cast<std::size_t>(KK) * P))));
+
+  // With at least this many chunks, the chunks themselves are spread over the threads (one
+  // parallel region per pass, chunks handed out dynamically, so a thread that loses its core
+  // to another process does not hold the others up); with fewer, chunks run one after another
+  // and the GEMMs inside are threaded. The choice depends on the batch, not on the thread
+  // count, and so do the results.
+  static constexpr int parallel_chunks_min = 4;
 
   void forward(const float* x, float* y, int n, const Context&) {
-    using kernels::Trans;
-    for (int s0 = 0; s0 < n; s0 += chunk_samples) {
-      const int cs = std::min(chunk_samples, n - s0);
-      const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(cs) * P;
-      unroll(x + static_cast<std::ptrdiff_t>(s0) * In::size, cs);
-      out_.resize(static_cast<std::size_t>(Cout) * ld);
-      kernels::gemm(Trans::no, Trans::no, Cout, static_cast<int>(ld), KK, 1.f, w_, KK, col_.data(), static_cast<int>(ld),
-                    0.f, out_.data(), static_cast<int>(ld));
-      // out is Cout x (sample, pixel); y is (sample, Cout, pixel): scatter rows, adding the bias.
-      float* ys = y + static_cast<std::ptrdiff_t>(s0) * Cout * P;
-#pragma omp parallel for schedule(static) if (static_cast<long>(cs) * Cout * P > (1 << 15))
-      for (int s = 0; s < cs; ++s)
-        for (int o = 0; o < Cout; ++o) {
-          const float* src = out_.data() + o * ld + static_cast<std::ptrdiff_t>(s) * P;
-          float* dst = ys + (static_cast<std::ptrdiff_t>(s) * Cout + o) * P;
-          if constexpr (HasBias) {
-            const float b = w_[weight_count + o];
-            for (int i = 0; i < P; ++i) dst[i] = src[i] + b;
-          } else {
-            std::memcpy(dst, src, sizeof(float) * P);
-          }
-        }
+    const int nchunks = (n + chunk_samples - 1) / chunk_samples;
+    scratch_.resize(std::max(1, omp_get_max_threads()));
+    if (nchunks >= parallel_chunks_min) {
+#pragma omp parallel for schedule(dynamic, 1) if (!omp_in_parallel())
+      for (int c = 0; c < nchunks; ++c) forward_chunk(x, y, n, c, scratch_[omp_get_thread_num()]);
+    } else {
+      for (int c = 0; c < nchunks; ++c) forward_chunk(x, y, n, c, scratch_[0]);
     }
   }
 
   void backward(const float* x, const float*, const float* dy, float* dx, int n, const Context&) {
-    using kernels::Trans;
-    for (int s0 = 0; s0 < n; s0 += chunk_samples) {
-      const int cs = std::min(chunk_samples, n - s0);
-      const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(cs) * P;
-      // Gather dY into Cout x (sample, pixel), the layout of the forward product.
-      out_.resize(static_cast<std::size_t>(Cout) * ld);
-      const float* dys = dy + static_cast<std::ptrdiff_t>(s0) * Cout * P;
-#pragma omp parallel for schedule(static) if (static_cast<long>(cs) * Cout * P > (1 << 15))
-      for (int o = 0; o < Cout; ++o)
-        for (int s = 0; s < cs; ++s)
-          std::memcpy(out_.data() + o * ld + static_cast<std::ptrdiff_t>(s) * P,
-                      dys + (static_cast<std::ptrdiff_t>(s) * Cout + o) * P, sizeof(float) * P);
-      if constexpr (HasBias) {
-        for (int o = 0; o < Cout; ++o) dw_[weight_count + o] += kernels::sum(out_.data() + o * ld, ld);
-      }
-      unroll(x + static_cast<std::ptrdiff_t>(s0) * In::size, cs);
-      // dW += dY col^T
-      kernels::gemm(Trans::no, Trans::yes, Cout, KK, static_cast<int>(ld), 1.f, out_.data(), static_cast<int>(ld),
-                    col_.data(), static_cast<int>(ld), 1.f, dw_, KK);
-      if (!dx) continue;
-      // dcol = W^T dY, then each column block is folded back into its sample's dx.
-      kernels::gemm(Trans::yes, Trans::no, KK, static_cast<int>(ld), Cout, 1.f, w_, KK, out_.data(),
-                    static_cast<int>(ld), 0.f, col_.data(), static_cast<int>(ld));
-      float* dxs = dx + static_cast<std::ptrdiff_t>(s0) * In::size;
-#pragma omp parallel for schedule(static) if (cs > 1 && !omp_in_parallel())
-      for (int s = 0; s < cs; ++s)
-        kernels::col2im_fixed<geometry>(col_.data() + static_cast<std::ptrdiff_t>(s) * P, dxs + static_cast<std::ptrdiff_t>(s) * In::size, ld);
+    const int nchunks = (n + chunk_samples - 1) / chunk_samples;
+    scratch_.resize(std::max(1, omp_get_max_threads()));
+    if (nchunks >= parallel_chunks_min) {
+      // Each chunk writes its own parameter-gradient partial; they are then added in chunk
+      // order, so the sum does not depend on which thread ran which chunk.
+      partial_.resize(static_cast<std::size_t>(nchunks) * param_count);
+#pragma omp parallel for schedule(dynamic, 1) if (!omp_in_parallel())
+      for (int c = 0; c < nchunks; ++c)
+        backward_chunk(x, dy, dx, n, c, scratch_[omp_get_thread_num()],
+                       partial_.data() + static_cast<std::size_t>(c) * param_count, false);
+      const float* part = partial_.data();
+      float* dw = dw_;
+      kernels::detail::simd_loop(
+          static_cast<std::ptrdiff_t>(param_count),
+          [&](std::ptrdiff_t i) {
+            simd_batch acc = simd_batch::load_unaligned(part + i);
+            for (int c = 1; c < nchunks; ++c) acc += simd_batch::load_unaligned(part + c * param_count + i);
+            (simd_batch::load_unaligned(dw + i) + acc).store_unaligned(dw + i);
+          },
+          [&](std::ptrdiff_t i) {
+            float acc = part[i];
+            for (int c = 1; c < nchunks; ++c) acc += part[c * param_count + i];
+            dw[i] += acc;
+          });
+    } else {
+      for (int c = 0; c < nchunks; ++c) backward_chunk(x, dy, dx, n, c, scratch_[0], dw_, true);
     }
   }
 
  private:
-  // im2col of cs samples side by side: col_ is KK x (cs * P).
-  void unroll(const float* x, int cs) {
+  struct Scratch {
+    std::vector<float> col, out;
+  };
+
+  void forward_chunk(const float* x, float* y, int n, int c, Scratch& sc) {
+    using kernels::Trans;
+    const int s0 = c * chunk_samples, cs = std::min(chunk_samples, n - s0);
     const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(cs) * P;
-    col_.resize(static_cast<std::size_t>(KK) * ld);
+    unroll(x + static_cast<std::ptrdiff_t>(s0) * In::size, cs, sc.col);
+    sc.out.resize(static_cast<std::size_t>(Cout) * ld);
+    kernels::gemm(Trans::no, Trans::no, Cout, static_cast<int>(ld), KK, 1.f, w_, KK, sc.col.data(),
+                  static_cast<int>(ld), 0.f, sc.out.data(), static_cast<int>(ld));
+    // out is Cout x (sample, pixel); y is (sample, Cout, pixel): scatter rows, adding the bias.
+    float* ys = y + static_cast<std::ptrdiff_t>(s0) * Cout * P;
+    const float* out = sc.out.data();
+#pragma omp parallel for schedule(static) if (static_cast<long>(cs) * Cout * P > (1 << 15) && !omp_in_parallel())
+    for (int s = 0; s < cs; ++s)
+      for (int o = 0; o < Cout; ++o) {
+        const float* src = out + o * ld + static_cast<std::ptrdiff_t>(s) * P;
+        float* dst = ys + (static_cast<std::ptrdiff_t>(s) * Cout + o) * P;
+        if constexpr (HasBias) {
+          const float b = w_[weight_count + o];
+          for (int i = 0; i < P; ++i) dst[i] = src[i] + b;
+        } else {
+          std::memcpy(dst, src, sizeof(float) * P);
+        }
+      }
+  }
+
+  // Gradients of chunk c: dw (weights, then bias) is added to when accumulate, else written.
+  void backward_chunk(const float* x, const float* dy, float* dx, int n, int c, Scratch& sc, float* dw,
+                      bool accumulate) {
+    using kernels::Trans;
+    const int s0 = c * chunk_samples, cs = std::min(chunk_samples, n - s0);
+    const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(cs) * P;
+    // Gather dY into Cout x (sample, pixel), the layout of the forward product.
+    sc.out.resize(static_cast<std::size_t>(Cout) * ld);
+    float* out = sc.out.data();
+    const float* dys = dy + static_cast<std::ptrdiff_t>(s0) * Cout * P;
+#pragma omp parallel for schedule(static) if (static_cast<long>(cs) * Cout * P > (1 << 15) && !omp_in_parallel())
+    for (int o = 0; o < Cout; ++o)
+      for (int s = 0; s < cs; ++s)
+        std::memcpy(out + o * ld + static_cast<std::ptrdiff_t>(s) * P, dys + (static_cast<std::ptrdiff_t>(s) * Cout + o) * P,
+                    sizeof(float) * P);
+    if constexpr (HasBias) {
+      for (int o = 0; o < Cout; ++o) {
+        const float g = kernels::sum(out + o * ld, ld);
+        dw[weight_count + o] = accumulate ? dw[weight_count + o] + g : g;
+      }
+    }
+    unroll(x + static_cast<std::ptrdiff_t>(s0) * In::size, cs, sc.col);
+    // dW (+)= dY col^T
+    kernels::gemm(Trans::no, Trans::yes, Cout, KK, static_cast<int>(ld), 1.f, out, static_cast<int>(ld), sc.col.data(),
+                  static_cast<int>(ld), accumulate ? 1.f : 0.f, dw, KK);
+    if (!dx) return;
+    // dcol = W^T dY, then each column block is folded back into its sample's dx.
+    kernels::gemm(Trans::yes, Trans::no, KK, static_cast<int>(ld), Cout, 1.f, w_, KK, out, static_cast<int>(ld), 0.f,
+                  sc.col.data(), static_cast<int>(ld));
+    float* dxs = dx + static_cast<std::ptrdiff_t>(s0) * In::size;
+    const float* col = sc.col.data();
 #pragma omp parallel for schedule(static) if (cs > 1 && !omp_in_parallel())
     for (int s = 0; s < cs; ++s)
-      kernels::im2col_fixed<geometry>(x + static_cast<std::ptrdiff_t>(s) * In::size, col_.data() + static_cast<std::ptrdiff_t>(s) * P, ld);
+      kernels::col2im_fixed<geometry>(col + static_cast<std::ptrdiff_t>(s) * P, dxs + static_cast<std::ptrdiff_t>(s) * In::size, ld);
+  }
+
+  // im2col of cs samples side by side: col is KK x (cs * P).
+  void unroll(const float* x, int cs, std::vector<float>& col) {
+    const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(cs) * P;
+    col.resize(static_cast<std::size_t>(KK) * ld);
+    float* c = col.data();
+#pragma omp parallel for schedule(static) if (cs > 1 && !omp_in_parallel())
+    for (int s = 0; s < cs; ++s)
+      kernels::im2col_fixed<geometry>(x + static_cast<std::ptrdiff_t>(s) * In::size, c + static_cast<std::ptrdiff_t>(s) * P, ld);
   }
 
   float* w_ = nullptr;
   float* dw_ = nullptr;
-  std::vector<float> col_, out_;
+  std::vector<Scratch> scratch_;
+  std::vector<float> partial_;
 };
 
 }  // namespace detail
