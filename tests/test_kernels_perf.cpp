@@ -69,3 +69,39 @@ TEST_CASE("kernels: vectorised sum agrees with a double-precision loop") {
     CHECK(std::abs(kernels::sum(x.data(), n) - ref) <= 1e-5 * (1.0 + std::abs(ref)));
   }
 }
+
+#include <fernet/layers/pool.hpp>
+
+namespace {
+template <class In>
+void check_pool2x2() {
+  using L = typename Pool<2>::template layer<In>;
+  using Out = typename L::out_shape;
+  const int n = 2;
+  Rng rng(3);
+  std::vector<float> x(n * In::size), dy(n * Out::size);
+  for (auto& v : x) v = static_cast<float>(static_cast<int>(rng.uniform() * 5.f));  // many ties
+  for (auto& v : dy) v = rng.uniform() - 0.5f;
+  auto run = [&](bool simd) {
+    use_simd(simd);
+    L layer;
+    std::vector<float> y(n * Out::size), dx(n * In::size, 9.f);
+    layer.forward(x.data(), y.data(), n, Context{true, 0});
+    layer.backward(x.data(), y.data(), dy.data(), dx.data(), n, Context{true, 0});
+    use_simd(true);
+    return std::pair{y, dx};
+  };
+  const auto [y1, dx1] = run(true);
+  const auto [y0, dx0] = run(false);
+  CHECK(y1 == y0);
+  CHECK(dx1 == dx0);
+}
+}  // namespace
+
+TEST_CASE("kernels: vectorised 2x2 max pooling equals the scalar loop (ties, odd sizes)") {
+  check_pool2x2<Shape<3, 46, 46>>();
+  check_pool2x2<Shape<2, 21, 21>>();
+  check_pool2x2<Shape<2, 8, 8>>();
+  check_pool2x2<Shape<1, 5, 67>>();
+  check_pool2x2<Shape<1, 2, 2>>();
+}

@@ -2,6 +2,7 @@
 // Max pooling. Pool<K, Stride = K, Pad = 0> follows PyTorch's MaxPool2d (floor mode, padding
 // never wins the max); PoolSame<K, Stride> follows TensorFlow's padding="SAME" (output
 // ceil(H / Stride), the extra padding at the bottom/right).
+#include <algorithm>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -31,22 +32,8 @@ struct MaxPoolLayer : ParameterFree<In, Shape<In::channels, (In::height + PT + P
       const float* xp = x + static_cast<std::ptrdiff_t>(p) * H * W;
       float* yp = y + static_cast<std::ptrdiff_t>(p) * Ho * Wo;
       int* ap = argmax_.data() + static_cast<std::ptrdiff_t>(p) * Ho * Wo;
-      if constexpr (K == 2 && S == 2 && PT == 0 && PL == 0 && PB == 0 && PR == 0) {
-        // The common 2x2/2 window without padding: no bounds checks, branch-free selects.
-        for (int oh = 0; oh < Ho; ++oh) {
-          const float* r0 = xp + 2 * oh * W;
-          const float* r1 = r0 + W;
-          for (int ow = 0; ow < Wo; ++ow) {
-            const int c = 2 * ow;
-            float best = r0[c];
-            int arg = 2 * oh * W + c;
-            if (r0[c + 1] > best) { best = r0[c + 1]; arg = 2 * oh * W + c + 1; }
-            if (r1[c] > best) { best = r1[c]; arg = (2 * oh + 1) * W + c; }
-            if (r1[c + 1] > best) { best = r1[c + 1]; arg = (2 * oh + 1) * W + c + 1; }
-            yp[oh * Wo + ow] = best;
-            ap[oh * Wo + ow] = arg;
-          }
-        }
+      if constexpr (fast2x2) {
+        pool2x2_forward(xp, yp, ap);
         continue;
       }
       for (int oh = 0; oh < Ho; ++oh) {
@@ -79,12 +66,119 @@ struct MaxPoolLayer : ParameterFree<In, Shape<In::channels, (In::height + PT + P
       float* dp = dx + static_cast<std::ptrdiff_t>(p) * H * W;
       const float* gp = dy + static_cast<std::ptrdiff_t>(p) * Ho * Wo;
       const int* ap = argmax_.data() + static_cast<std::ptrdiff_t>(p) * Ho * Wo;
+      if constexpr (fast2x2) {
+        if (pool2x2_backward(gp, ap, dp)) continue;
+      }
       for (int i = 0; i < H * W; ++i) dp[i] = 0.f;
       for (int o = 0; o < Ho * Wo; ++o) dp[ap[o]] += gp[o];
     }
   }
 
  private:
+  static constexpr bool fast2x2 = K == 2 && S == 2 && PT == 0 && PL == 0 && PB == 0 && PR == 0;
+
+  // The common 2x2/2 window without padding. The window's four values are compared in the
+  // generic order (top-left, top-right, bottom-left, bottom-right; a later one wins only if
+  // strictly greater), so results and argmax are those of the generic loop.
+  static void pool2x2_forward(const float* xp, float* yp, int* ap) {
+    int oh = 0;
+#if XSIMD_WITH_AVX512F
+    if (simd_enabled()) {
+      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+      const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+      for (; oh < Ho; ++oh) {
+        const float* r0 = xp + 2 * oh * W;
+        const float* r1 = r0 + W;
+        for (int ow = 0; ow < Wo; ow += 16) {
+          const int n = std::min(16, Wo - ow);
+          const __mmask16 mo = static_cast<__mmask16>((1u << n) - 1);
+          // 2n input floats: the first 16 in lo, the rest in hi.
+          const __mmask16 mlo = static_cast<__mmask16>(n >= 8 ? 0xFFFF : (1u << (2 * n)) - 1);
+          const __mmask16 mhi = static_cast<__mmask16>(n > 8 ? (1u << (2 * n - 16)) - 1 : 0);
+          const float* a = r0 + 2 * ow;
+          const float* b = r1 + 2 * ow;
+          const __m512 a_lo = _mm512_maskz_loadu_ps(mlo, a), a_hi = _mm512_maskz_loadu_ps(mhi, a + 16);
+          const __m512 b_lo = _mm512_maskz_loadu_ps(mlo, b), b_hi = _mm512_maskz_loadu_ps(mhi, b + 16);
+          __m512 best = _mm512_permutex2var_ps(a_lo, even, a_hi);
+          __m512i off = _mm512_setzero_si512();
+          const __m512 tr = _mm512_permutex2var_ps(a_lo, odd, a_hi);
+          const __m512 bl = _mm512_permutex2var_ps(b_lo, even, b_hi);
+          const __m512 br = _mm512_permutex2var_ps(b_lo, odd, b_hi);
+          __mmask16 m = _mm512_cmp_ps_mask(tr, best, _CMP_GT_OQ);
+          best = _mm512_mask_blend_ps(m, best, tr);
+          off = _mm512_mask_blend_epi32(m, off, _mm512_set1_epi32(1));
+          m = _mm512_cmp_ps_mask(bl, best, _CMP_GT_OQ);
+          best = _mm512_mask_blend_ps(m, best, bl);
+          off = _mm512_mask_blend_epi32(m, off, _mm512_set1_epi32(W));
+          m = _mm512_cmp_ps_mask(br, best, _CMP_GT_OQ);
+          best = _mm512_mask_blend_ps(m, best, br);
+          off = _mm512_mask_blend_epi32(m, off, _mm512_set1_epi32(W + 1));
+          const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + 2 * ow), lane2);
+          _mm512_mask_storeu_ps(yp + oh * Wo + ow, mo, best);
+          _mm512_mask_storeu_epi32(ap + oh * Wo + ow, mo, _mm512_add_epi32(base, off));
+        }
+      }
+    }
+#endif
+    for (; oh < Ho; ++oh) {
+      const float* r0 = xp + 2 * oh * W;
+      const float* r1 = r0 + W;
+      for (int ow = 0; ow < Wo; ++ow) {
+        const int c = 2 * ow;
+        float best = r0[c];
+        int arg = 2 * oh * W + c;
+        if (r0[c + 1] > best) { best = r0[c + 1]; arg = 2 * oh * W + c + 1; }
+        if (r1[c] > best) { best = r1[c]; arg = (2 * oh + 1) * W + c; }
+        if (r1[c + 1] > best) { best = r1[c + 1]; arg = (2 * oh + 1) * W + c + 1; }
+        yp[oh * Wo + ow] = best;
+        ap[oh * Wo + ow] = arg;
+      }
+    }
+  }
+
+  // Backward of the 2x2/2 window: every input element is written once (the gradient where it
+  // was the argmax, else 0), no separate zeroing pass. False: not vectorised here, use the loop.
+  static bool pool2x2_backward(const float* gp, const int* ap, float* dp) {
+#if XSIMD_WITH_AVX512F
+    if (!simd_enabled()) return false;
+    const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi_idx = _mm512_add_epi32(lo_idx, _mm512_set1_epi32(8));
+    const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+    for (int oh = 0; oh < Ho; ++oh) {
+      float* d0 = dp + 2 * oh * W;
+      float* d1 = d0 + W;
+      for (int ow = 0; ow < Wo; ow += 16) {
+        const int n = std::min(16, Wo - ow);
+        const __mmask16 mo = static_cast<__mmask16>((1u << n) - 1);
+        const __mmask16 mlo = static_cast<__mmask16>(n >= 8 ? 0xFFFF : (1u << (2 * n)) - 1);
+        const __mmask16 mhi = static_cast<__mmask16>(n > 8 ? (1u << (2 * n - 16)) - 1 : 0);
+        const __m512 g = _mm512_maskz_loadu_ps(mo, gp + oh * Wo + ow);
+        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + 2 * ow), lane2);
+        const __m512i off = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mo, ap + oh * Wo + ow), base);
+        const __m512 tl = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(off, _mm512_setzero_si512()), g);
+        const __m512 tr = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32(1)), g);
+        const __m512 bl = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32(W)), g);
+        const __m512 br = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32(W + 1)), g);
+        _mm512_mask_storeu_ps(d0 + 2 * ow, mlo, _mm512_permutex2var_ps(tl, lo_idx, tr));
+        _mm512_mask_storeu_ps(d0 + 2 * ow + 16, mhi, _mm512_permutex2var_ps(tl, hi_idx, tr));
+        _mm512_mask_storeu_ps(d1 + 2 * ow, mlo, _mm512_permutex2var_ps(bl, lo_idx, br));
+        _mm512_mask_storeu_ps(d1 + 2 * ow + 16, mhi, _mm512_permutex2var_ps(bl, hi_idx, br));
+      }
+      if constexpr (W % 2 == 1) {  // the last column is in no window
+        d0[W - 1] = 0.f;
+        d1[W - 1] = 0.f;
+      }
+    }
+    for (int h = 2 * Ho; h < H; ++h)  // the last row, for odd H
+      for (int w = 0; w < W; ++w) dp[h * W + w] = 0.f;
+    return true;
+#else
+    (void)gp; (void)ap; (void)dp;
+    return false;
+#endif
+  }
+
   std::vector<int> argmax_;
 };
 
