@@ -54,6 +54,72 @@ struct bind_chain<I, In, L, Rest...> {
   using out = typename next::out;
 };
 
+// The walk through a chain of bound layers, shared by the CPU chain and its device twin
+// (device/layers.hpp): Buffer is where activations and gradients live (std::vector<float> on
+// the CPU, device::DeviceArray<float> on a device; both grow with resize()).
+template <class LayersTuple, class Buffer>
+struct ChainWalk {
+  static constexpr std::size_t count = std::tuple_size_v<LayersTuple>;
+  template <std::size_t I>
+  using layer_t = std::tuple_element_t<I, LayersTuple>;
+
+  ChainWalk() = default;
+  template <class... Args>
+  explicit ChainWalk(Args&&... layer_args) : layers(std::forward<Args>(layer_args)...) {}
+
+  void forward(const float* x, float* y, int n, const Context& ctx) { forward_from<0>(x, y, n, ctx); }
+  void backward(const float* x, const float* y, const float* dy, float* dx, int n, const Context& ctx) {
+    backward_from<count - 1>(x, y, dy, dx, n, ctx);
+  }
+
+  LayersTuple layers;
+  std::array<Buffer, (count > 1 ? count - 1 : 1)> acts;  // output of layer I (I < count-1)
+  std::array<Buffer, 2> grads;
+
+ private:
+  template <std::size_t I>
+  float* output_of(float* y, int n) {
+    if constexpr (I + 1 == count) {
+      return y;
+    } else {
+      acts[I].resize(static_cast<std::size_t>(n) * layer_t<I>::out_shape::size);
+      return acts[I].data();
+    }
+  }
+  template <std::size_t I>
+  const float* input_of(const float* x) const {
+    if constexpr (I == 0) return x; else return acts[I - 1].data();
+  }
+
+  template <std::size_t I>
+  void forward_from(const float* x, float* y, int n, const Context& ctx) {
+    float* out = output_of<I>(y, n);
+    std::get<I>(layers).forward(input_of<I>(x), out, n, ctx.child(I));
+    if constexpr (I + 1 < count) forward_from<I + 1>(x, y, n, ctx);
+  }
+
+  // Gradients ping-pong between two buffers: layer I reads grads[I % 2] (or dy) and writes
+  // grads[(I - 1) % 2] (or dx).
+  template <std::size_t I>
+  void backward_from(const float* x, const float* y, const float* dy, float* dx, int n, const Context& ctx) {
+    const float* out = [&] {
+      if constexpr (I + 1 == count) return y; else return static_cast<const float*>(acts[I].data());
+    }();
+    const float* grad_out = (I + 1 == count) ? dy : grads[I % 2].data();
+    float* grad_in = nullptr;
+    if constexpr (I == 0) {
+      grad_in = dx;
+    } else {
+      auto& buf = grads[(I - 1) % 2];
+      const std::size_t need = static_cast<std::size_t>(n) * layer_t<I>::in_shape::size;
+      if (buf.size() < need) buf.resize(need);
+      grad_in = buf.data();
+    }
+    std::get<I>(layers).backward(input_of<I>(x), out, grad_out, grad_in, n, ctx.child(I));
+    if constexpr (I > 0) backward_from<I - 1>(x, y, dy, dx, n, ctx);
+  }
+};
+
 template <class List> struct chain_impl;
 
 template <class... Impls>
@@ -76,82 +142,28 @@ struct chain_impl<type_list<Impls...>> {
   static constexpr std::size_t param_offset = prefix_sum({Impls::param_count...}, I);
   template <std::size_t I>
   static constexpr std::size_t buffer_offset = prefix_sum({Impls::buffer_count...}, I);
-  template <std::size_t I>
-  using layer_t = std::tuple_element_t<I, layers_tuple>;
 
-  void bind(float* params, float* grads, float* buffers) {
-    bind_each(params, grads, buffers, std::make_index_sequence<count>{});
+  // Hands each layer its slices of the three blocks (any null block stays null).
+  template <class Tuple>
+  static void bind_layers(Tuple& layers, float* p, float* g, float* b) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (std::get<I>(layers).bind(p ? p + param_offset<I> : nullptr, g ? g + param_offset<I> : nullptr,
+                                b ? b + buffer_offset<I> : nullptr),
+       ...);
+    }(std::make_index_sequence<count>{});
   }
+
+  void bind(float* params, float* grads, float* buffers) { bind_layers(walk_.layers, params, grads, buffers); }
   void init(Rng& rng) {
-    std::apply([&](auto&... l) { (l.init(rng), ...); }, layers_);
+    std::apply([&](auto&... l) { (l.init(rng), ...); }, walk_.layers);
   }
-
-  void forward(const float* x, float* y, int n, const Context& ctx) {
-    forward_from<0>(x, y, n, ctx);
+  void forward(const float* x, float* y, int n, const Context& ctx) { walk_.forward(x, y, n, ctx); }
+  void backward(const float* x, const float* y, const float* dy, float* dx, int n, const Context& ctx) {
+    walk_.backward(x, y, dy, dx, n, ctx);
   }
-  void backward(const float* x, const float* y, const float* dy, float* dx, int n,
-                const Context& ctx) {
-    backward_from<count - 1>(x, y, dy, dx, n, ctx);
-  }
-
-  layers_tuple& layers() { return layers_; }
 
  private:
-  template <std::size_t... I>
-  void bind_each(float* p, float* g, float* b, std::index_sequence<I...>) {
-    (std::get<I>(layers_).bind(p ? p + param_offset<I> : nullptr, g ? g + param_offset<I> : nullptr,
-                               b ? b + buffer_offset<I> : nullptr),
-     ...);
-  }
-
-  // Output of layer I (I < count-1) lives in acts_[I].
-  template <std::size_t I>
-  float* output_of(float* y, int n) {
-    if constexpr (I + 1 == count) {
-      return y;
-    } else {
-      auto& buf = acts_[I];
-      buf.resize(static_cast<std::size_t>(n) * layer_t<I>::out_shape::size);
-      return buf.data();
-    }
-  }
-  template <std::size_t I>
-  const float* input_of(const float* x) const {
-    if constexpr (I == 0) return x; else return acts_[I - 1].data();
-  }
-
-  template <std::size_t I>
-  void forward_from(const float* x, float* y, int n, const Context& ctx) {
-    float* out = output_of<I>(y, n);
-    std::get<I>(layers_).forward(input_of<I>(x), out, n, ctx.child(I));
-    if constexpr (I + 1 < count) forward_from<I + 1>(x, y, n, ctx);
-  }
-
-  // Gradients ping-pong between two buffers: layer I reads grads_[I % 2] (or dy) and writes
-  // grads_[(I - 1) % 2] (or dx).
-  template <std::size_t I>
-  void backward_from(const float* x, const float* y, const float* dy, float* dx, int n,
-                     const Context& ctx) {
-    const float* out = [&] {
-      if constexpr (I + 1 == count) return y; else return static_cast<const float*>(acts_[I].data());
-    }();
-    const float* grad_out = (I + 1 == count) ? dy : grads_[I % 2].data();
-    float* grad_in = nullptr;
-    if constexpr (I == 0) {
-      grad_in = dx;
-    } else {
-      auto& buf = grads_[(I - 1) % 2];
-      const std::size_t need = static_cast<std::size_t>(n) * layer_t<I>::in_shape::size;
-      if (buf.size() < need) buf.resize(need);
-      grad_in = buf.data();
-    }
-    std::get<I>(layers_).backward(input_of<I>(x), out, grad_out, grad_in, n, ctx.child(I));
-    if constexpr (I > 0) backward_from<I - 1>(x, y, dy, dx, n, ctx);
-  }
-
-  layers_tuple layers_;
-  std::array<std::vector<float>, (count > 1 ? count - 1 : 1)> acts_;
-  std::array<std::vector<float>, 2> grads_;
+  ChainWalk<layers_tuple, std::vector<float>> walk_;
 };
 
 template <class... Ls>

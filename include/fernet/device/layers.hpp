@@ -311,77 +311,26 @@ struct twin<fernet::detail::ResidualLayer<In, Body, Short>> {
   };
 };
 
-// ---- chains: the same walk as the CPU chain, activations in device memory ----------------
+// ---- chains: the CPU chain's walk (fernet::detail::ChainWalk), activations on the device ----
 template <class... Impls>
 struct twin<fernet::detail::chain_impl<fernet::detail::type_list<Impls...>>> {
   using host = fernet::detail::chain_impl<fernet::detail::type_list<Impls...>>;
-  static constexpr std::size_t count = sizeof...(Impls);
   template <class T>
   static Backend& same(Backend& be) { return be; }
 
   struct type : TwinBase<host> {
-    using layers_tuple = std::tuple<twin_t<Impls>...>;
-    template <std::size_t I>
-    using layer_t = std::tuple_element_t<I, layers_tuple>;
-
-    explicit type(Backend& be) : TwinBase<host>(be), layers_(same<Impls>(be)...) {
-      for (auto& a : acts_) a.attach(be);
-      for (auto& g : grads_) g.attach(be);
+    explicit type(Backend& be) : TwinBase<host>(be), walk_(same<Impls>(be)...) {
+      for (auto& a : walk_.acts) a.attach(be);
+      for (auto& g : walk_.grads) g.attach(be);
     }
-    void bind(float* p, float* g, float* b) { bind_each(p, g, b, std::make_index_sequence<count>{}); }
-    void forward(const float* x, float* y, int n, const Context& ctx) { forward_from<0>(x, y, n, ctx); }
+    void bind(float* p, float* g, float* b) { host::bind_layers(walk_.layers, p, g, b); }
+    void forward(const float* x, float* y, int n, const Context& ctx) { walk_.forward(x, y, n, ctx); }
     void backward(const float* x, const float* y, const float* dy, float* dx, int n, const Context& ctx) {
-      backward_from<count - 1>(x, y, dy, dx, n, ctx);
+      walk_.backward(x, y, dy, dx, n, ctx);
     }
 
    private:
-    template <std::size_t... I>
-    void bind_each(float* p, float* g, float* b, std::index_sequence<I...>) {
-      (std::get<I>(layers_).bind(p ? p + host::template param_offset<I> : nullptr,
-                                 g ? g + host::template param_offset<I> : nullptr,
-                                 b ? b + host::template buffer_offset<I> : nullptr),
-       ...);
-    }
-    template <std::size_t I>
-    float* output_of(float* y, int n) {
-      if constexpr (I + 1 == count) {
-        return y;
-      } else {
-        acts_[I].resize(static_cast<std::size_t>(n) * layer_t<I>::out_shape::size);
-        return acts_[I].data();
-      }
-    }
-    template <std::size_t I>
-    const float* input_of(const float* x) const {
-      if constexpr (I == 0) return x; else return acts_[I - 1].data();
-    }
-    template <std::size_t I>
-    void forward_from(const float* x, float* y, int n, const Context& ctx) {
-      float* out = output_of<I>(y, n);
-      std::get<I>(layers_).forward(input_of<I>(x), out, n, ctx.child(I));
-      if constexpr (I + 1 < count) forward_from<I + 1>(x, y, n, ctx);
-    }
-    template <std::size_t I>
-    void backward_from(const float* x, const float* y, const float* dy, float* dx, int n, const Context& ctx) {
-      const float* out = [&] {
-        if constexpr (I + 1 == count) return y; else return static_cast<const float*>(acts_[I].data());
-      }();
-      const float* grad_out = (I + 1 == count) ? dy : grads_[I % 2].data();
-      float* grad_in = nullptr;
-      if constexpr (I == 0) {
-        grad_in = dx;
-      } else {
-        auto& buf = grads_[(I - 1) % 2];
-        buf.resize(std::max(buf.size(), static_cast<std::size_t>(n) * layer_t<I>::in_shape::size));
-        grad_in = buf.data();
-      }
-      std::get<I>(layers_).backward(input_of<I>(x), out, grad_out, grad_in, n, ctx.child(I));
-      if constexpr (I > 0) backward_from<I - 1>(x, y, dy, dx, n, ctx);
-    }
-
-    layers_tuple layers_;
-    std::array<DeviceArray<float>, (count > 1 ? count - 1 : 1)> acts_;
-    std::array<DeviceArray<float>, 2> grads_;
+    fernet::detail::ChainWalk<std::tuple<twin_t<Impls>...>, DeviceArray<float>> walk_;
   };
 };
 
