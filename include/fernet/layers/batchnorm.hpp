@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../layer.hpp"
+#include "../simd.hpp"
 
 namespace fernet {
 
@@ -16,6 +17,8 @@ struct BatchNormLayer {
   using in_shape = In;
   using out_shape = In;
   static constexpr int plane = In::height * In::width;
+  // Planes smaller than a vector (ResNet's last stages: 3x3, 2x2) keep plain loops.
+  static constexpr bool vector_planes = plane >= static_cast<int>(simd_width);
   static constexpr std::size_t param_count = 2 * C, buffer_count = 2 * C;
   static constexpr double momentum = MomentumPermille / 1000.0;
   static inline const double eps = std::pow(10.0, EpsExp10);
@@ -35,25 +38,18 @@ struct BatchNormLayer {
     const double count = static_cast<double>(n) * plane;
 #pragma omp parallel for schedule(static) if (static_cast<long>(n) * In::size > (1 << 15))
     for (int c = 0; c < C; ++c) {
+      const float* xc0 = x + static_cast<std::ptrdiff_t>(c) * plane;
       double mean, var;
       if (ctx.training) {
-        // Two passes (mean, then squared deviations) stay accurate when |mean| >> std.
+        // Two passes (mean, then squared deviations) stay accurate when |mean| >> std; each
+        // plane is summed in float (vector lanes), the planes in double.
         double s = 0.0;
-        for (int i = 0; i < n; ++i) {
-          const float* xc = x + i * cstride + static_cast<std::ptrdiff_t>(c) * plane;
-          float fs = 0.f;
-          for (int k = 0; k < plane; ++k) fs += xc[k];
-          s += fs;
-        }
+        for (int i = 0; i < n; ++i) s += plane_sum(xc0 + i * cstride, [](auto v) { return v; });
         mean = s / count;
+        const float m = static_cast<float>(mean);
         double ss = 0.0;
-        for (int i = 0; i < n; ++i) {
-          const float* xc = x + i * cstride + static_cast<std::ptrdiff_t>(c) * plane;
-          const float m = static_cast<float>(mean);
-          float fss = 0.f;
-          for (int k = 0; k < plane; ++k) { const float d = xc[k] - m; fss += d * d; }
-          ss += fss;
-        }
+        for (int i = 0; i < n; ++i)
+          ss += plane_sum(xc0 + i * cstride, [m](auto v) { const auto d = v - decltype(v)(m); return d * d; });
         var = ss / count;
         const double unbiased = count > 1 ? var * count / (count - 1) : var;
         b_[c] = static_cast<float>((1 - momentum) * b_[c] + momentum * mean);
@@ -67,11 +63,10 @@ struct BatchNormLayer {
       invstd_[c] = static_cast<float>(invstd);
       const float scale = static_cast<float>(p_[c] * invstd);
       const float shift = static_cast<float>(p_[C + c] - mean * p_[c] * invstd);
-      for (int i = 0; i < n; ++i) {
-        const float* xc = x + i * cstride + static_cast<std::ptrdiff_t>(c) * plane;
-        float* yc = y + i * cstride + static_cast<std::ptrdiff_t>(c) * plane;
-        for (int k = 0; k < plane; ++k) yc[k] = xc[k] * scale + shift;
-      }
+      for (int i = 0; i < n; ++i)
+        plane_map(xc0 + i * cstride, y + i * cstride + static_cast<std::ptrdiff_t>(c) * plane,
+                  [scale, shift](auto v) { return xsimd::fma(v, decltype(v)(scale), decltype(v)(shift)); },
+                  [scale, shift](float v) { return v * scale + shift; });
     }
   }
 
@@ -81,12 +76,27 @@ struct BatchNormLayer {
 #pragma omp parallel for schedule(static) if (static_cast<long>(n) * In::size > (1 << 15))
     for (int c = 0; c < C; ++c) {
       const float mean = mean_[c], invstd = invstd_[c];
+      const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(c) * plane;
+      // One pass for both sums: sum(dy) and sum(dy * (x - mean)).
       double sum_dy = 0.0, sum_dy_xhat = 0.0;
       for (int i = 0; i < n; ++i) {
-        const float* xc = x + i * cstride + static_cast<std::ptrdiff_t>(c) * plane;
-        const float* gc = dy + i * cstride + static_cast<std::ptrdiff_t>(c) * plane;
+        const float* xc = x + i * cstride + off;
+        const float* gc = dy + i * cstride + off;
         float a = 0.f, b = 0.f;
-        for (int k = 0; k < plane; ++k) { a += gc[k]; b += gc[k] * (xc[k] - mean); }
+        int k = 0;
+        if (vector_planes && simd_enabled()) {
+          constexpr int w = static_cast<int>(simd_width);
+          simd_batch va(0.f), vb(0.f);
+          const simd_batch vm(mean);
+          for (; k + w <= plane; k += w) {
+            const simd_batch g = simd_batch::load_unaligned(gc + k);
+            va += g;
+            vb = xsimd::fma(g, simd_batch::load_unaligned(xc + k) - vm, vb);
+          }
+          a = xsimd::hadd(va);
+          b = xsimd::hadd(vb);
+        }
+        for (; k < plane; ++k) { a += gc[k]; b += gc[k] * (xc[k] - mean); }
         sum_dy += a; sum_dy_xhat += b;
       }
       sum_dy_xhat *= invstd;
@@ -94,26 +104,62 @@ struct BatchNormLayer {
       g_[C + c] += static_cast<float>(sum_dy);
       if (!dx) continue;
       const float gamma = p_[c];
+      // training: dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
+      //             = a * dy + b * x + d   with the constants below; evaluation: gamma * invstd * dy.
+      const float k1 = ctx.training ? static_cast<float>(sum_dy / count) : 0.f;
+      const float k2 = ctx.training ? static_cast<float>(sum_dy_xhat / count) : 0.f;
+      const float gi = gamma * invstd;
       for (int i = 0; i < n; ++i) {
-        const float* xc = x + i * cstride + static_cast<std::ptrdiff_t>(c) * plane;
-        const float* gc = dy + i * cstride + static_cast<std::ptrdiff_t>(c) * plane;
-        float* dc = dx + i * cstride + static_cast<std::ptrdiff_t>(c) * plane;
-        if (ctx.training) {
-          // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
-          const float k1 = static_cast<float>(sum_dy / count);
-          const float k2 = static_cast<float>(sum_dy_xhat / count);
-          for (int k = 0; k < plane; ++k) {
-            const float xhat = (xc[k] - mean) * invstd;
-            dc[k] = gamma * invstd * (gc[k] - k1 - xhat * k2);
+        const float* xc = x + i * cstride + off;
+        const float* gc = dy + i * cstride + off;
+        float* dc = dx + i * cstride + off;
+        int k = 0;
+        if (vector_planes && simd_enabled()) {
+          constexpr int w = static_cast<int>(simd_width);
+          const simd_batch vgi(gi), vk1(k1), vk2(k2), vm(mean), vis(invstd);
+          for (; k + w <= plane; k += w) {
+            const simd_batch xhat = (simd_batch::load_unaligned(xc + k) - vm) * vis;
+            (vgi * xsimd::fnma(xhat, vk2, simd_batch::load_unaligned(gc + k) - vk1)).store_unaligned(dc + k);
           }
-        } else {
-          for (int k = 0; k < plane; ++k) dc[k] = gamma * invstd * gc[k];
+        }
+        for (; k < plane; ++k) {
+          const float xhat = (xc[k] - mean) * invstd;
+          dc[k] = gi * (gc[k] - k1 - xhat * k2);
         }
       }
     }
   }
 
  private:
+  // Sum of f(x[k]) over one plane: vector lanes then the tail, in float.
+  template <class F>
+  static float plane_sum(const float* xc, F f) {
+    int k = 0;
+    float total = 0.f;
+    if constexpr (vector_planes) {
+      if (simd_enabled()) {
+      constexpr int w = static_cast<int>(simd_width);
+      simd_batch acc(0.f);
+      for (; k + w <= plane; k += w) acc += f(simd_batch::load_unaligned(xc + k));
+      total = xsimd::hadd(acc);
+      }
+    }
+    for (; k < plane; ++k) total += f(xc[k]);
+    return total;
+  }
+  // y[k] = f(x[k]) over one plane.
+  template <class V, class S>
+  static void plane_map(const float* xc, float* yc, V vf, S sf) {
+    int k = 0;
+    if constexpr (vector_planes) {
+      if (simd_enabled()) {
+        constexpr int w = static_cast<int>(simd_width);
+        for (; k + w <= plane; k += w) vf(simd_batch::load_unaligned(xc + k)).store_unaligned(yc + k);
+      }
+    }
+    for (; k < plane; ++k) yc[k] = sf(xc[k]);
+  }
+
   float* p_ = nullptr;
   float* g_ = nullptr;
   float* b_ = nullptr;
