@@ -208,6 +208,15 @@ void validate(const RunSettings& s) {
     throw UsageError("unknown device '" + s.device + "'; choose one of: " + device::device_names);
 }
 
+// A backend by name (null for "cpu"); an unknown name is a usage error.
+std::unique_ptr<device::Backend> open_backend(const std::string& name) {
+  try {
+    return device::make_backend(name);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+}
+
 // ---- fernet train --------------------------------------------------------------------------------
 struct TrainArgs {
   std::string model, data, out, resume, init, eval_split = "PublicTest", device = "cpu";
@@ -227,13 +236,7 @@ int cmd_train(TrainArgs& a, const std::string& cmdline) {
   int resumed_after = 0;
   // Opened as soon as the settings are known: an unusable device fails before any file is written.
   std::unique_ptr<device::Backend> backend;
-  auto open_device = [&] {
-    try {
-      backend = device::make_backend(s.device);
-    } catch (const std::invalid_argument& e) {
-      throw UsageError(e.what());
-    }
-  };
+  auto open_device = [&] { backend = open_backend(s.device); };
   if (resume) {
     for (CLI::Option* o : {a.o_model, a.o_data, a.o_out, a.o_init, a.o_split, a.o_batch, a.o_lr, a.o_seed,
                            a.o_synthetic, a.o_force})
@@ -453,7 +456,7 @@ int cmd_train(TrainArgs& a, const std::string& cmdline) {
 
 // ---- fernet eval -----------------------------------------------------------------------------------
 struct EvalArgs {
-  std::string load, data, split = "PublicTest", model;
+  std::string load, data, split = "PublicTest", model, device = "cpu";
   int batch = 500, threads = 0;
   bool json_out = false;
 };
@@ -469,6 +472,7 @@ std::string data_for(const std::string& given, const Checkpoint& c) {
 
 int cmd_eval(const EvalArgs& a) {
   if (a.threads > 0) set_threads(a.threads);
+  const auto backend = open_backend(a.device);
   if (a.batch < 1) throw UsageError("--batch must be at least 1 (got " + std::to_string(a.batch) + ")");
   const data::Split split = parse_split_or_throw(a.split);
   if (!a.data.empty()) require_input_file(a.data, "data file");
@@ -479,7 +483,7 @@ int cmd_eval(const EvalArgs& a) {
   const data::Fer2013 subset = all.split(split);
   if (subset.size() == 0)
     throw std::runtime_error(description + " has no " + a.split + " rows (" + split_counts(all) + "); choose another --split");
-  const Evaluation ev = m.evaluate(c, a.load, subset, a.batch, checkpoint_preprocess(c, m));
+  const Evaluation ev = m.evaluate(c, a.load, subset, a.batch, checkpoint_preprocess(c, m), backend.get());
   if (a.json_out) {
     json j = metrics_json(ev.confusion);
     j["model"] = m.name;
@@ -680,6 +684,7 @@ int main(int argc, char** argv) {
   eval->add_option("--model", ea.model, "expect this network (refuses a checkpoint of another)");
   eval->add_option("--batch", ea.batch, "images per forward pass")->capture_default_str();
   eval->add_option("--threads", ea.threads, "CPU threads (default: all cores)");
+  eval->add_option("--device", ea.device, "where to evaluate: cpu, cuda, cuda:N, or emulated")->capture_default_str();
   eval->add_flag("--json", ea.json_out, "print the results as JSON");
 
   PredictArgs pa;

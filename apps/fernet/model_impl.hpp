@@ -77,11 +77,15 @@ TrainResult train_network(const ModelInfo& m, const TrainJob& job) {
 
 template <class Net, class Loss>
 Evaluation evaluate_network(const ModelInfo& m, const Checkpoint& c, const std::string& source,
-                            const data::Fer2013& d, int batch, data::Preprocess pre) {
+                            const data::Fer2013& d, int batch, data::Preprocess pre, device::Backend* backend) {
   auto net = std::make_unique<Net>(0);
   restore_checkpoint(*net, c, source, m.name);  // first: another network's checkpoint names both
   check_preprocess<Net>(m, pre);
   data::BatchLoader loader(d, batch, pre, false, 0);
+  if (backend) {
+    device::DeviceModel<Net> dev(*backend, *net);
+    return fernet::evaluate<Loss>(dev, loader);
+  }
   return fernet::evaluate<Loss>(*net, loader);
 }
 
@@ -124,7 +128,9 @@ ModelInfo make_model(ModelInfo m) {
   const ModelInfo plain = m;
   m.train = [plain](const TrainJob& job) { return train_network<Net, Loss, O>(plain, job); };
   m.evaluate = [plain](const Checkpoint& c, const std::string& src, const data::Fer2013& d, int batch,
-                       data::Preprocess pre) { return evaluate_network<Net, Loss>(plain, c, src, d, batch, pre); };
+                       data::Preprocess pre, device::Backend* backend) {
+    return evaluate_network<Net, Loss>(plain, c, src, d, batch, pre, backend);
+  };
   m.predict = [plain](const Checkpoint& c, const std::string& src, const std::vector<float>& images, int n) {
     return predict_network<Net>(plain, c, src, images, n);
   };

@@ -67,9 +67,9 @@ struct ModelInfo {
   std::function<std::string()> signature;
   std::function<TrainResult(const TrainJob&)> train;
   // Loads the checkpoint into this network (the error names both when it is another network's)
-  // and evaluates it.
+  // and evaluates it (on the backend when one is given, else on the CPU).
   std::function<Evaluation(const Checkpoint&, const std::string& source, const data::Fer2013&, int batch,
-                           data::Preprocess)>
+                           data::Preprocess, device::Backend*)>
       evaluate;
   // Class probabilities of n preprocessed images.
   std::function<std::vector<std::array<float, 7>>(const Checkpoint&, const std::string& source,

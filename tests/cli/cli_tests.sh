@@ -118,6 +118,11 @@ device)
   "$fernet" train --model tf-cnn --data data.csv --epochs 1 --batch 50 --device emulated --out emu >cpu_emu.log 2>&1 ||
     fail "emulated run: $(cat cpu_emu.log)"
   grep -q "device host (device code path emulated" cpu_emu.log || fail "the emulated run does not name its device"
+  # fernet eval on the emulated device gives the CPU's accuracy for the same checkpoint.
+  acc_cpu=$("$fernet" eval --load emu/model.fernet --data data.csv | grep -oE "accuracy: [0-9.]+ \([0-9]+ of [0-9]+\)" | head -1)
+  acc_emu=$("$fernet" eval --load emu/model.fernet --data data.csv --device emulated | grep -oE "accuracy: [0-9.]+ \([0-9]+ of [0-9]+\)" | head -1)
+  [ -n "$acc_cpu" ] && [ "$acc_cpu" = "$acc_emu" ] || fail "eval --device emulated: '$acc_emu', on the CPU: '$acc_cpu'"
+  expect 2 "unknown device 'tpu'" -- eval --load emu/model.fernet --data data.csv --device tpu
   a=$(sed -n 2p cpu/history.csv | cut -d, -f2)
   b=$(sed -n 2p emu/history.csv | cut -d, -f2)
   awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-4 * a) }' ||
