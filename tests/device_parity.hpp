@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <fernet/device/model.hpp>
@@ -97,7 +98,13 @@ void check_forward_backward(Backend& be, const std::string& name, int n, bool tr
 }
 
 // `steps` full training steps (forward, loss, backward, optimiser) on the CPU and on the device
-// from the same weights; compares each step's loss and the final parameters and buffers.
+// from the same weights; compares each step's loss, correct count and parameter gradients, and
+// the final parameters and buffers.
+//
+// One exemption, for Adam: where a gradient is pure rounding noise (below 1e-6 of its largest),
+// m / sqrt(v) is +-1 with a sign decided by rounding, so CPU and GPU may move that weight by lr
+// in opposite directions. Those entries (counted; they must be under 0.01% of the weights) are
+// bounded by 2 * lr * steps instead of the relative tolerance.
 template <class Net, class Loss, class Optimizer, class Options>
 void check_training_steps(Backend& be, const std::string& name, int n, int steps, Options options,
                           std::uint64_t seed = 11) {
@@ -113,6 +120,7 @@ void check_training_steps(Backend& be, const std::string& name, int n, int steps
   DeviceOptimizer<Optimizer> dev_opt(dev, start_opt);
 
   std::vector<float> grad(n * k);
+  std::vector<char> noise_level(Net::parameter_count, 0);
   for (int s = 0; s < steps; ++s) {
     const auto x = random_vector(n * in, seed + 100 + s, 0.f, 1.f);
     std::vector<int> labels(n);
@@ -130,10 +138,30 @@ void check_training_steps(Backend& be, const std::string& name, int n, int steps
     INFO("step " << s + 1);
     CHECK(std::abs(r.loss_sum / n - loss) <= tolerance * std::max(1.f, std::abs(loss)));
     CHECK(r.correct == correct);
+    const auto g = host.gradients();
+    check_close("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(), g.data(), g.size());
+    float gmax = 0;
+    for (float v : g) gmax = std::max(gmax, std::abs(v));
+    for (std::size_t i = 0; i < g.size(); ++i) noise_level[i] |= std::abs(g[i]) <= 1e-6f * gmax;
   }
   Net back(seed + 999);
   dev.download(back);
-  check_close("parameters after training", back.parameters().data(), host.parameters().data(), Net::parameter_count);
+  std::vector<float> got(back.parameters().begin(), back.parameters().end());
+  std::vector<float> want(host.parameters().begin(), host.parameters().end());
+  if constexpr (std::is_same_v<Optimizer, fernet::Adam>) {
+    std::size_t exempt = 0;
+    float scale = 0;
+    for (float v : want) scale = std::max(scale, std::abs(v));
+    for (std::size_t i = 0; i < got.size(); ++i)
+      if (noise_level[i] && std::abs(got[i] - want[i]) > tolerance * scale) {
+        ++exempt;
+        CHECK(std::abs(got[i] - want[i]) <= 2.f * options.lr * steps * 1.001f);
+        got[i] = want[i];
+      }
+    INFO(exempt << " weights with noise-level gradients differ by more than the tolerance (bounded by 2 lr steps)");
+    CHECK(exempt <= got.size() / 10000 + 1);
+  }
+  check_close("parameters after training", got.data(), want.data(), got.size());
   if constexpr (Net::buffer_count > 0)
     check_close("buffers after training", back.buffers().data(), host.buffers().data(), Net::buffer_count);
   CHECK(back.noise_step() == host.noise_step());
