@@ -56,9 +56,11 @@ std::vector<T> fetch(Backend& be, const T* device_ptr, std::size_t n) {
 }
 
 // Forward and backward of Net in training (or evaluation) mode on `n` random samples.
+// quantised: inputs on a coarse grid, so that pooling windows hold ties (which the device must
+// break as the CPU does: the first maximum in window order).
 template <class Net>
 void check_forward_backward(Backend& be, const std::string& name, int n, bool training = true,
-                            std::uint64_t seed = 7) {
+                            std::uint64_t seed = 7, bool quantised = false) {
   const std::string what = name + (training ? " (training)" : " (evaluation)") + ", batch " + std::to_string(n);
   INFO("network: " << what);
   constexpr std::size_t in = Net::input_shape::size, out = Net::output_shape::size;
@@ -72,7 +74,9 @@ void check_forward_backward(Backend& be, const std::string& name, int n, bool tr
   host.train(training);
   DeviceModel<Net> dev(be, host);
 
-  const auto x = random_vector(n * in, seed + 2);
+  auto x = random_vector(n * in, seed + 2);
+  if (quantised)
+    for (auto& v : x) v = std::round(v * 2.f) / 2.f;
   const auto dy = random_vector(n * out, seed + 3);
 
   const float* yh = host.forward(x.data(), n);
@@ -204,6 +208,8 @@ inline void check_every_layer(Backend& be) {
   check_forward_backward<PoolOdd>(be, "Pool<2> on odd sizes", 2);
   check_forward_backward<PoolOverlapPad>(be, "Pool<3,2,1>", 2);
   check_forward_backward<PoolSameFour>(be, "PoolSame<4,4>", 2);
+  check_forward_backward<PoolTwo>(be, "Pool<2> with ties", 3, true, 7, true);
+  check_forward_backward<PoolOverlapPad>(be, "Pool<3,2,1> with ties", 2, true, 7, true);
   check_forward_backward<ReluPool>(be, "Conv, ReLU, Pool (fused ReLU+pool)", 2);
   check_forward_backward<LinearBias>(be, "Flatten, Linear<18,5>", 4);
   check_forward_backward<LinearNoBias>(be, "Linear<18,4,nobias>", 3);
