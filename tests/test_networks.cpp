@@ -3,6 +3,9 @@
 // for p in model.parameters()) gives them).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <vector>
+
 #include <fernet/fernet.hpp>
 #include <fernet/networks.hpp>
 #include <xtensor/xbuilder.hpp>
@@ -57,4 +60,29 @@ TEST_CASE("Sequential: xtensor input of the right shape; a wrong shape is refuse
   Tensor<4> wrong = xt::ones<float>({2, 1, 5, 6});
   CHECK_THROWS_WITH_AS(net.forward(wrong), doctest::Contains("1x5x6"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(net.forward(wrong), doctest::Contains("expects 1x6x6"), std::invalid_argument);
+}
+
+// Without an input gradient to return, backward stops at the first layer with parameters
+// (the MLP's Flatten and fc1's input gradient are skipped): parameter gradients are unchanged.
+template <class Net>
+void check_same_gradients_without_dx(int n) {
+  Net a(3), b(3);
+  Rng rng(5);
+  std::vector<float> x(n * Net::input_shape::size), dy(n * Net::output_shape::size), dx(x.size());
+  for (auto& v : x) v = rng.uniform(-1.f, 1.f);
+  for (auto& v : dy) v = rng.uniform(-1.f, 1.f);
+  a.forward(x.data(), n);
+  b.forward(x.data(), n);
+  a.zero_grad();
+  b.zero_grad();
+  a.backward(dy.data(), dx.data());
+  b.backward(dy.data(), nullptr);
+  CHECK(std::equal(a.gradients().begin(), a.gradients().end(), b.gradients().begin()));
+}
+
+TEST_CASE("backward without an input gradient skips only work nobody needs") {
+  check_same_gradients_without_dx<LinearMLP>(4);
+  check_same_gradients_without_dx<Sequential<Input<2, 6, 6>, ReLU, Pool<2>, Flatten, Linear<18, 5>, ReLU,
+                                             Linear<5, 3>>>(3);
+  check_same_gradients_without_dx<Sequential<Input<2, 6, 6>, Residual<Chain<ReLU>>, Conv<2, 3, 3>>>(2);
 }

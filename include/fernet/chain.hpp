@@ -98,6 +98,17 @@ struct ChainWalk {
     if constexpr (I + 1 < count) forward_from<I + 1>(x, y, n, ctx);
   }
 
+  // Whether any layer before I has parameters: if none has and the caller wants no input
+  // gradient (dx null, e.g. the MLP's Flatten then Linear), layer I need not compute its own
+  // input gradient and the walk stops there (for the MLP: fc1's whole dX product).
+  template <std::size_t I>
+  static constexpr bool params_before = [] {
+    std::size_t total = 0;
+    [&]<std::size_t... J>(std::index_sequence<J...>) { ((total += layer_t<J>::param_count), ...); }(
+        std::make_index_sequence<I>{});
+    return total > 0;
+  }();
+
   // Gradients ping-pong between two buffers: layer I reads grads[I % 2] (or dy) and writes
   // grads[(I - 1) % 2] (or dx).
   template <std::size_t I>
@@ -106,17 +117,19 @@ struct ChainWalk {
       if constexpr (I + 1 == count) return y; else return static_cast<const float*>(acts[I].data());
     }();
     const float* grad_out = (I + 1 == count) ? dy : grads[I % 2].data();
+    const bool go_on = dx || params_before<I>;  // anything below layer I still to compute?
     float* grad_in = nullptr;
     if constexpr (I == 0) {
       grad_in = dx;
-    } else {
+    } else if (go_on) {
       auto& buf = grads[(I - 1) % 2];
       const std::size_t need = static_cast<std::size_t>(n) * layer_t<I>::in_shape::size;
       if (buf.size() < need) buf.resize(need);
       grad_in = buf.data();
     }
     std::get<I>(layers).backward(input_of<I>(x), out, grad_out, grad_in, n, ctx.child(I));
-    if constexpr (I > 0) backward_from<I - 1>(x, y, dy, dx, n, ctx);
+    if constexpr (I > 0)
+      if (go_on) backward_from<I - 1>(x, y, dy, dx, n, ctx);
   }
 };
 
