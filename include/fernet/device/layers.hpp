@@ -52,9 +52,7 @@ class ConvTwin : public TwinBase<Host> {
     const long kk = d_.rows();
     for (int s0 = 0; s0 < n; s0 += chunk()) {
       const int cs = std::min(chunk(), n - s0);
-      const int ld = static_cast<int>(cs * P);
-      col_.resize(static_cast<std::size_t>(kk) * ld);
-      out_.resize(static_cast<std::size_t>(Cout) * ld);
+      const int ld = size_buffers(cs);
       this->be_->im2col(x + s0 * static_cast<long>(In::size), d_, cs, col_.data());
       this->be_->gemm(false, false, Cout, ld, static_cast<int>(kk), 1.f, w_, static_cast<int>(kk), col_.data(), ld,
                       0.f, out_.data(), ld);
@@ -67,9 +65,7 @@ class ConvTwin : public TwinBase<Host> {
     const long kk = d_.rows();
     for (int s0 = 0; s0 < n; s0 += chunk()) {
       const int cs = std::min(chunk(), n - s0);
-      const int ld = static_cast<int>(cs * P);
-      col_.resize(static_cast<std::size_t>(kk) * ld);
-      out_.resize(static_cast<std::size_t>(Cout) * ld);
+      const int ld = size_buffers(cs);
       this->be_->samples_to_channels(dy + s0 * static_cast<long>(Out::size), cs, Cout, P, out_.data());
       if (HasBias) this->be_->accumulate_row_sums(out_.data(), Cout, ld, dw_ + weight_count());
       this->be_->im2col(x + s0 * static_cast<long>(In::size), d_, cs, col_.data());
@@ -84,6 +80,13 @@ class ConvTwin : public TwinBase<Host> {
 
  private:
   long weight_count() const { return Cout * d_.rows(); }
+  // Buffers for a chunk of cs samples (im2col and the product); returns the matrices' width.
+  int size_buffers(int cs) {
+    const int ld = static_cast<int>(cs * P);
+    col_.resize(static_cast<std::size_t>(d_.rows()) * ld);
+    out_.resize(static_cast<std::size_t>(Cout) * ld);
+    return ld;
+  }
   // Samples per chunk: the im2col matrix stays under 2^26 floats (256 MiB).
   int chunk() const { return static_cast<int>(std::max<long>(1, (1l << 26) / (d_.rows() * P))); }
   ConvDims d_;

@@ -142,13 +142,30 @@ class DeviceModel {
 // The device form of a CPU optimiser: same options and step count, state on the device.
 template <class HostOptimizer> class DeviceOptimizer;
 
+// What both device optimisers hold: the model's parameter and gradient blocks on the device.
+template <class HostOptimizer>
+class DeviceOptimizerBase {
+ public:
+  long steps() const { return steps_; }
+
+ protected:
+  template <class Net>
+  DeviceOptimizerBase(DeviceModel<Net>& m, const HostOptimizer& host)
+      : be_(m.backend()), p_(m.parameters()), g_(m.gradients()), count_(Net::parameter_count), o_(host.options()),
+        steps_(host.steps()) {}
+  Backend& be_;
+  float* p_;
+  const float* g_;
+  std::size_t count_;
+  typename HostOptimizer::Options o_;
+  long steps_;
+};
+
 template <>
-class DeviceOptimizer<SGD> {
+class DeviceOptimizer<SGD> : public DeviceOptimizerBase<SGD> {
  public:
   template <class Net>
-  DeviceOptimizer(DeviceModel<Net>& m, SGD& host)
-      : be_(m.backend()), p_(m.parameters()), g_(m.gradients()), count_(Net::parameter_count), o_(host.options()),
-        buf_(be_) {
+  DeviceOptimizer(DeviceModel<Net>& m, SGD& host) : DeviceOptimizerBase(m, host), buf_(be_) {
     upload(host);
   }
   void upload(SGD& host) {
@@ -165,25 +182,16 @@ class DeviceOptimizer<SGD> {
     be_.sgd_step(p_, g_, o_.momentum != 0.f ? buf_.data() : nullptr, static_cast<long>(count_), s);
     ++steps_;
   }
-  long steps() const { return steps_; }
 
  private:
-  Backend& be_;
-  float* p_;
-  const float* g_;
-  std::size_t count_;
-  SGD::Options o_;
-  DeviceArray<float> buf_;
-  long steps_ = 0;
+  DeviceArray<float> buf_;  // momentum
 };
 
 template <>
-class DeviceOptimizer<Adam> {
+class DeviceOptimizer<Adam> : public DeviceOptimizerBase<Adam> {
  public:
   template <class Net>
-  DeviceOptimizer(DeviceModel<Net>& m, Adam& host)
-      : be_(m.backend()), p_(m.parameters()), g_(m.gradients()), count_(Net::parameter_count), o_(host.options()),
-        m_(be_), v_(be_) {
+  DeviceOptimizer(DeviceModel<Net>& m, Adam& host) : DeviceOptimizerBase(m, host), m_(be_), v_(be_) {
     upload(host);
   }
   void upload(Adam& host) {
@@ -211,16 +219,9 @@ class DeviceOptimizer<Adam> {
                      o_.decoupled ? 1.f - o_.lr * o_.weight_decay : 1.f};
     be_.adam_step(p_, g_, m_.data(), v_.data(), static_cast<long>(count_), s);
   }
-  long steps() const { return steps_; }
 
  private:
-  Backend& be_;
-  float* p_;
-  const float* g_;
-  std::size_t count_;
-  Adam::Options o_;
-  DeviceArray<float> m_, v_;
-  long steps_ = 0;
+  DeviceArray<float> m_, v_;  // first and second moments
 };
 
 }  // namespace fernet::device
