@@ -204,8 +204,6 @@ void validate(const RunSettings& s) {
   }
   if (s.threads < 0) throw UsageError("--threads must be at least 1 (got " + std::to_string(s.threads) + ")");
   if (!find_model(s.model)) throw UsageError("unknown model '" + s.model + "'; choose one of: " + model_names());
-  if (s.device != "cpu" && s.device != "cuda" && s.device != "emulated" && s.device.rfind("cuda:", 0) != 0)
-    throw UsageError("unknown device '" + s.device + "'; choose one of: " + device::device_names);
 }
 
 // A backend by name (null for "cpu"); an unknown name is a usage error.

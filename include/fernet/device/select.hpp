@@ -25,28 +25,32 @@ inline bool cuda_compiled_in() {
 #endif
 }
 
+// The CUDA device index a name asks for ("cuda" -> 0, "cuda:N" -> N), -1 for "cpu" and
+// "emulated"; throws std::invalid_argument naming the choices for anything else.
+inline int parse_device_name(const std::string& name) {
+  if (name == "cpu" || name == "emulated") return -1;
+  if (name == "cuda") return 0;
+  if (name.rfind("cuda:", 0) == 0) {
+    const std::string digits = name.substr(5);
+    if (!digits.empty() && digits.size() <= 4 && digits.find_first_not_of("0123456789") == std::string::npos)
+      return std::stoi(digits);
+  }
+  throw std::invalid_argument("unknown device '" + name + "'; choose one of: " + device_names);
+}
+
 // nullptr for "cpu". Throws std::invalid_argument for an unknown name and DeviceError when
 // the device cannot be used (no CUDA in this build, no GPU, bad index), saying which.
 inline std::unique_ptr<Backend> make_backend(const std::string& name) {
+  const int index = parse_device_name(name);
   if (name == "cpu") return nullptr;
   if (name == "emulated") return std::make_unique<HostBackend>();
-  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
-    int index = 0;
-    if (name.size() > 5) {
-      const std::string digits = name.substr(5);
-      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 4)
-        throw std::invalid_argument("unknown device '" + name + "' (expected " + device_names + ")");
-      index = std::stoi(digits);
-    }
 #if defined(FERNET_WITH_CUDA)
-    return fernet::cuda::make_backend(index);
+  return fernet::cuda::make_backend(index);
 #else
-    (void)index;
-    throw DeviceError("device '" + name + "': this fernet build has no CUDA backend (configure with "
-                      "-DFERNET_CUDA=ON on a machine with the CUDA toolkit)");
+  (void)index;
+  throw DeviceError("device '" + name + "': this fernet build has no CUDA backend (configure with "
+                    "-DFERNET_CUDA=ON on a machine with the CUDA toolkit)");
 #endif
-  }
-  throw std::invalid_argument("unknown device '" + name + "' (expected " + device_names + ")");
 }
 
 // For `fernet info`: what the CUDA side of this build can do.
