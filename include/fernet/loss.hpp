@@ -5,6 +5,9 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "device/element_kernels.hpp"
 
 namespace fernet {
 
@@ -16,50 +19,34 @@ inline void check_label(int label, int classes, int row) {
 }
 }  // namespace detail
 
+namespace detail {
+// Both losses over rows with the per-row rule the device backends use as well.
+inline float row_loss(const float* out, const int* labels, int n, int classes, bool log_probs, float* grad) {
+  double loss = 0.0;
+  std::vector<float> scratch(grad ? 0 : classes);
+  for (int i = 0; i < n; ++i) {
+    check_label(labels[i], classes, i);
+    float* g = grad ? grad + static_cast<std::ptrdiff_t>(i) * classes : scratch.data();
+    loss += device::loss_row(out + static_cast<std::ptrdiff_t>(i) * classes, labels[i], classes, n, log_probs, g);
+  }
+  return static_cast<float>(loss / n);
+}
+}  // namespace detail
+
 struct NLLLoss {
   // Returns the mean loss; writes d(loss)/d(input) to grad (n x classes) when not null.
   static float compute(const float* logp, const int* labels, int n, int classes, float* grad = nullptr) {
-    double loss = 0.0;
-    for (int i = 0; i < n; ++i) {
-      detail::check_label(labels[i], classes, i);
-      loss -= logp[static_cast<std::ptrdiff_t>(i) * classes + labels[i]];
-    }
-    if (grad) {
-      std::fill(grad, grad + static_cast<std::ptrdiff_t>(n) * classes, 0.f);
-      for (int i = 0; i < n; ++i) grad[static_cast<std::ptrdiff_t>(i) * classes + labels[i]] = -1.f / n;
-    }
-    return static_cast<float>(loss / n);
+    return detail::row_loss(logp, labels, n, classes, true, grad);
   }
 };
 
 struct CrossEntropyLoss {
   static float compute(const float* logits, const int* labels, int n, int classes, float* grad = nullptr) {
-    double loss = 0.0;
-    for (int i = 0; i < n; ++i) {
-      detail::check_label(labels[i], classes, i);
-      const float* z = logits + static_cast<std::ptrdiff_t>(i) * classes;
-      float m = z[0];
-      for (int j = 1; j < classes; ++j) m = std::max(m, z[j]);
-      double sum = 0.0;
-      for (int j = 0; j < classes; ++j) sum += std::exp(static_cast<double>(z[j] - m));
-      const double lse = m + std::log(sum);
-      loss += lse - z[labels[i]];
-      if (grad) {
-        float* g = grad + static_cast<std::ptrdiff_t>(i) * classes;
-        for (int j = 0; j < classes; ++j)
-          g[j] = static_cast<float>((std::exp(z[j] - lse) - (j == labels[i] ? 1.0 : 0.0)) / n);
-      }
-    }
-    return static_cast<float>(loss / n);
+    return detail::row_loss(logits, labels, n, classes, false, grad);
   }
 };
 
-// Index of the largest score of each row: the predicted class.
-inline int argmax_row(const float* row, int classes) {
-  int best = 0;
-  for (int j = 1; j < classes; ++j)
-    if (row[j] > row[best]) best = j;
-  return best;
-}
+// Index of the largest score of each row (the first on ties): the predicted class.
+inline int argmax_row(const float* row, int classes) { return device::argmax_of_row(row, classes); }
 
 }  // namespace fernet

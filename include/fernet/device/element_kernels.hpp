@@ -1,7 +1,8 @@
 #pragma once
 // The per-element rules of the device backends: each function computes ONE output value (or
 // one row) from an index. A CUDA kernel calls them once per thread; the host backend calls
-// them in a loop, so the CPU test suite checks exactly the index arithmetic the GPU runs.
+// them in a loop, so the CPU test suite checks exactly the index arithmetic the GPU runs. The
+// CPU losses, argmax and LogSoftmax layer use the row rules below as well (one definition).
 // Plain C only (math.h, no std::): these compile for the device with nvcc.
 #include <math.h>
 #include <stdint.h>
