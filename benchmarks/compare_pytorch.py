@@ -147,14 +147,16 @@ def torch_images_per_second(name, threads, seconds):
     return n * batch / (time.perf_counter() - t0)
 
 
-def fernet_images_per_second(bench, name, threads, seconds):
-    bench_name = WORKLOADS[name][4]
+def fernet_images_per_second(bench, name, threads, seconds, extra_args=()):
+    """images/s of one workload in a fernet benchmark program (threads=None: no threads argument,
+    as in bench_device)."""
+    bench_name = WORKLOADS[name][4] + ("" if threads is None else f"/threads:{threads}")
     out = subprocess.run(
-        [bench, f"--benchmark_filter=^{bench_name}/threads:{threads}/", f"--benchmark_min_time={seconds}",
+        [bench, *extra_args, f"--benchmark_filter=^{bench_name}/", f"--benchmark_min_time={seconds}",
          "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
     runs = json.loads(out)["benchmarks"]
     if not runs:
-        sys.exit(f"{bench} has no benchmark {bench_name}/threads:{threads}")
+        sys.exit(f"{bench} has no benchmark {bench_name}")
     return runs[0]["images/s"]
 
 

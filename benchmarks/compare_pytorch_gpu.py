@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -21,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from compare_pytorch import WORKLOADS  # noqa: E402
+from compare_pytorch import WORKLOADS, fernet_images_per_second  # noqa: E402
 
 
 def torch_images_per_second(name, seconds):
@@ -61,16 +60,6 @@ def torch_images_per_second(name, seconds):
     return n * batch / (time.perf_counter() - t0)
 
 
-def fernet_images_per_second(bench, name, seconds):
-    bench_name = WORKLOADS[name][4]
-    out = subprocess.run([bench, "--device=cuda", f"--benchmark_filter=^{bench_name}/", f"--benchmark_min_time={seconds}",
-                          "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
-    runs = json.loads(out)["benchmarks"]
-    if not runs:
-        sys.exit(f"{bench} has no benchmark {bench_name}")
-    return runs[0]["images/s"]
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", required=True, help="path to fernet's bench_device program (CUDA build)")
@@ -94,7 +83,7 @@ def main():
         tp, fe = [], []
         for _ in range(args.rounds):
             tp.append(torch_images_per_second(name, args.seconds))
-            fe.append(fernet_images_per_second(args.bench, name, args.seconds))
+            fe.append(fernet_images_per_second(args.bench, name, None, args.seconds, ["--device=cuda"]))
         ratios = [f / t for f, t in zip(fe, tp)]
         r = dict(workload=name, pytorch=statistics.median(tp), fernet=statistics.median(fe),
                  ratio=statistics.median(ratios), pytorch_runs=tp, fernet_runs=fe)
