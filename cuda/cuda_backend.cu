@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <string>
 
-#include "fernet/cuda/cuda_backend.hpp"
+#include "fernet/device/cuda_backend.hpp"
 #include "fernet/device/exec_backend.hpp"
 
 namespace fernet::cuda {

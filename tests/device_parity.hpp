@@ -170,7 +170,7 @@ void check_training_steps(Backend& be, const std::string& name, int n, int steps
     check_close("buffers after training", back.buffers().data(), host.buffers().data(), Net::buffer_count);
   CHECK(back.noise_step() == host.noise_step());
   // The optimiser state comes back too (what a checkpoint saves).
-  dev_opt.download(start_opt);
+  dev_opt.download();
   CHECK(start_opt.steps() == host_opt.steps());
 }
 
@@ -224,6 +224,10 @@ inline void check_every_layer(Backend& be) {
   check_forward_backward<ResidualDownsample>(be, "BasicBlock, downsampling shortcut", 2);
   check_forward_backward<BottleneckNet>(be, "Bottleneck", 2);
   check_forward_backward<IdentityNet>(be, "Residual<ReLU, Identity>", 2);
+#define FERNET_ACTIVATION_CASE(Layer, Torch) \
+  check_forward_backward<Sequential<Input<2, 3, 3>, Flatten, Linear<18, 6>, Layer>>(be, Layer::name(), 3);
+#include "activation_cases.def"
+#undef FERNET_ACTIVATION_CASE
 }
 
 inline void check_losses_and_optimizers(Backend& be) {

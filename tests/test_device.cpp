@@ -94,3 +94,38 @@ TEST_CASE("device (emulated): the Trainer on a backend follows the CPU run and r
   CHECK(res_hist[2].train_loss == doctest::Approx(cpu3_hist[2].train_loss).epsilon(1e-3));
   std::filesystem::remove(ck);
 }
+
+// The device optimiser reads its options from the host optimiser at every step, so a learning
+// rate set between epochs (schedules, on_epoch callbacks) acts on the device as on the CPU:
+// with lr = 0 from epoch 2 on, the weights after epoch 3 are those after epoch 1, on both.
+TEST_CASE("device (emulated): a learning rate changed between epochs takes effect on the device") {
+  data::SyntheticOptions o;
+  o.training = 120;
+  o.public_test = 40;
+  o.seed = 6;
+  const auto ds = data::make_synthetic(o);
+  const auto train = ds.split(data::Split::Training);
+  for (device::Backend* be : {static_cast<device::Backend*>(nullptr), static_cast<device::Backend*>(&host_backend())}) {
+    INFO((be ? "device" : "cpu"));
+    using Net = Sequential<Input<1, 48, 48>, Conv<1, 4, 5, 4>, ReLU, Flatten, Linear<484, 7>, LogSoftmax>;
+    auto net = std::make_unique<Net>(3);
+    SGD opt(*net, {.lr = 0.05f, .momentum = 0.9f});
+    data::BatchLoader tl(train, 40, data::preprocess::centered, true, 3);
+    std::vector<float> after_first;
+    TrainConfig cfg;
+    cfg.epochs = 3;
+    cfg.progress = false;
+    cfg.backend = be;
+    cfg.on_epoch = [&](const EpochRecord& r) {
+      if (r.epoch != 1) return;
+      after_first.assign(net->parameters().begin(), net->parameters().end());
+      opt.set_lr(0.f);
+    };
+    Trainer<NLLLoss, Net, SGD> t(*net, opt, cfg);
+    REQUIRE(t.fit(tl, nullptr));
+    REQUIRE(after_first.size() == Net::parameter_count);
+    const std::vector<float> final_params(net->parameters().begin(), net->parameters().end());
+    CHECK(final_params == after_first);
+    CHECK(opt.steps() == 9);  // the device steps count in the host optimiser
+  }
+}

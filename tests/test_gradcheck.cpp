@@ -140,14 +140,15 @@ namespace {
 // A user-defined layer with a deliberately wrong backward (off by 10%): the helper must catch it.
 struct BrokenScale : AnyShape {
   static std::string name() { return "BrokenScale"; }
-  template <class In>
-  struct layer : ParameterFree<In, In> {
+  template <class InShape, class Exec = CpuExec>
+  struct layer : ParameterFree<InShape, InShape, Exec> {
+    using ParameterFree<InShape, InShape, Exec>::ParameterFree;
     void forward(const float* x, float* y, int n, const Context&) {
-      for (std::size_t i = 0; i < n * In::size; ++i) y[i] = 3.f * x[i];
+      for (std::size_t i = 0; i < n * InShape::size; ++i) y[i] = 3.f * x[i];
     }
     void backward(const float*, const float*, const float* dy, float* dx, int n, const Context&) {
       if (dx)
-        for (std::size_t i = 0; i < n * In::size; ++i) dx[i] = 3.3f * dy[i];
+        for (std::size_t i = 0; i < n * InShape::size; ++i) dx[i] = 3.3f * dy[i];
     }
   };
 };
@@ -158,4 +159,18 @@ TEST_CASE("gradcheck: detects a wrong gradient in a user-defined layer") {
   const auto r = gradcheck(net, 2);
   CHECK_FALSE(r.ok());
   CHECK(r.failed == r.checked);
+}
+
+// Every element-wise activation of tests/activation_cases.def, behind a Linear layer so that its
+// input has both signs and the gradient reaches parameters (kinks sit at 0, where random
+// inputs never land).
+TEST_CASE("gradcheck: element-wise activations (tests/activation_cases.def)") {
+#define FERNET_ACTIVATION_CASE(Layer, Torch)                                                 \
+  {                                                                                           \
+    INFO(Layer::name());                                                                      \
+    expect_gradients_match<Sequential<Input<2, 3, 3>, Layer>>(3);                             \
+    expect_gradients_match<Sequential<Input<2, 3, 3>, Flatten, Linear<18, 6>, Layer>>(2);    \
+  }
+#include "activation_cases.def"
+#undef FERNET_ACTIVATION_CASE
 }

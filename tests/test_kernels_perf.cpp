@@ -10,14 +10,14 @@
 #include <fernet/random.hpp>
 
 using namespace fernet;
-using kernels::ConvGeometry;
+using kernels::WindowGeometry;
 
 namespace {
-constexpr ConvGeometry geo(int c, int h, int w, int k, int s, int pt, int pl, int pb, int pr) {
+constexpr WindowGeometry geo(int c, int h, int w, int k, int s, int pt, int pl, int pb, int pr) {
   return {c, h, w, k, k, s, pt, pl, (h + pt + pb - k) / s + 1, (w + pl + pr - k) / s + 1};
 }
 
-template <ConvGeometry G>
+template <WindowGeometry G>
 void check_geometry() {
   CAPTURE(G.channels); CAPTURE(G.height); CAPTURE(G.width); CAPTURE(G.kh); CAPTURE(G.stride);
   CAPTURE(G.pad_top); CAPTURE(G.pad_left);

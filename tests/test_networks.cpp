@@ -62,6 +62,31 @@ TEST_CASE("Sequential: xtensor input of the right shape; a wrong shape is refuse
   CHECK_THROWS_WITH_AS(net.forward(wrong), doctest::Contains("expects 1x6x6"), std::invalid_argument);
 }
 
+TEST_CASE("Sequential: xtensor output is an adaptor over the network's buffer; xtensor training step") {
+  using Net = Sequential<Input<1, 6, 6>, Conv<1, 2, 3>, Flatten, Linear<32, 3>>;
+  Net net(1), twin(1);
+  Tensor<4> x = xt::linspace<float>(-1.f, 1.f, 2 * 36).reshape({2, 1, 6, 6});
+  const auto y = net.forward(x);
+  const float* raw = net.forward(x.data(), 2);  // the same buffer: the adaptor made no copy
+  CHECK(&y(0, 0) == raw);
+  CHECK(y.shape()[1] == 3);
+  // train_step on xtensor inputs equals the raw-pointer step.
+  const std::vector<int> labels = {2, 0};
+  SGD a(net, {.lr = 0.1f}), b(twin, {.lr = 0.1f});
+  const StepResult ra = net.train_step<CrossEntropyLoss>(x, labels, a);
+  const StepResult rb = twin.train_step<CrossEntropyLoss>(x.data(), labels.data(), 2, b);
+  CHECK(ra.loss_sum == rb.loss_sum);
+  CHECK(std::equal(net.parameters().begin(), net.parameters().end(), twin.parameters().begin()));
+  CHECK_THROWS_WITH_AS(net.train_step<CrossEntropyLoss>(x, std::vector<int>{1}, a), doctest::Contains("1 labels"),
+                       std::invalid_argument);
+  net.forward(x);
+  Tensor<2> dy = xt::ones<float>({2, 3});
+  net.zero_grad();
+  net.backward(dy);
+  Tensor<2> wrong = xt::ones<float>({3, 3});
+  CHECK_THROWS_WITH_AS(net.backward(wrong), doctest::Contains("needs a 2x3 gradient"), std::invalid_argument);
+}
+
 // Without an input gradient to return, backward stops at the first layer with parameters
 // (the MLP's Flatten and fc1's input gradient are skipped): parameter gradients are unchanged.
 template <class Net>

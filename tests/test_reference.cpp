@@ -151,3 +151,35 @@ TEST_CASE("PyTorch reference: Adam and AdamW steps") {
   check_steps<Adam>("AdamW, step 2", {.lr = 1e-2f, .weight_decay = 1e-1f, .decoupled = true}, 2,
                     ref::opt_adamw_step2);
 }
+
+// Forward and backward of every element-wise activation in tests/activation_cases.def against
+// PyTorch's module on the same input (with an exact 0, where the rule's convention shows).
+TEST_CASE("PyTorch reference: element-wise activations (tests/activation_cases.def)") {
+  constexpr std::size_t per_case = std::size(ref::activation_input);
+  const std::vector<std::string> torch_modules = {
+#define FERNET_ACTIVATION_CASE(Layer, Torch) Torch,
+#include "activation_cases.def"
+#undef FERNET_ACTIVATION_CASE
+  };
+  INFO("regenerate tests/reference/reference_values.hpp with tests/reference/make_reference.py after "
+       "changing tests/activation_cases.def");
+  REQUIRE(torch_modules.size() == std::size(ref::activation_modules));
+  for (std::size_t i = 0; i < torch_modules.size(); ++i) REQUIRE(torch_modules[i] == ref::activation_modules[i]);
+  std::size_t index = 0;
+  auto check = [&]<class Layer>() {
+    using Net = Sequential<Input<2, 3, 3>, Layer>;
+    const std::span<const float> want_y(ref::activation_outputs + index * per_case, per_case);
+    const std::span<const float> want_dx(ref::activation_input_grads + index * per_case, per_case);
+    ++index;
+    Net net(0);
+    const int n = static_cast<int>(per_case / Net::input_shape::size);
+    const float* y = net.forward(ref::activation_input, n);
+    check_close(Layer::name() + " forward", std::span<const float>(y, per_case), want_y, forward_rtol, forward_atol);
+    std::vector<float> dx(per_case);
+    net.backward(ref::activation_output_grad, dx.data());
+    check_close(Layer::name() + " input gradient", dx, want_dx, forward_rtol, forward_atol);
+  };
+#define FERNET_ACTIVATION_CASE(Layer, Torch) check.template operator()<Layer>();
+#include "activation_cases.def"
+#undef FERNET_ACTIVATION_CASE
+}

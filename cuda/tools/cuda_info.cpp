@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "fernet/cuda/cuda_backend.hpp"
+#include "fernet/device/cuda_backend.hpp"
 
 namespace {
 

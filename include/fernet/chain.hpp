@@ -20,52 +20,58 @@ template <class T, class... U> struct prepend<T, type_list<U...>> { using type =
 
 // Stand-in after a mismatch so that only the first error is reported.
 struct poisoned_shape : Shape<0, 0, 0> {};
-struct poisoned_layer : ParameterFree<poisoned_shape, poisoned_shape> {
+template <class Exec>
+struct poisoned_layer : ParameterFree<poisoned_shape, poisoned_shape, Exec> {
+  using ParameterFree<poisoned_shape, poisoned_shape, Exec>::ParameterFree;
   void forward(const float*, float*, int, const Context&) {}
   void backward(const float*, const float*, const float*, float*, int, const Context&) {}
 };
 
-template <std::size_t I, class In, class L, bool Ok = L::template accepts<In>>
-struct checked_bind { using type = typename L::template layer<In>; };
+template <std::size_t I, class InShape, class L, class Exec, bool Ok = L::template accepts<InShape>>
+struct checked_bind { using type = typename L::template layer<InShape, Exec>; };
 
-template <std::size_t I, class In, class L>
-struct checked_bind<I, In, L, false> {
-  using report = typename shape_mismatch<layer<I>, L, typename L::template expects<In>,
+template <std::size_t I, class InShape, class L, class Exec>
+struct checked_bind<I, InShape, L, Exec, false> {
+  using report = typename shape_mismatch<layer<I>, L, typename L::template expects<InShape>,
                                          but_layer<static_cast<int>(I) - 1>,
-                                         produces<In::channels, In::height, In::width, In::size>>::type;
-  using type = poisoned_layer;
+                                         produces<InShape::channels, InShape::height, InShape::width, InShape::size>>::type;
+  using type = poisoned_layer<Exec>;
 };
 
-template <std::size_t I, class L>
-struct checked_bind<I, poisoned_shape, L, true> { using type = poisoned_layer; };
-template <std::size_t I, class L>
-struct checked_bind<I, poisoned_shape, L, false> { using type = poisoned_layer; };
+template <std::size_t I, class L, class Exec>
+struct checked_bind<I, poisoned_shape, L, Exec, true> { using type = poisoned_layer<Exec>; };
+template <std::size_t I, class L, class Exec>
+struct checked_bind<I, poisoned_shape, L, Exec, false> { using type = poisoned_layer<Exec>; };
 
-template <std::size_t I, class In, class... Ls>
+// Binds each spec of a list to the shape its predecessor produces. Fusions of adjacent specs
+// (layers/fusions.hpp) specialise this walk.
+template <std::size_t I, class InShape, class Exec, class... Ls>
 struct bind_chain {
   using impls = type_list<>;
-  using out = In;
+  using out = InShape;
 };
-template <std::size_t I, class In, class L, class... Rest>
-struct bind_chain<I, In, L, Rest...> {
-  using bound = typename checked_bind<I, In, L>::type;
-  using next = bind_chain<I + 1, typename bound::out_shape, Rest...>;
+template <std::size_t I, class InShape, class Exec, class L, class... Rest>
+struct bind_chain<I, InShape, Exec, L, Rest...> {
+  using bound = typename checked_bind<I, InShape, L, Exec>::type;
+  using next = bind_chain<I + 1, typename bound::out_shape, Exec, Rest...>;
   using impls = typename prepend<bound, typename next::impls>::type;
   using out = typename next::out;
 };
 
-// The walk through a chain of bound layers, shared by the CPU chain and its device twin
-// (device/layers.hpp): Buffer is where activations and gradients live (std::vector<float> on
-// the CPU, device::DeviceArray<float> on a device; both grow with resize()).
-template <class LayersTuple, class Buffer>
+// The walk through a chain of bound layers: activations and gradients live in the execution
+// policy's arrays (std::vector<float> on the CPU, device::DeviceArray<float> on a device; both
+// grow with resize()).
+template <class LayersTuple, class Exec>
 struct ChainWalk {
   static constexpr std::size_t count = std::tuple_size_v<LayersTuple>;
   template <std::size_t I>
   using layer_t = std::tuple_element_t<I, LayersTuple>;
+  using Buffer = typename Exec::template array<float>;
 
-  ChainWalk() = default;
-  template <class... Args>
-  explicit ChainWalk(Args&&... layer_args) : layers(std::forward<Args>(layer_args)...) {}
+  explicit ChainWalk(const Exec& exec)
+      : layers(construct(exec, std::make_index_sequence<count>{})),
+        acts(filled(exec, std::make_index_sequence<std::tuple_size_v<decltype(acts)>>{})),
+        grads(filled(exec, std::make_index_sequence<2>{})) {}
 
   void forward(const float* x, float* y, int n, const Context& ctx) { forward_from<0>(x, y, n, ctx); }
   void backward(const float* x, const float* y, const float* dy, float* dx, int n, const Context& ctx) {
@@ -77,6 +83,14 @@ struct ChainWalk {
   std::array<Buffer, 2> grads;
 
  private:
+  template <std::size_t... I>
+  static LayersTuple construct(const Exec& exec, std::index_sequence<I...>) {
+    return LayersTuple(((void)I, exec)...);
+  }
+  template <std::size_t... I>
+  static auto filled(const Exec& exec, std::index_sequence<I...>) {
+    return std::array<Buffer, sizeof...(I)>{((void)I, exec.template make_array<float>())...};
+  }
   template <std::size_t I>
   float* output_of(float* y, int n) {
     if constexpr (I + 1 == count) {
@@ -133,15 +147,18 @@ struct ChainWalk {
   }
 };
 
-template <class List> struct chain_impl;
+template <class List, class Exec> struct chain_impl;
 
-template <class... Impls>
-struct chain_impl<type_list<Impls...>> {
+template <class... Impls, class Exec>
+struct chain_impl<type_list<Impls...>, Exec> {
   static constexpr std::size_t count = sizeof...(Impls);
   static_assert(count > 0, "fernet: a Chain needs at least one layer");
   using layers_tuple = std::tuple<Impls...>;
   using in_shape = typename std::tuple_element_t<0, layers_tuple>::in_shape;
   using out_shape = typename std::tuple_element_t<count - 1, layers_tuple>::out_shape;
+  using exec_type = Exec;
+
+  explicit chain_impl(const Exec& exec = {}) : walk_(exec) {}
   static constexpr std::size_t param_count = (Impls::param_count + ... + 0);
   static constexpr std::size_t buffer_count = (Impls::buffer_count + ... + 0);
 
@@ -167,6 +184,7 @@ struct chain_impl<type_list<Impls...>> {
   }
 
   void bind(float* params, float* grads, float* buffers) { bind_layers(walk_.layers, params, grads, buffers); }
+  layers_tuple& layers() { return walk_.layers; }
   void init(Rng& rng) {
     std::apply([&](auto&... l) { (l.init(rng), ...); }, walk_.layers);
   }
@@ -176,7 +194,7 @@ struct chain_impl<type_list<Impls...>> {
   }
 
  private:
-  ChainWalk<layers_tuple, std::vector<float>> walk_;
+  ChainWalk<layers_tuple, Exec> walk_;
 };
 
 template <class... Ls>
@@ -192,10 +210,10 @@ template <class... Layers>
 struct Chain {
   static std::string name() { return "Chain<" + detail::names<Layers...>() + ">"; }
   // Each inner layer is checked against its own predecessor when the chain is bound.
-  template <class In> static constexpr bool accepts = true;
-  template <class In> using expects = In;
-  template <class In>
-  using layer = detail::chain_impl<typename detail::bind_chain<0, In, Layers...>::impls>;
+  template <class InShape> static constexpr bool accepts = true;
+  template <class InShape> using expects = InShape;
+  template <class InShape, class Exec = CpuExec>
+  using layer = detail::chain_impl<typename detail::bind_chain<0, InShape, Exec, Layers...>::impls, Exec>;
 };
 
 namespace detail {

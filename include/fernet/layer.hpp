@@ -3,18 +3,21 @@
 // (Conv<1,32,3>, ReLU, ...):
 //
 //   struct Spec {
-//     static std::string name();                          // "Conv<1,32,3>", for messages
-//     template <class In> static constexpr bool accepts;  // can it follow a layer producing In?
-//     template <class In> using expects = ...;            // what it wanted, for the diagnostic
-//     template <class In> using layer = ...;              // the implementation for input shape In
+//     static std::string name();                               // "Conv<1,32,3>", for messages
+//     template <class InShape> static constexpr bool accepts;  // can it follow a layer producing InShape?
+//     template <class InShape> using expects = ...;            // what it wanted, for the diagnostic
+//     template <class InShape, class Exec = CpuExec>
+//     using layer = ...;                                       // the implementation for InShape, run by Exec
 //   };
 //
-// and the implementation bound to an input shape provides:
+// and the implementation bound to an input shape and an execution policy (execution.hpp)
+// provides:
 //
 //   using in_shape, out_shape;
 //   static constexpr std::size_t param_count, buffer_count;   // floats in the model's blocks
+//   explicit Impl(const Exec&);                               // where it runs
 //   void bind(float* params, float* grads, float* buffers);   // its slices of those blocks
-//   void init(Rng&);                                          // parameters and buffers
+//   void init(Rng&);                                          // parameters and buffers (host memory)
 //   void forward(const float* x, float* y, int n, const Context&);
 //   void backward(const float* x, const float* y, const float* dy, float* dx, int n, const Context&);
 //
@@ -23,6 +26,7 @@
 #include <cstdint>
 #include <string>
 
+#include "execution.hpp"
 #include "random.hpp"
 #include "shape.hpp"
 
@@ -47,11 +51,27 @@ std::string join_ints(int first, T... rest) {
 }
 }  // namespace detail
 
+// What every layer implementation shares: its shapes and where it runs.
+template <class InShape, class OutShape, class Exec>
+struct LayerBase {
+  using in_shape = InShape;
+  using out_shape = OutShape;
+  using exec_type = Exec;
+  explicit LayerBase(const Exec& exec = {}) : exec_(exec) {}
+
+ protected:
+  decltype(auto) ops() const { return exec_.ops(); }
+  template <class T>
+  auto make_array() const { return exec_.template make_array<T>(); }
+  static long total_in(int n) { return static_cast<long>(n) * InShape::size; }
+  static long total_out(int n) { return static_cast<long>(n) * OutShape::size; }
+  Exec exec_;
+};
+
 // Common part of layers without parameters.
-template <class In, class Out>
-struct ParameterFree {
-  using in_shape = In;
-  using out_shape = Out;
+template <class InShape, class OutShape, class Exec>
+struct ParameterFree : LayerBase<InShape, OutShape, Exec> {
+  using LayerBase<InShape, OutShape, Exec>::LayerBase;
   static constexpr std::size_t param_count = 0, buffer_count = 0;
   void bind(float*, float*, float*) {}
   void init(Rng&) {}
@@ -59,10 +79,10 @@ struct ParameterFree {
 
 // Spec helper for layers that accept any input shape.
 struct AnyShape {
-  template <class In>
+  template <class InShape>
   static constexpr bool accepts = true;
-  template <class In>
-  using expects = In;
+  template <class InShape>
+  using expects = InShape;
 };
 
 // ---- diagnostics ---------------------------------------------------------------------------

@@ -5,9 +5,10 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
-#include "device/element_kernels.hpp"
+#include "kernels/element_rules.hpp"
 
 namespace fernet {
 
@@ -27,7 +28,7 @@ inline float row_loss(const float* out, const int* labels, int n, int classes, b
   for (int i = 0; i < n; ++i) {
     check_label(labels[i], classes, i);
     float* g = grad ? grad + static_cast<std::ptrdiff_t>(i) * classes : scratch.data();
-    loss += device::loss_row(out + static_cast<std::ptrdiff_t>(i) * classes, labels[i], classes, n, log_probs, g);
+    loss += kernels::loss_row(out + static_cast<std::ptrdiff_t>(i) * classes, labels[i], classes, n, log_probs, g);
   }
   return static_cast<float>(loss / n);
 }
@@ -46,7 +47,16 @@ struct CrossEntropyLoss {
   }
 };
 
+// What one training step reports (CPU network and device model alike).
+struct StepResult {
+  double loss_sum = 0;  // summed over the batch (mean = loss_sum / n)
+  long correct = 0;     // predictions equal to the label
+};
+
+// Which input a loss takes: log-probabilities (NLLLoss) or raw scores (CrossEntropyLoss).
+template <class Loss> inline constexpr bool takes_log_probs = std::is_same_v<Loss, NLLLoss>;
+
 // Index of the largest score of each row (the first on ties): the predicted class.
-inline int argmax_row(const float* row, int classes) { return device::argmax_of_row(row, classes); }
+inline int argmax_row(const float* row, int classes) { return kernels::argmax_of_row(row, classes); }
 
 }  // namespace fernet

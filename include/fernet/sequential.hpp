@@ -9,11 +9,13 @@
 //   net.zero_grad(); net.backward(dout);    // adds to net.gradients()
 #include <algorithm>
 #include <cstring>
+#include <array>
 #include <span>
 #include <stdexcept>
 #include <string>
 
 #include "chain.hpp"
+#include "loss.hpp"
 #include "parallel.hpp"
 #include "tensor.hpp"
 
@@ -22,7 +24,7 @@ namespace fernet {
 template <class InputSpec, class... Layers>
 class Sequential {
   using body_spec = Chain<Layers...>;
-  using body_t = typename body_spec::template layer<typename InputSpec::shape>;
+  using body_t = typename body_spec::template layer<typename InputSpec::shape, CpuExec>;
 
  public:
   using input_shape = typename InputSpec::shape;
@@ -30,8 +32,10 @@ class Sequential {
   static constexpr std::size_t parameter_count = body_t::param_count;
   static constexpr std::size_t buffer_count = body_t::buffer_count;
   static constexpr std::size_t layer_count = sizeof...(Layers);
-  // The bound chain of layer implementations (device backends mirror it layer by layer).
-  using body_type = body_t;
+  static constexpr int classes = static_cast<int>(output_shape::size);
+  // The same layers bound to another execution policy (device/model.hpp runs them on a device).
+  template <class Exec>
+  using body_on = typename body_spec::template layer<input_shape, Exec>;
 
   explicit Sequential(std::uint64_t seed = 0)
       : params_(parameter_count), grads_(parameter_count, 0.f), buffers_(buffer_count, 0.f) {
@@ -69,13 +73,14 @@ class Sequential {
     return output_.data();
   }
 
-  Tensor<2> forward(const Tensor<4>& x) {
+  // The same with xtensor at the boundary: x is (n, C, H, W); the result is an (n, outputs)
+  // adaptor over the network's own output buffer (no copy, valid until the next forward;
+  // assign it to a Tensor<2> to keep it).
+  auto forward(const Tensor<4>& x) {
     check_input(x);
-    const int n = static_cast<int>(x.shape()[0]);
-    const float* y = forward(x.data(), n);
-    Tensor<2> out = Tensor<2>::from_shape({static_cast<std::size_t>(n), output_shape::size});
-    std::copy(y, y + out.size(), out.data());
-    return out;
+    const std::size_t n = x.shape()[0];
+    const float* y = forward(x.data(), static_cast<int>(n));
+    return xt::adapt(y, n * output_shape::size, xt::no_ownership(), std::array<std::size_t, 2>{n, output_shape::size});
   }
 
   // Backward pass for the last forward: dy holds d(loss)/d(output). Adds to gradients();
@@ -85,7 +90,39 @@ class Sequential {
     body_.backward(input_.data(), output_.data(), dy, dx, batch_, ctx_);
   }
 
+  // dy as an (n, outputs) xtensor for the last forward of n samples.
+  void backward(const Tensor<2>& dy) {
+    if (dy.shape()[0] != static_cast<std::size_t>(batch_) || dy.shape()[1] != output_shape::size)
+      throw std::invalid_argument("fernet: backward() needs a " + std::to_string(batch_) + "x" +
+                                  std::to_string(output_shape::size) + " gradient, got " + std::to_string(dy.shape()[0]) +
+                                  "x" + std::to_string(dy.shape()[1]));
+    backward(dy.data());
+  }
+
   void zero_grad() { std::fill(grads_.begin(), grads_.end(), 0.f); }
+
+  // One training step: forward, loss, backward, optimiser update; the same call as
+  // device::DeviceModel::train_step, so a training loop is written once for both.
+  template <class Loss, class Optimizer>
+  StepResult train_step(const Tensor<4>& x, std::span<const int> labels, Optimizer& opt) {
+    check_input(x);
+    if (labels.size() != x.shape()[0])
+      throw std::invalid_argument("fernet: train_step() got " + std::to_string(x.shape()[0]) + " samples but " +
+                                  std::to_string(labels.size()) + " labels");
+    return train_step<Loss>(x.data(), labels.data(), static_cast<int>(labels.size()), opt);
+  }
+  template <class Loss, class Optimizer>
+  StepResult train_step(const float* x, const int* labels, int n, Optimizer& opt) {
+    step_grad_.resize(static_cast<std::size_t>(n) * classes);
+    const float* y = forward(x, n);
+    const float loss = Loss::compute(y, labels, n, classes, step_grad_.data());
+    StepResult r{static_cast<double>(loss) * n, 0};
+    for (int i = 0; i < n; ++i) r.correct += argmax_row(y + static_cast<std::ptrdiff_t>(i) * classes, classes) == labels[i];
+    zero_grad();
+    backward(step_grad_.data());
+    opt.step();
+    return r;
+  }
 
   std::span<float> parameters() { return params_; }
   std::span<const float> parameters() const { return params_; }
@@ -126,7 +163,7 @@ class Sequential {
   }
 
   AlignedFloats params_, grads_, buffers_;
-  AlignedFloats input_, output_;
+  AlignedFloats input_, output_, step_grad_;
   body_t body_;
   Context ctx_{};
   std::uint64_t noise_seed_ = 0, steps_ = 0;

@@ -1,9 +1,10 @@
 #pragma once
 // Tensors at the API surface are xtensor containers: contiguous, row-major, batch first (NCHW).
-// Kernels work on their raw data.
+// Kernels work on their raw data; outputs come back as adaptors over the network's own buffers.
 #include <vector>
 
 #include <xsimd/memory/xsimd_aligned_allocator.hpp>
+#include <xtensor/xadapt.hpp>
 #include <xtensor/xtensor.hpp>
 
 namespace fernet {

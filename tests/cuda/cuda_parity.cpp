@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <memory>
 
-#include <fernet/cuda/cuda_backend.hpp>
+#include <fernet/device/cuda_backend.hpp>
 #include <fernet/networks.hpp>
 
 using namespace fernet;

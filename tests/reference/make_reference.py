@@ -10,6 +10,7 @@ summation error of its own and the tolerances of the test measure fernet alone.
 """
 import math
 import os
+import re
 
 import numpy as np
 import torch
@@ -182,6 +183,37 @@ def run_optimisers(params, grads, out):
 
 # ---- C++ output --------------------------------------------------------------------------------
 
+# ---- element-wise activations: one line each in tests/activation_cases.def ----------------------
+
+ACTIVATION_SHAPE = (2, 3, 3)
+
+
+def activation_cases():
+    """The PyTorch column of tests/activation_cases.def, in order."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "activation_cases.def")
+    with open(path) as f:
+        return re.findall(r'^FERNET_ACTIVATION_CASE\((.+), "(.+)"\)\s*$', f.read(), re.M)
+
+
+def run_activations(out):
+    torch.manual_seed(20)
+    x32 = torch.randn(BATCH, *ACTIVATION_SHAPE)
+    x32.view(-1)[0] = 0.0  # the kink: PyTorch's convention at 0 is part of the rule
+    dy = torch.randn(BATCH, *ACTIVATION_SHAPE)
+    out["activation_input"] = x32
+    out["activation_output_grad"] = dy
+    outputs, grads = [], []
+    for _, module in activation_cases():
+        act = eval(module, {"nn": nn, "torch": torch}).double()
+        x = x32.double().requires_grad_(True)
+        y = act(x)
+        y.backward(dy.double())
+        outputs.append(y.detach().reshape(-1))
+        grads.append(x.grad.reshape(-1))
+    out["activation_outputs"] = torch.cat(outputs)
+    out["activation_input_grads"] = torch.cat(grads)
+
+
 def shortest_float(v):
     """The shortest %g spelling that the C++ compiler reads back as the same float32 (literal
     parsed as double, then converted to float, exactly as np.float32(float(s)))."""
@@ -205,6 +237,9 @@ def write_header(out, path):
         "",
         "inline constexpr int batch = %d;" % BATCH,
         "inline constexpr int classes = %d;" % CLASSES,
+        "// tests/activation_cases.def when these were made: one PyTorch module per line.",
+        "inline constexpr const char* activation_modules[] = {%s};"
+        % ", ".join('"%s"' % m.replace('"', '\\"') for _, m in activation_cases()),
     ]
     for name, t in out.items():
         flat = t.detach().reshape(-1)
@@ -228,6 +263,7 @@ def main():
     run_network("residual", net_residual, 2, out)
     run_network("same", net_same, 3, out)
     run_optimisers(params, grads, out)
+    run_activations(out)
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_values.hpp")
     write_header(out, path)
     print(f"wrote {path} ({os.path.getsize(path)} bytes)")

@@ -13,7 +13,8 @@
 #include <string>
 #include <utility>
 
-#include "element_kernels.hpp"
+#include "../kernels/activation_rules.hpp"
+#include "operations.hpp"
 
 namespace fernet::device {
 
@@ -40,39 +41,21 @@ class Backend {
   virtual void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                     const float* b, int ldb, float beta, float* c, int ldc) = 0;
 
-  // ---- layer operations (device/ops.hpp documents each) ----
-  virtual void im2col(const float* x, const ConvDims& d, int samples, float* col) = 0;
-  virtual void col2im(const float* col, const ConvDims& d, int samples, float* dx) = 0;
-  virtual void channels_to_samples(const float* src, const float* bias, int n, int channels, long pixels, float* y) = 0;
-  virtual void samples_to_channels(const float* src, int n, int channels, long pixels, float* dst) = 0;
-  virtual void accumulate_row_sums(const float* a, long rows, long cols, float* acc) = 0;
-  virtual void accumulate_column_sums(const float* a, long rows, long cols, float* acc) = 0;
-  virtual void add_row_bias(float* y, const float* bias, long rows, long cols) = 0;
-  virtual void relu_forward(const float* x, float* y, long count) = 0;
-  virtual void relu_backward(const float* y, const float* dy, float* dx, long count) = 0;
-  virtual void maxpool_forward(const float* x, const PoolDims& d, long planes, float* y, int* argmax) = 0;
-  virtual void maxpool_backward(const float* dy, const int* argmax, const PoolDims& d, long planes, float* dx) = 0;
-  virtual void dropout_forward(const float* x, float* y, long count, std::uint64_t seed, std::uint32_t threshold,
-                               float scale) = 0;
-  virtual void dropout_backward(const float* dy, float* dx, long count, std::uint64_t seed, std::uint32_t threshold,
-                                float scale) = 0;
-  virtual void batchnorm_statistics(const float* x, int n, int channels, long plane, bool training, double momentum,
-                                    double eps, float* running, float* mean, float* invstd) = 0;
-  virtual void batchnorm_apply(const float* x, int n, int channels, long plane, const float* gamma_beta,
-                               const float* mean, const float* invstd, float* y) = 0;
-  virtual void batchnorm_backward(const float* x, const float* dy, int n, int channels, long plane,
-                                  const float* gamma_beta, const float* mean, const float* invstd, bool training,
-                                  float* grads, float* sums, float* dx) = 0;
-  virtual void global_avg_forward(const float* x, long planes, long plane, float* y) = 0;
-  virtual void global_avg_backward(const float* dy, long planes, long plane, float* dx) = 0;
-  virtual void add(const float* a, const float* b, float* y, long count) = 0;
-  virtual void add_inplace(float* y, const float* a, long count) = 0;
-  virtual void log_softmax_forward(const float* x, float* y, long rows, int k) = 0;
-  virtual void log_softmax_backward(const float* y, const float* dy, float* dx, long rows, int k) = 0;
-  virtual void loss(const float* out, const int* labels, int n, int k, bool log_probs, float* grad, float* scratch,
-                    float* result) = 0;
-  virtual void sgd_step(float* p, const float* g, float* buf, long count, const SgdStep& o) = 0;
-  virtual void adam_step(float* p, const float* g, float* m, float* v, long count, const AdamStep& o) = 0;
+  // ---- layer operations: the list in operations.hpp (ops.hpp defines and documents each) ----
+#define FERNET_DECLARE_OPERATION(name, params, ...) virtual void name params = 0;
+  FERNET_DEVICE_OPERATIONS(FERNET_DECLARE_OPERATION)
+#undef FERNET_DECLARE_OPERATION
+
+  // Element-wise activations (kernels/activation_rules.hpp): the rule travels as its index in
+  // kernels::activation_rule_list and its parameters, so every compiled backend runs it.
+  template <class Rule>
+  void activation_forward(const Rule& rule, const float* x, float* y, long count) {
+    run_activation_forward(kernels::rule_index<Rule>, &rule, x, y, count);
+  }
+  template <class Rule>
+  void activation_backward(const Rule& rule, const float* x, const float* y, const float* dy, float* dx, long count) {
+    run_activation_backward(kernels::rule_index<Rule>, &rule, x, y, dy, dx, count);
+  }
 };
 
 // An array in a backend's memory. It only grows (resize keeps the allocation when it fits),

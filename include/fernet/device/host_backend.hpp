@@ -1,8 +1,8 @@
 #pragma once
 // HostBackend: the device backend run on the CPU. Every operation executes the same code
-// (device/ops.hpp, device/element_kernels.hpp) as the CUDA backend, with OpenMP loops in place
+// (device/ops.hpp, kernels/element_rules.hpp) as the CUDA backend, with OpenMP loops in place
 // of kernel launches and fernet's CPU GEMM in place of cuBLAS. It exists to test the device
-// code path (layer twins, layouts, reductions, optimisers) on machines without a GPU; for
+// code path (layers on DeviceExec, layouts, reductions, optimisers) on machines without a GPU; for
 // speed on the CPU use the ordinary network (no backend).
 #include <cstring>
 #include <new>

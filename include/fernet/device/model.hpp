@@ -9,30 +9,24 @@
 //   fernet::device::DeviceModel<NetAdam> dev(*be, net);      // copies net's weights up
 //   fernet::device::DeviceOptimizer<Adam> dopt(dev, adam);   // and the optimiser's state
 //   auto r = dev.train_step<NLLLoss>(images, labels, n, dopt);
-//   dev.download(net); dopt.download(adam);                   // e.g. before a checkpoint
+//   dev.download(net); dopt.download();                        // e.g. before a checkpoint
 #include <cmath>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
 
+#include "../layers/all.hpp"
 #include "../loss.hpp"
 #include "../optim/adam.hpp"
 #include "../optim/sgd.hpp"
-#include "layers.hpp"
+#include "../sequential.hpp"
+#include "execution.hpp"
 
 namespace fernet::device {
 
-// Which input a loss takes: log-probabilities (NLLLoss) or raw scores (CrossEntropyLoss).
-template <class Loss> inline constexpr bool takes_log_probs = std::is_same_v<Loss, NLLLoss>;
-
-struct StepResult {
-  double loss_sum = 0;  // summed over the batch (mean = loss_sum / n)
-  long correct = 0;     // predictions equal to the label
-};
-
 template <class Net>
 class DeviceModel {
-  using body_t = twin_t<typename Net::body_type>;
+  using body_t = typename Net::template body_on<DeviceExec>;
 
  public:
   using network_type = Net;
@@ -44,7 +38,7 @@ class DeviceModel {
 
   DeviceModel(Backend& be, const Net& host)
       : be_(be), params_(be, parameter_count), grads_(be, parameter_count), buffers_(be, buffer_count), input_(be),
-        output_(be), grad_out_(be), labels_(be), loss_scratch_(be), loss_result_(be, 2), body_(be) {
+        output_(be), grad_out_(be), labels_(be), loss_scratch_(be), loss_result_(be, 2), body_(DeviceExec{&be}) {
     body_.bind(params_.data(), grads_.data(), buffers_.data());
     upload(host);
     grads_.zero();
@@ -102,8 +96,9 @@ class DeviceModel {
     be_.download(host_out, y, sizeof(float) * n * output_shape::size);
   }
 
-  // One training step: forward, loss, backward, optimiser update. The loss's gradient never
-  // leaves the device; only the summed loss and the number of correct predictions come back.
+  // One training step: forward, loss, backward, optimiser update (the same call as
+  // Sequential::train_step). The loss's gradient never leaves the device; only the summed loss
+  // and the number of correct predictions come back.
   template <class Loss, class Optimizer>
   StepResult train_step(const float* host_x, const int* host_labels, int n, Optimizer& opt) {
     for (int i = 0; i < n; ++i) fernet::detail::check_label(host_labels[i], classes, i);
@@ -139,26 +134,25 @@ class DeviceModel {
   bool training_ = true;
 };
 
-// The device form of a CPU optimiser: same options and step count, state on the device.
+// The device form of a CPU optimiser: its state lives on the device, its options and step
+// count stay in the host optimiser, which it reads at every step (so a learning rate set on the
+// host optimiser between epochs takes effect at once, as on the CPU).
 template <class HostOptimizer> class DeviceOptimizer;
 
-// What both device optimisers hold: the model's parameter and gradient blocks on the device.
 template <class HostOptimizer>
 class DeviceOptimizerBase {
  public:
-  long steps() const { return steps_; }
+  long steps() const { return host_.steps(); }
 
  protected:
   template <class Net>
-  DeviceOptimizerBase(DeviceModel<Net>& m, const HostOptimizer& host)
-      : be_(m.backend()), p_(m.parameters()), g_(m.gradients()), count_(Net::parameter_count), o_(host.options()),
-        steps_(host.steps()) {}
+  DeviceOptimizerBase(DeviceModel<Net>& m, HostOptimizer& host)
+      : be_(m.backend()), p_(m.parameters()), g_(m.gradients()), count_(Net::parameter_count), host_(host) {}
   Backend& be_;
   float* p_;
   const float* g_;
   std::size_t count_;
-  typename HostOptimizer::Options o_;
-  long steps_;
+  HostOptimizer& host_;
 };
 
 template <>
@@ -166,21 +160,20 @@ class DeviceOptimizer<SGD> : public DeviceOptimizerBase<SGD> {
  public:
   template <class Net>
   DeviceOptimizer(DeviceModel<Net>& m, SGD& host) : DeviceOptimizerBase(m, host), buf_(be_) {
-    upload(host);
+    upload();
   }
-  void upload(SGD& host) {
-    steps_ = host.steps();
-    o_.lr = host.lr();
-    if (!host.state().empty()) buf_.upload(host.state().data(), host.state().size());
+  // Host state -> device (after the host optimiser was restored from a checkpoint).
+  void upload() {
+    if (!host_.state().empty()) buf_.upload(host_.state().data(), host_.state().size());
   }
-  void download(SGD& host) {
-    host.set_steps(steps_);
-    if (!host.state().empty()) buf_.download(host.state().data());
+  // Device state -> host (before a checkpoint).
+  void download() {
+    if (!host_.state().empty()) buf_.download(host_.state().data());
   }
   void step() {
-    const SgdStep s{o_.lr, o_.momentum, 1.f - o_.dampening, o_.weight_decay, steps_ == 0, o_.nesterov};
-    be_.sgd_step(p_, g_, o_.momentum != 0.f ? buf_.data() : nullptr, static_cast<long>(count_), s);
-    ++steps_;
+    const SGD::Options& o = host_.options();
+    be_.sgd_step(p_, g_, o.momentum != 0.f ? buf_.data() : nullptr, static_cast<long>(count_), host_.step_rule());
+    host_.set_steps(host_.steps() + 1);
   }
 
  private:
@@ -192,33 +185,18 @@ class DeviceOptimizer<Adam> : public DeviceOptimizerBase<Adam> {
  public:
   template <class Net>
   DeviceOptimizer(DeviceModel<Net>& m, Adam& host) : DeviceOptimizerBase(m, host), m_(be_), v_(be_) {
-    upload(host);
+    upload();
   }
-  void upload(Adam& host) {
-    steps_ = host.steps();
-    o_.lr = host.lr();
-    m_.upload(host.first_moment().data(), count_);
-    v_.upload(host.second_moment().data(), count_);
+  void upload() {
+    m_.upload(host_.first_moment().data(), count_);
+    v_.upload(host_.second_moment().data(), count_);
   }
-  void download(Adam& host) {
-    host.set_steps(steps_);
-    m_.download(host.first_moment().data());
-    v_.download(host.second_moment().data());
+  void download() {
+    m_.download(host_.first_moment().data());
+    v_.download(host_.second_moment().data());
   }
-  // The CPU Adam's arithmetic: bias corrections in double, the update in float.
-  void step() {
-    ++steps_;
-    const double bc1 = 1.0 - std::pow(static_cast<double>(o_.beta1), steps_);
-    const double bc2 = 1.0 - std::pow(static_cast<double>(o_.beta2), steps_);
-    const AdamStep s{static_cast<float>(o_.lr / bc1),
-                     static_cast<float>(1.0 / std::sqrt(bc2)),
-                     o_.beta1,
-                     o_.beta2,
-                     o_.eps,
-                     o_.decoupled ? 0.f : o_.weight_decay,
-                     o_.decoupled ? 1.f - o_.lr * o_.weight_decay : 1.f};
-    be_.adam_step(p_, g_, m_.data(), v_.data(), static_cast<long>(count_), s);
-  }
+  // The CPU Adam's arithmetic: the same step constants (Adam::next_step_rule).
+  void step() { be_.adam_step(p_, g_, m_.data(), v_.data(), static_cast<long>(count_), host_.next_step_rule()); }
 
  private:
   DeviceArray<float> m_, v_;  // first and second moments

@@ -8,7 +8,8 @@
 // block per segment); the host backend (host_backend.hpp) as OpenMP loops. Both instantiate
 // this same code, so the CPU tests cover the device code paths except the launch itself.
 // FERNET_LAMBDA marks the lambdas as device code under nvcc.
-#include "element_kernels.hpp"
+#include "../kernels/activation_rules.hpp"
+#include "../kernels/element_rules.hpp"
 
 #if defined(__CUDACC__)
 #define FERNET_LAMBDA __device__
@@ -18,15 +19,18 @@
 
 namespace fernet::device::ops {
 
+using namespace fernet::kernels;  // the per-element rules
+using kernels::WindowGeometry;
+
 template <class Exec>
-void im2col(Exec& ex, const float* x, ConvDims d, int samples, float* col) {
+void im2col(Exec& ex, const float* x, WindowGeometry d, int samples, float* col) {
   ex.for_each(d.rows() * samples * d.pixels(),
               [=] FERNET_LAMBDA(long i) { col[i] = im2col_at(x, d, samples, i); });
 }
 
 template <class Exec>
-void col2im(Exec& ex, const float* col, ConvDims d, int samples, float* dx) {
-  ex.for_each(static_cast<long>(samples) * d.cin * d.h * d.w,
+void col2im(Exec& ex, const float* col, WindowGeometry d, int samples, float* dx) {
+  ex.for_each(static_cast<long>(samples) * d.channels * d.height * d.width,
               [=] FERNET_LAMBDA(long i) { dx[i] = col2im_at(col, d, samples, i); });
 }
 
@@ -74,13 +78,47 @@ void relu_backward(Exec& ex, const float* y, const float* dy, float* dx, long co
 }
 
 template <class Exec>
-void maxpool_forward(Exec& ex, const float* x, PoolDims d, long planes, float* y, int* argmax) {
-  ex.for_each(planes * d.ho * d.wo, [=] FERNET_LAMBDA(long i) { maxpool_forward_at(x, d, i, y, argmax); });
+void maxpool_forward(Exec& ex, const float* x, WindowGeometry d, long planes, float* y, int* argmax) {
+  ex.for_each(planes * d.out_h * d.out_w, [=] FERNET_LAMBDA(long i) { maxpool_forward_at(x, d, i, y, argmax); });
 }
 
 template <class Exec>
-void maxpool_backward(Exec& ex, const float* dy, const int* argmax, PoolDims d, long planes, float* dx) {
-  ex.for_each(planes * d.h * d.w, [=] FERNET_LAMBDA(long i) { dx[i] = maxpool_backward_at(dy, argmax, d, i); });
+void maxpool_backward(Exec& ex, const float* dy, const int* argmax, WindowGeometry d, long planes, float* dx) {
+  ex.for_each(planes * d.height * d.width, [=] FERNET_LAMBDA(long i) { dx[i] = maxpool_backward_at(dy, argmax, d, i); });
+}
+
+// Element-wise activations: the rule is number `rule` of kernels::activation_rule_list, its
+// parameters at `params` (copied into the kernel by value).
+template <class Rule, class Exec>
+void activation_forward_with(Exec& ex, Rule r, const float* x, float* y, long count) {
+  ex.for_each(count, [=] FERNET_LAMBDA(long e) { y[e] = r.forward(x[e]); });
+}
+template <class Rule, class Exec>
+void activation_backward_with(Exec& ex, Rule r, const float* x, const float* y, const float* dy, float* dx, long count) {
+  ex.for_each(count, [=] FERNET_LAMBDA(long e) { dx[e] = r.backward(x[e], y[e], dy[e]); });
+}
+template <class Exec, class... Rules>
+void activation_forward_of(Exec& ex, kernels::rule_list<Rules...>, int rule, const void* params, const float* x,
+                           float* y, long count) {
+  int i = 0;
+  (void)((i++ == rule && (activation_forward_with(ex, *static_cast<const Rules*>(params), x, y, count), true)) || ...);
+}
+template <class Exec, class... Rules>
+void activation_backward_of(Exec& ex, kernels::rule_list<Rules...>, int rule, const void* params, const float* x,
+                            const float* y, const float* dy, float* dx, long count) {
+  int i = 0;
+  (void)((i++ == rule &&
+          (activation_backward_with(ex, *static_cast<const Rules*>(params), x, y, dy, dx, count), true)) ||
+         ...);
+}
+template <class Exec>
+void run_activation_forward(Exec& ex, int rule, const void* params, const float* x, float* y, long count) {
+  activation_forward_of(ex, kernels::activation_rule_list{}, rule, params, x, y, count);
+}
+template <class Exec>
+void run_activation_backward(Exec& ex, int rule, const void* params, const float* x, const float* y, const float* dy,
+                             float* dx, long count) {
+  activation_backward_of(ex, kernels::activation_rule_list{}, rule, params, x, y, dy, dx, count);
 }
 
 template <class Exec>

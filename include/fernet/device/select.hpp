@@ -10,7 +10,7 @@
 
 #include "host_backend.hpp"
 #if defined(FERNET_WITH_CUDA)
-#include "../cuda/cuda_backend.hpp"
+#include "cuda_backend.hpp"
 #endif
 
 namespace fernet::device {

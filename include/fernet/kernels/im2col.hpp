@@ -9,16 +9,11 @@
 #include <vector>
 
 #include "../simd.hpp"
+#include "geometry.hpp"
 
 namespace fernet::kernels {
 
-struct ConvGeometry {
-  int channels, height, width;  // input
-  int kh, kw, stride, pad_top, pad_left;
-  int out_h, out_w;
-};
-
-inline void im2col(const float* x, const ConvGeometry& g, float* col, std::ptrdiff_t ld) {
+inline void im2col(const float* x, const WindowGeometry& g, float* col, std::ptrdiff_t ld) {
   for (int c = 0; c < g.channels; ++c) {
     const float* xc = x + static_cast<std::ptrdiff_t>(c) * g.height * g.width;
     for (int i = 0; i < g.kh; ++i) {
@@ -55,7 +50,7 @@ inline void im2col(const float* x, const ConvGeometry& g, float* col, std::ptrdi
 }
 
 // dx = col2im(dcol): every column entry is added back to the input pixel it was read from.
-inline void col2im(const float* col, const ConvGeometry& g, float* dx, std::ptrdiff_t ld) {
+inline void col2im(const float* col, const WindowGeometry& g, float* dx, std::ptrdiff_t ld) {
   std::memset(dx, 0, sizeof(float) * g.channels * g.height * g.width);
   for (int c = 0; c < g.channels; ++c) {
     float* dc = dx + static_cast<std::ptrdiff_t>(c) * g.height * g.width;
@@ -88,7 +83,7 @@ inline void col2im(const float* col, const ConvGeometry& g, float* dx, std::ptrd
 namespace fernet::kernels {
 
 namespace detail {
-template <ConvGeometry G>
+template <WindowGeometry G>
 struct fixed_geometry {
   static constexpr int S = G.stride, K = G.kh;
   static_assert(G.kh == G.kw, "square kernels");
@@ -107,7 +102,7 @@ inline float* thread_scratch(std::size_t n) {
 }
 }  // namespace detail
 
-template <ConvGeometry G>
+template <WindowGeometry G>
 inline void im2col_fixed(const float* x, float* col, std::ptrdiff_t ld) {
   using F = detail::fixed_geometry<G>;
   constexpr int S = F::S, K = F::K, Ho = G.out_h, Wo = G.out_w, H = G.height, W = G.width;
@@ -184,7 +179,7 @@ inline void im2col_fixed(const float* x, float* col, std::ptrdiff_t ld) {
 // (bitwise equal results). Stride 1 gathers: each dx row is summed in registers from the K*K
 // column rows and stored once (a scatter-add of overlapping masked stores stalls on store
 // forwarding). Other strides scatter-add into the padded plane.
-template <ConvGeometry G>
+template <WindowGeometry G>
 inline void col2im_fixed(const float* col, float* dx, std::ptrdiff_t ld) {
   using F = detail::fixed_geometry<G>;
   constexpr int S = F::S, K = F::K, Ho = G.out_h, Wo = G.out_w, H = G.height, W = G.width;

@@ -1,8 +1,10 @@
 #pragma once
+#include "activation.hpp"
 #include "batchnorm.hpp"
 #include "conv.hpp"
 #include "dropout.hpp"
 #include "flatten.hpp"
+#include "fusions.hpp"
 #include "global_avg_pool.hpp"
 #include "linear.hpp"
 #include "log_softmax.hpp"

@@ -5,36 +5,23 @@
 namespace fernet {
 
 namespace detail {
-template <class In>
-struct GlobalAvgPoolLayer : ParameterFree<In, Shape<In::channels, 1, 1>> {
-  static constexpr int plane = In::height * In::width;
+template <class InShape, class Exec>
+struct GlobalAvgPoolLayer : ParameterFree<InShape, Shape<InShape::channels, 1, 1>, Exec> {
+  using ParameterFree<InShape, Shape<InShape::channels, 1, 1>, Exec>::ParameterFree;
+  static constexpr long plane = static_cast<long>(InShape::height) * InShape::width;
   void forward(const float* x, float* y, int n, const Context&) {
-    const int planes = n * In::channels;
-#pragma omp parallel for schedule(static) if (planes * plane > (1 << 15))
-    for (int p = 0; p < planes; ++p) {
-      const float* xp = x + static_cast<std::ptrdiff_t>(p) * plane;
-      float s = 0.f;
-      for (int i = 0; i < plane; ++i) s += xp[i];
-      y[p] = s / plane;
-    }
+    this->ops().global_avg_forward(x, static_cast<long>(n) * InShape::channels, plane, y);
   }
   void backward(const float*, const float*, const float* dy, float* dx, int n, const Context&) {
-    if (!dx) return;
-    const int planes = n * In::channels;
-#pragma omp parallel for schedule(static) if (planes * plane > (1 << 15))
-    for (int p = 0; p < planes; ++p) {
-      const float g = dy[p] / plane;
-      float* dp = dx + static_cast<std::ptrdiff_t>(p) * plane;
-      for (int i = 0; i < plane; ++i) dp[i] = g;
-    }
+    if (dx) this->ops().global_avg_backward(dy, static_cast<long>(n) * InShape::channels, plane, dx);
   }
 };
 }  // namespace detail
 
 struct GlobalAvgPool : AnyShape {
   static std::string name() { return "GlobalAvgPool"; }
-  template <class In>
-  using layer = detail::GlobalAvgPoolLayer<In>;
+  template <class InShape, class Exec = CpuExec>
+  using layer = detail::GlobalAvgPoolLayer<InShape, Exec>;
 };
 
 }  // namespace fernet

@@ -2,17 +2,14 @@
 // Linear<In, Out, Bias = true>: y = x W^T + b with W stored Out x In (PyTorch's layout).
 // It accepts any input whose C*H*W equals In (samples are contiguous, so no copy is needed).
 #include "../init.hpp"
-#include "../kernels/elementwise.hpp"
-#include "../kernels/gemm.hpp"
 #include "../layer.hpp"
 
 namespace fernet {
 
 namespace detail {
-template <class In, int I, int O, bool HasBias, class Init>
-struct LinearLayer {
-  using in_shape = In;
-  using out_shape = Shape<O, 1, 1>;
+template <class InShape, int I, int O, bool HasBias, class Init, class Exec>
+struct LinearLayer : LayerBase<InShape, Shape<O, 1, 1>, Exec> {
+  using LayerBase<InShape, Shape<O, 1, 1>, Exec>::LayerBase;
   static constexpr std::size_t weight_count = static_cast<std::size_t>(I) * O;
   static constexpr std::size_t param_count = weight_count + (HasBias ? O : 0), buffer_count = 0;
 
@@ -22,15 +19,15 @@ struct LinearLayer {
     if constexpr (HasBias) Init::bias(w_ + weight_count, O, I, O, rng);
   }
   void forward(const float* x, float* y, int n, const Context&) {
-    using kernels::Trans;
-    kernels::gemm(Trans::no, Trans::yes, n, O, I, 1.f, x, I, w_, I, 0.f, y, O);
-    if constexpr (HasBias) kernels::add_row_bias(y, w_ + weight_count, n, O);
+    auto&& ops = this->ops();
+    ops.gemm(false, true, n, O, I, 1.f, x, I, w_, I, 0.f, y, O);
+    if constexpr (HasBias) ops.add_row_bias(y, w_ + weight_count, n, O);
   }
   void backward(const float* x, const float*, const float* dy, float* dx, int n, const Context&) {
-    using kernels::Trans;
-    kernels::gemm(Trans::yes, Trans::no, O, I, n, 1.f, dy, O, x, I, 1.f, dw_, I);
-    if constexpr (HasBias) kernels::accumulate_column_sums(dy, dw_ + weight_count, n, O);
-    if (dx) kernels::gemm(Trans::no, Trans::no, n, I, O, 1.f, dy, O, w_, I, 0.f, dx, I);
+    auto&& ops = this->ops();
+    ops.gemm(true, false, O, I, n, 1.f, dy, O, x, I, 1.f, dw_, I);
+    if constexpr (HasBias) ops.accumulate_column_sums(dy, n, O, dw_ + weight_count);
+    if (dx) ops.gemm(false, false, n, I, O, 1.f, dy, O, w_, I, 0.f, dx, I);
   }
 
  private:
@@ -45,9 +42,10 @@ struct Linear {
   static std::string name() {
     return "Linear<" + detail::join_ints(In, Out) + (Bias ? "" : ",nobias") + ">";
   }
-  template <class S> static constexpr bool accepts = S::size == static_cast<std::size_t>(In);
-  template <class S> using expects = expects_inputs<In>;
-  template <class S> using layer = detail::LinearLayer<S, In, Out, Bias, Init>;
+  template <class InShape> static constexpr bool accepts = InShape::size == static_cast<std::size_t>(In);
+  template <class InShape> using expects = expects_inputs<In>;
+  template <class InShape, class Exec = CpuExec>
+  using layer = detail::LinearLayer<InShape, In, Out, Bias, Init, Exec>;
 };
 
 }  // namespace fernet

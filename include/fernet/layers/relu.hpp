@@ -1,25 +1,24 @@
 #pragma once
-#include "../kernels/elementwise.hpp"
+// ReLU: y = max(x, 0); its gradient passes where y > 0.
 #include "../layer.hpp"
 
 namespace fernet {
 
 namespace detail {
-template <class In>
-struct ReluLayer : ParameterFree<In, In> {
-  void forward(const float* x, float* y, int n, const Context&) {
-    kernels::relu_forward(x, y, static_cast<std::ptrdiff_t>(n) * In::size);
-  }
+template <class InShape, class Exec>
+struct ReluLayer : ParameterFree<InShape, InShape, Exec> {
+  using ParameterFree<InShape, InShape, Exec>::ParameterFree;
+  void forward(const float* x, float* y, int n, const Context&) { this->ops().relu_forward(x, y, this->total_in(n)); }
   void backward(const float*, const float* y, const float* dy, float* dx, int n, const Context&) {
-    if (dx) kernels::relu_backward(y, dy, dx, static_cast<std::ptrdiff_t>(n) * In::size);
+    if (dx) this->ops().relu_backward(y, dy, dx, this->total_in(n));
   }
 };
 }  // namespace detail
 
 struct ReLU : AnyShape {
   static std::string name() { return "ReLU"; }
-  template <class In>
-  using layer = detail::ReluLayer<In>;
+  template <class InShape, class Exec = CpuExec>
+  using layer = detail::ReluLayer<InShape, Exec>;
 };
 
 }  // namespace fernet

@@ -1,10 +1,9 @@
 #pragma once
 // Residual<Body, Shortcut = Identity>: y = Body(x) + Shortcut(x). Body and Shortcut are layers
 // (usually Chain<...> flat lists); both must produce the same shape.
-#include <vector>
+#include <type_traits>
 
 #include "../chain.hpp"
-#include "../kernels/elementwise.hpp"
 #include "flatten.hpp"
 
 namespace fernet {
@@ -17,16 +16,19 @@ struct residual_shapes_agree {
                 "residual_shapes_agree<body shape, shortcut shape> below");
 };
 
-template <class In, class Body, class Short>
-struct ResidualLayer {
-  using body_t = typename Body::template layer<In>;
-  using short_t = typename Short::template layer<In>;
+template <class InShape, class Body, class Short, class Exec>
+struct ResidualLayer : LayerBase<InShape, typename Body::template layer<InShape, Exec>::out_shape, Exec> {
+  using body_t = typename Body::template layer<InShape, Exec>;
+  using short_t = typename Short::template layer<InShape, Exec>;
   static constexpr residual_shapes_agree<typename body_t::out_shape, typename short_t::out_shape> check{};
-  using in_shape = In;
   using out_shape = typename body_t::out_shape;
   static constexpr bool identity = std::is_same_v<Short, Identity>;
   static constexpr std::size_t param_count = body_t::param_count + short_t::param_count;
   static constexpr std::size_t buffer_count = body_t::buffer_count + short_t::buffer_count;
+
+  explicit ResidualLayer(const Exec& exec = {})
+      : LayerBase<InShape, out_shape, Exec>(exec), body_(exec), short_(exec), body_out_(this->template make_array<float>()),
+        short_out_(this->template make_array<float>()), short_dx_(this->template make_array<float>()) {}
 
   void bind(float* p, float* g, float* b) {
     body_.bind(p, g, b);
@@ -36,43 +38,46 @@ struct ResidualLayer {
   void init(Rng& rng) { body_.init(rng); short_.init(rng); }
 
   void forward(const float* x, float* y, int n, const Context& ctx) {
-    const std::size_t total = static_cast<std::size_t>(n) * out_shape::size;
+    const long total = this->total_out(n);
     body_out_.resize(total);
     body_.forward(x, body_out_.data(), n, ctx.child(0));
     if constexpr (identity) {
-      kernels::add(body_out_.data(), x, y, total);
+      this->ops().add(body_out_.data(), x, y, total);
     } else {
       short_out_.resize(total);
       short_.forward(x, short_out_.data(), n, ctx.child(1));
-      kernels::add(body_out_.data(), short_out_.data(), y, total);
+      this->ops().add(body_out_.data(), short_out_.data(), y, total);
     }
   }
   void backward(const float* x, const float*, const float* dy, float* dx, int n, const Context& ctx) {
-    const std::size_t in_total = static_cast<std::size_t>(n) * In::size;
+    const long in_total = this->total_in(n);
     if constexpr (identity) {
       body_.backward(x, body_out_.data(), dy, dx, n, ctx.child(0));
-      if (dx) kernels::add_inplace(dx, dy, in_total);
+      if (dx) this->ops().add_inplace(dx, dy, in_total);
     } else {
       if (dx) short_dx_.resize(in_total);
       body_.backward(x, body_out_.data(), dy, dx, n, ctx.child(0));
       short_.backward(x, short_out_.data(), dy, dx ? short_dx_.data() : nullptr, n, ctx.child(1));
-      if (dx) kernels::add_inplace(dx, short_dx_.data(), in_total);
+      if (dx) this->ops().add_inplace(dx, short_dx_.data(), in_total);
     }
   }
 
  private:
   body_t body_;
   short_t short_;
-  std::vector<float> body_out_, short_out_, short_dx_;
+  typename Exec::template array<float> body_out_, short_out_, short_dx_;
 };
 }  // namespace detail
 
 template <class Body, class Shortcut = Identity>
 struct Residual {
+  using body = Body;
+  using shortcut = Shortcut;
   static std::string name() { return "Residual<" + Body::name() + ", " + Shortcut::name() + ">"; }
-  template <class S> static constexpr bool accepts = Body::template accepts<S>;
-  template <class S> using expects = typename Body::template expects<S>;
-  template <class S> using layer = detail::ResidualLayer<S, Body, Shortcut>;
+  template <class InShape> static constexpr bool accepts = Body::template accepts<InShape>;
+  template <class InShape> using expects = typename Body::template expects<InShape>;
+  template <class InShape, class Exec = CpuExec>
+  using layer = detail::ResidualLayer<InShape, Body, Shortcut, Exec>;
 };
 
 }  // namespace fernet

@@ -6,6 +6,7 @@
 #include <span>
 #include <stdexcept>
 
+#include "../kernels/element_rules.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../tensor.hpp"
 
@@ -32,15 +33,26 @@ class Adam {
   template <class Model>
   Adam(Model& m, Options o) : Adam(m.parameters(), m.gradients(), o) {}
 
-  void step() {
+  // Advances the step count and returns that step's constants for the per-parameter rule
+  // (kernels::adam_at): bias corrections in double, the update in float. The device optimiser
+  // (device/model.hpp) applies the same constants.
+  kernels::AdamStep next_step_rule() {
     ++steps_;
     const double bc1 = 1.0 - std::pow(static_cast<double>(o_.beta1), steps_);
     const double bc2 = 1.0 - std::pow(static_cast<double>(o_.beta2), steps_);
-    const float step_size = static_cast<float>(o_.lr / bc1);
-    const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-    const float b1 = o_.beta1, b2 = o_.beta2, eps = o_.eps;
-    const float l2 = o_.decoupled ? 0.f : o_.weight_decay;
-    const float shrink = o_.decoupled ? 1.f - o_.lr * o_.weight_decay : 1.f;
+    return {static_cast<float>(o_.lr / bc1),
+            static_cast<float>(1.0 / std::sqrt(bc2)),
+            o_.beta1,
+            o_.beta2,
+            o_.eps,
+            o_.decoupled ? 0.f : o_.weight_decay,
+            o_.decoupled ? 1.f - o_.lr * o_.weight_decay : 1.f};
+  }
+
+  void step() {
+    const kernels::AdamStep rule = next_step_rule();
+    const float step_size = rule.step_size, inv_sqrt_bc2 = rule.inv_sqrt_bc2;
+    const float b1 = rule.beta1, b2 = rule.beta2, eps = rule.eps, l2 = rule.l2, shrink = rule.shrink;
     float* p = p_.data();
     const float* g = g_.data();
     float* m = m_.data();
@@ -57,14 +69,7 @@ class Adam {
           const simd_batch denom = xsimd::fma(xsimd::sqrt(vv), simd_batch(inv_sqrt_bc2), simd_batch(eps));
           xsimd::fnma(simd_batch(step_size), mv / denom, pv).store_unaligned(p + i);
         },
-        [&](std::ptrdiff_t i) {
-          const float pv = p[i] * shrink;
-          const float d = g[i] + l2 * pv;
-          m[i] = b1 * m[i] + (1.f - b1) * d;
-          v[i] = b2 * v[i] + (1.f - b2) * d * d;
-          const float denom = std::sqrt(v[i]) * inv_sqrt_bc2 + eps;
-          p[i] = pv - step_size * (m[i] / denom);
-        });
+        [&](std::ptrdiff_t i) { kernels::adam_at(p, g, m, v, i, rule); });
   }
 
   float lr() const { return o_.lr; }

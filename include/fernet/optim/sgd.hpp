@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../kernels/element_rules.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../tensor.hpp"
 
@@ -30,9 +31,16 @@ class SGD {
   template <class Model>
   SGD(Model& m, Options o) : SGD(m.parameters(), m.gradients(), o) {}
 
+  // The constants of the next step's per-parameter rule (kernels::sgd_at), which the device
+  // optimiser (device/model.hpp) applies as well.
+  kernels::SgdStep step_rule() const {
+    return {o_.lr, o_.momentum, 1.f - o_.dampening, o_.weight_decay, steps_ == 0, o_.nesterov};
+  }
+
   void step() {
-    const float lr = o_.lr, mu = o_.momentum, damp = 1.f - o_.dampening, wd = o_.weight_decay;
-    const bool first = steps_ == 0, nesterov = o_.nesterov, has_mom = mu != 0.f;
+    const kernels::SgdStep rule = step_rule();
+    const float lr = rule.lr, mu = rule.momentum, damp = rule.damp, wd = rule.weight_decay;
+    const bool first = rule.first, nesterov = rule.nesterov, has_mom = mu != 0.f;
     float* p = p_.data();
     const float* g = g_.data();
     float* b = buf_.data();
@@ -48,14 +56,7 @@ class SGD {
           }
           xsimd::fnma(simd_batch(lr), d, pv).store_unaligned(p + i);
         },
-        [&](std::ptrdiff_t i) {
-          float d = g[i] + wd * p[i];
-          if (has_mom) {
-            b[i] = first ? d : mu * b[i] + damp * d;
-            d = nesterov ? d + mu * b[i] : b[i];
-          }
-          p[i] -= lr * d;
-        });
+        [&](std::ptrdiff_t i) { kernels::sgd_at(p, g, b, i, rule); });
     ++steps_;
   }
 

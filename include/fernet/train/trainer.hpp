@@ -62,6 +62,41 @@ struct TrainConfig {
   device::Backend* backend = nullptr;
 };
 
+namespace detail {
+// A whole number from a checkpoint's metadata, within [lo, hi]; the error names the file, the
+// field and the value instead of the parser ("stoi").
+inline long long checkpoint_integer(const Checkpoint& c, const std::string& key, long long fallback, long long lo,
+                                    long long hi, const std::string& src) {
+  const std::string text = c.get(key, std::to_string(fallback));
+  long long v = 0;
+  std::size_t used = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || v < lo || v > hi)
+    throw CheckpointError(src + ": checkpoint field '" + key + "' is '" + text + "', not a whole number in " +
+                          std::to_string(lo) + ".." + std::to_string(hi));
+  return v;
+}
+inline double checkpoint_real(const Checkpoint& c, const std::string& key, double fallback, double lo, double hi,
+                              const std::string& src) {
+  const std::string text = c.get(key, std::to_string(fallback));
+  double v = 0;
+  std::size_t used = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !(v >= lo && v <= hi))
+    throw CheckpointError(src + ": checkpoint field '" + key + "' is '" + text + "', not a number in " +
+                          std::to_string(lo) + ".." + std::to_string(hi));
+  return v;
+}
+}  // namespace detail
+
 // Optimiser state in checkpoints, so that a resumed run continues exactly.
 inline void save_optimizer(Checkpoint& c, SGD& o) {
   c.meta["optimizer"] = "SGD";
@@ -77,14 +112,14 @@ inline void save_optimizer(Checkpoint& c, Adam& o) {
 inline void restore_optimizer(const Checkpoint& c, SGD& o, const std::string& src) {
   if (c.get("optimizer") != "SGD") throw CheckpointError(src + ": checkpoint optimiser is '" + c.get("optimizer") + "', not SGD");
   c.copy_section("sgd.momentum", o.state(), src);
-  o.set_steps(std::stol(c.get("optimizer_steps", "0")));
+  o.set_steps(static_cast<long>(detail::checkpoint_integer(c, "optimizer_steps", 0, 0, 1ll << 50, src)));
 }
 inline void restore_optimizer(const Checkpoint& c, Adam& o, const std::string& src) {
   const std::string want = o.options().decoupled ? "AdamW" : "Adam";
   if (c.get("optimizer") != want) throw CheckpointError(src + ": checkpoint optimiser is '" + c.get("optimizer") + "', not " + want);
   c.copy_section("adam.m", o.first_moment(), src);
   c.copy_section("adam.v", o.second_moment(), src);
-  o.set_steps(std::stol(c.get("optimizer_steps", "0")));
+  o.set_steps(static_cast<long>(detail::checkpoint_integer(c, "optimizer_steps", 0, 0, 1ll << 50, src)));
 }
 
 // Mean loss and confusion matrix over every sample of loader; forward(images, n) returns the
@@ -144,9 +179,9 @@ class Trainer {
     const Checkpoint c = Checkpoint::load(path);
     restore_checkpoint(net_, c, path, cfg_.model_name);
     restore_optimizer(c, opt_, path);
-    net_.set_noise_step(std::stoull(c.get("noise_step", "0")));
-    completed_ = std::stoi(c.get("epoch", "0"));
-    best_accuracy_ = std::stod(c.get("best_accuracy", "-1"));
+    net_.set_noise_step(static_cast<std::uint64_t>(detail::checkpoint_integer(c, "noise_step", 0, 0, 1ll << 60, path)));
+    completed_ = static_cast<int>(detail::checkpoint_integer(c, "epoch", 0, 0, 1000000, path));
+    best_accuracy_ = detail::checkpoint_real(c, "best_accuracy", -1, -1, 1, path);
     history_ = parse_history(c.get("history"));
   }
 
@@ -154,77 +189,15 @@ class Trainer {
   bool fit(data::BatchLoader& train, data::BatchLoader* test) {
     flush_denormals_all_threads();
     net_.train();
-    constexpr int k = static_cast<int>(Net::output_shape::size);
-    std::vector<float> grad;
-    // On a device, the model and optimiser live there for the whole run (see TrainConfig).
-    std::unique_ptr<device::DeviceModel<Net>> dev;
-    std::unique_ptr<device::DeviceOptimizer<Optimizer>> dev_opt;
-    if (cfg_.backend) {
-      dev = std::make_unique<device::DeviceModel<Net>>(*cfg_.backend, net_);
-      dev_opt = std::make_unique<device::DeviceOptimizer<Optimizer>>(*dev, opt_);
-    }
-    for (int epoch = completed_ + 1; epoch <= cfg_.epochs; ++epoch) {
-      const auto t0 = std::chrono::steady_clock::now();
-      train.start_epoch(epoch);
-      double loss_sum = 0;
-      long correct = 0, seen = 0;
-      const int nb = train.batches();
-      for (int b = 0; b < nb; ++b) {
-        if (cfg_.stop && cfg_.stop->load()) {
-          if (cfg_.progress) std::printf("\n");
-          std::printf("Stopped during epoch %d (batch %d of %d); the last complete epoch is %d.\n", epoch, b + 1, nb,
-                      completed_);
-          std::fflush(stdout);
-          return false;
-        }
-        const auto batch = train.batch(b);
-        float loss;
-        if (dev) {
-          const auto r = dev->template train_step<Loss>(batch.images, batch.labels, batch.size, *dev_opt);
-          loss = static_cast<float>(r.loss_sum / batch.size);
-          correct += r.correct;
-        } else {
-          grad.resize(static_cast<std::size_t>(batch.size) * k);
-          const float* y = net_.forward(batch.images, batch.size);
-          loss = Loss::compute(y, batch.labels, batch.size, k, grad.data());
-          for (int i = 0; i < batch.size; ++i) correct += argmax_row(y + i * k, k) == batch.labels[i];
-        }
-        if (!std::isfinite(loss))
-          throw TrainingDiverged("training stopped: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
-                                 " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " +
-                                 std::to_string(nb) + " (try a smaller learning rate)");
-        seen += batch.size;
-        loss_sum += static_cast<double>(loss) * batch.size;
-        if (!dev) {
-          net_.zero_grad();
-          net_.backward(grad.data());
-          opt_.step();
-        }
-        if (cfg_.progress) show_progress(epoch, b + 1, nb, loss_sum / seen, double(correct) / seen, seen, t0);
-      }
-      EpochRecord rec;
-      rec.epoch = epoch;
-      rec.train_loss = loss_sum / seen;
-      rec.train_accuracy = static_cast<double>(correct) / seen;
-      rec.seconds = seconds_since(t0);
-      rec.images_per_second = seen / rec.seconds;
-      if (dev) {
-        dev->download(net_);
-        dev_opt->download(opt_);
-      }
-      if (test) {
-        last_eval_ = dev ? evaluate<Loss>(*dev, *test) : evaluate<Loss>(net_, *test);
-        rec.test_loss = last_eval_->loss;
-        rec.test_accuracy = last_eval_->accuracy();
-      }
-      history_.push_back(rec);
-      completed_ = epoch;
-      if (cfg_.progress) std::printf("\r\033[K");
-      print_epoch(rec);
-      write_outputs(rec);
-      if (cfg_.on_epoch) cfg_.on_epoch(rec);
-    }
-    return true;
+    if (!cfg_.backend) return run_epochs(net_, opt_, train, test, [] {});
+    // On a device, the model and optimiser state live there for the whole run and come back to
+    // the host network and optimiser after every epoch (checkpoints, evaluation-free callers).
+    device::DeviceModel<Net> dev(*cfg_.backend, net_);
+    device::DeviceOptimizer<Optimizer> dev_opt(dev, opt_);
+    return run_epochs(dev, dev_opt, train, test, [&] {
+      dev.download(net_);
+      dev_opt.download();
+    });
   }
 
   const std::vector<EpochRecord>& history() const { return history_; }
@@ -248,6 +221,59 @@ class Trainer {
   }
 
  private:
+  // The epoch loop, one body for the CPU network and its device form: Model is the network
+  // (Sequential) or a device::DeviceModel, Opt the optimiser or its device form; to_host()
+  // brings the state back to net_ and opt_ after each epoch.
+  template <class Model, class Opt, class ToHost>
+  bool run_epochs(Model& model, Opt& opt, data::BatchLoader& train, data::BatchLoader* test, ToHost&& to_host) {
+    for (int epoch = completed_ + 1; epoch <= cfg_.epochs; ++epoch) {
+      const auto t0 = std::chrono::steady_clock::now();
+      train.start_epoch(epoch);
+      double loss_sum = 0;
+      long correct = 0, seen = 0;
+      const int nb = train.batches();
+      for (int b = 0; b < nb; ++b) {
+        if (cfg_.stop && cfg_.stop->load()) {
+          if (cfg_.progress) std::printf("\n");
+          std::printf("Stopped during epoch %d (batch %d of %d); the last complete epoch is %d.\n", epoch, b + 1, nb,
+                      completed_);
+          std::fflush(stdout);
+          return false;
+        }
+        const auto batch = train.batch(b);
+        const StepResult r = model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt);
+        if (!std::isfinite(r.loss_sum))
+          throw TrainingDiverged("training stopped: the loss became " +
+                                 std::string(std::isnan(r.loss_sum) ? "NaN" : "infinite") + " at epoch " +
+                                 std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " +
+                                 std::to_string(nb) + " (try a smaller learning rate)");
+        seen += batch.size;
+        loss_sum += r.loss_sum;
+        correct += r.correct;
+        if (cfg_.progress) show_progress(epoch, b + 1, nb, loss_sum / seen, double(correct) / seen, seen, t0);
+      }
+      EpochRecord rec;
+      rec.epoch = epoch;
+      rec.train_loss = loss_sum / seen;
+      rec.train_accuracy = static_cast<double>(correct) / seen;
+      rec.seconds = seconds_since(t0);
+      rec.images_per_second = seen / rec.seconds;
+      to_host();
+      if (test) {
+        last_eval_ = evaluate<Loss>(model, *test);
+        rec.test_loss = last_eval_->loss;
+        rec.test_accuracy = last_eval_->accuracy();
+      }
+      history_.push_back(rec);
+      completed_ = epoch;
+      if (cfg_.progress) std::printf("\r\033[K");
+      print_epoch(rec);
+      write_outputs(rec);
+      if (cfg_.on_epoch) cfg_.on_epoch(rec);
+    }
+    return true;
+  }
+
   static double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
@@ -279,7 +305,9 @@ class Trainer {
     c.meta["epoch"] = std::to_string(completed_);
     c.meta["noise_step"] = std::to_string(net_.noise_step());
     c.meta["seed"] = std::to_string(cfg_.seed);
-    c.meta["best_accuracy"] = std::to_string(best_accuracy_);
+    char best[32];
+    std::snprintf(best, sizeof best, "%.17g", best_accuracy_);  // exact, so a resumed run compares alike
+    c.meta["best_accuracy"] = best;
     c.meta["history"] = history_csv();
     for (const auto& [k, v] : cfg_.extra_meta) c.meta.emplace(k, v);
     return c;
@@ -291,8 +319,10 @@ class Trainer {
     if (better) best_accuracy_ = r.test_accuracy;
     if (cfg_.last_checkpoint.empty() && (cfg_.best_checkpoint.empty() || !better)) return;
     const Checkpoint c = make_resume_checkpoint();
-    if (!cfg_.last_checkpoint.empty()) c.save(cfg_.last_checkpoint);
+    // The best model first: last.fernet records the best accuracy so far, and a run stopped
+    // between the two writes must find that model in best_checkpoint when it resumes.
     if (better && !cfg_.best_checkpoint.empty()) c.save(cfg_.best_checkpoint);
+    if (!cfg_.last_checkpoint.empty()) c.save(cfg_.last_checkpoint);
   }
 
   static std::vector<EpochRecord> parse_history(const std::string& csv) {

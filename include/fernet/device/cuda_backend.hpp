@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "../device/backend.hpp"
+#include "backend.hpp"
 
 namespace fernet::cuda {
 

@@ -1,67 +1,55 @@
 #pragma once
-// The per-element rules of the device backends: each function computes ONE output value (or
-// one row) from an index. A CUDA kernel calls them once per thread; the host backend calls
-// them in a loop, so the CPU test suite checks exactly the index arithmetic the GPU runs. The
-// CPU losses, argmax and LogSoftmax layer use the row rules below as well (one definition).
+// The per-element rules shared by the CPU kernels and the device backends: each function
+// computes ONE output value (or one row, or one parameter's update) from an index. A CUDA
+// kernel calls them once per thread, the host backend in a loop, and the CPU layers, losses
+// and optimisers call the same functions where they do not have a vectorised form (scalar
+// tails, rows), so each rule has one definition.
 // Plain C only (math.h, no std::): these compile for the device with nvcc.
 #include <math.h>
 #include <stdint.h>
 
 #include "../host_device.hpp"
 #include "../random.hpp"
+#include "geometry.hpp"
 
-namespace fernet::device {
-
-// A convolution's geometry at run time (the layer knows it at compile time and fills this in).
-struct ConvDims {
-  int cin, h, w;            // input channels and size
-  int kh, kw, stride;
-  int pad_top, pad_left;    // bottom/right padding is implied by ho, wo
-  int ho, wo;               // output size
-  FERNET_HD long rows() const { return static_cast<long>(cin) * kh * kw; }  // im2col rows
-  FERNET_HD long pixels() const { return static_cast<long>(ho) * wo; }       // per channel
-};
-
-struct PoolDims {
-  int h, w, k, stride, pad_top, pad_left, ho, wo;
-};
+namespace fernet::kernels {
 
 // ---- convolution layouts ------------------------------------------------------------------
 // im2col of `samples` samples side by side: col is rows() x (samples * pixels()); entry i.
-FERNET_HD float im2col_at(const float* x, const ConvDims& d, int samples, long i) {
+FERNET_HD float im2col_at(const float* x, const WindowGeometry& d, int samples, long i) {
   const long cols = samples * d.pixels();
   const long r = i / cols, q = i % cols;
   const int c = static_cast<int>(r / (d.kh * d.kw));
   const int ki = static_cast<int>((r / d.kw) % d.kh), kj = static_cast<int>(r % d.kw);
   const long s = q / d.pixels();
   const int p = static_cast<int>(q % d.pixels());
-  const int ih = (p / d.wo) * d.stride - d.pad_top + ki;
-  const int iw = (p % d.wo) * d.stride - d.pad_left + kj;
-  if (ih < 0 || ih >= d.h || iw < 0 || iw >= d.w) return 0.f;
-  return x[((s * d.cin + c) * d.h + ih) * d.w + iw];
+  const int ih = (p / d.out_w) * d.stride - d.pad_top + ki;
+  const int iw = (p % d.out_w) * d.stride - d.pad_left + kj;
+  if (ih < 0 || ih >= d.height || iw < 0 || iw >= d.width) return 0.f;
+  return x[((s * d.channels + c) * d.height + ih) * d.width + iw];
 }
 
 // The inverse scatter as a gather: input-gradient entry i (samples x cin x h x w) sums the
 // column entries that read that pixel. No atomics, so the result is deterministic.
-FERNET_HD float col2im_at(const float* col, const ConvDims& d, int samples, long i) {
+FERNET_HD float col2im_at(const float* col, const WindowGeometry& d, int samples, long i) {
   const long ld = samples * d.pixels();
-  const int iw = static_cast<int>(i % d.w);
-  const int ih = static_cast<int>((i / d.w) % d.h);
-  const int c = static_cast<int>((i / (static_cast<long>(d.w) * d.h)) % d.cin);
-  const long s = i / (static_cast<long>(d.w) * d.h * d.cin);
+  const int iw = static_cast<int>(i % d.width);
+  const int ih = static_cast<int>((i / d.width) % d.height);
+  const int c = static_cast<int>((i / (static_cast<long>(d.width) * d.height)) % d.channels);
+  const long s = i / (static_cast<long>(d.width) * d.height * d.channels);
   float sum = 0.f;
   for (int ki = 0; ki < d.kh; ++ki) {
     const int th = ih + d.pad_top - ki;
     if (th < 0 || th % d.stride != 0) continue;
     const int oh = th / d.stride;
-    if (oh >= d.ho) continue;
+    if (oh >= d.out_h) continue;
     for (int kj = 0; kj < d.kw; ++kj) {
       const int tw = iw + d.pad_left - kj;
       if (tw < 0 || tw % d.stride != 0) continue;
       const int ow = tw / d.stride;
-      if (ow >= d.wo) continue;
+      if (ow >= d.out_w) continue;
       const long row = (static_cast<long>(c) * d.kh + ki) * d.kw + kj;
-      sum += col[row * ld + s * d.pixels() + static_cast<long>(oh) * d.wo + ow];
+      sum += col[row * ld + s * d.pixels() + static_cast<long>(oh) * d.out_w + ow];
     }
   }
   return sum;
@@ -88,22 +76,22 @@ FERNET_HD float samples_to_channels_at(const float* src, int n, int channels, lo
 // ---- pooling --------------------------------------------------------------------------------
 // Max over the window of output i (planes x ho x wo); padding never wins (PyTorch), ties go to
 // the first maximum in row-major window order, like the CPU layer.
-FERNET_HD void maxpool_forward_at(const float* x, const PoolDims& d, long i, float* y, int* argmax) {
-  const long plane_out = static_cast<long>(d.ho) * d.wo;
+FERNET_HD void maxpool_forward_at(const float* x, const WindowGeometry& d, long i, float* y, int* argmax) {
+  const long plane_out = static_cast<long>(d.out_h) * d.out_w;
   const long plane = i / plane_out;
   const int o = static_cast<int>(i % plane_out);
-  const int h0 = (o / d.wo) * d.stride - d.pad_top, w0 = (o % d.wo) * d.stride - d.pad_left;
-  const float* xp = x + plane * d.h * d.w;
+  const int h0 = (o / d.out_w) * d.stride - d.pad_top, w0 = (o % d.out_w) * d.stride - d.pad_left;
+  const float* xp = x + plane * d.height * d.width;
   float best = -INFINITY;
   int arg = -1;
-  for (int kh = 0; kh < d.k; ++kh) {
+  for (int kh = 0; kh < d.kh; ++kh) {
     const int h = h0 + kh;
-    if (h < 0 || h >= d.h) continue;
-    for (int kw = 0; kw < d.k; ++kw) {
+    if (h < 0 || h >= d.height) continue;
+    for (int kw = 0; kw < d.kw; ++kw) {
       const int w = w0 + kw;
-      if (w < 0 || w >= d.w) continue;
-      const float v = xp[h * d.w + w];
-      if (v > best || arg < 0) { best = v; arg = h * d.w + w; }
+      if (w < 0 || w >= d.width) continue;
+      const float v = xp[h * d.width + w];
+      if (v > best || arg < 0) { best = v; arg = h * d.width + w; }
     }
   }
   y[i] = best;
@@ -111,22 +99,22 @@ FERNET_HD void maxpool_forward_at(const float* x, const PoolDims& d, long i, flo
 }
 
 // Input-gradient entry i (planes x h x w): the sum of dy over the windows whose maximum it was.
-FERNET_HD float maxpool_backward_at(const float* dy, const int* argmax, const PoolDims& d, long i) {
-  const long plane_in = static_cast<long>(d.h) * d.w;
+FERNET_HD float maxpool_backward_at(const float* dy, const int* argmax, const WindowGeometry& d, long i) {
+  const long plane_in = static_cast<long>(d.height) * d.width;
   const long plane = i / plane_in;
   const int local = static_cast<int>(i % plane_in);
-  const int ih = local / d.w, iw = local % d.w;
-  const int nh = ih + d.pad_top - d.k + 1, nw = iw + d.pad_left - d.k + 1;
+  const int ih = local / d.width, iw = local % d.width;
+  const int nh = ih + d.pad_top - d.kh + 1, nw = iw + d.pad_left - d.kw + 1;
   const int oh_lo = nh <= 0 ? 0 : (nh + d.stride - 1) / d.stride;
   const int ow_lo = nw <= 0 ? 0 : (nw + d.stride - 1) / d.stride;
   int oh_hi = (ih + d.pad_top) / d.stride, ow_hi = (iw + d.pad_left) / d.stride;
-  if (oh_hi > d.ho - 1) oh_hi = d.ho - 1;
-  if (ow_hi > d.wo - 1) ow_hi = d.wo - 1;
-  const long base = plane * d.ho * d.wo;
+  if (oh_hi > d.out_h - 1) oh_hi = d.out_h - 1;
+  if (ow_hi > d.out_w - 1) ow_hi = d.out_w - 1;
+  const long base = plane * d.out_h * d.out_w;
   float sum = 0.f;
   for (int oh = oh_lo; oh <= oh_hi; ++oh)
     for (int ow = ow_lo; ow <= ow_hi; ++ow) {
-      const long o = base + static_cast<long>(oh) * d.wo + ow;
+      const long o = base + static_cast<long>(oh) * d.out_w + ow;
       if (argmax[o] == local) sum += dy[o];
     }
   return sum;
@@ -136,7 +124,10 @@ FERNET_HD float maxpool_backward_at(const float* dy, const int* argmax, const Po
 FERNET_HD float relu_at(float x) { return x > 0.f ? x : 0.f; }
 FERNET_HD float relu_grad_at(float y, float dy) { return y > 0.f ? dy : 0.f; }
 
-// Same rule as the CPU Dropout layer: the mask is a function of (seed, element index) only.
+// Dropout keeps an element when 24 random bits of hash(seed, element index) fall below
+// (1 - p) * 2^24: the mask is a function of (seed, index) only, so it does not depend on the
+// thread count or the device, and backward recomputes it instead of storing it.
+constexpr uint32_t dropout_threshold(float p) { return static_cast<uint32_t>((1.0 - p) * 16777216.0); }
 FERNET_HD bool dropout_keeps(uint64_t seed, long i, uint32_t threshold) {
   return (hash64(seed, static_cast<uint64_t>(i)) >> 40) < threshold;
 }
@@ -214,4 +205,4 @@ FERNET_HD void adam_at(float* p, const float* g, float* m, float* v, long i, con
   p[i] = pv - o.step_size * (m[i] / denom);
 }
 
-}  // namespace fernet::device
+}  // namespace fernet::kernels
