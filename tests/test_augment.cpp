@@ -336,3 +336,13 @@ TEST_CASE("augment: mixup blends reversed pairs of images and their (smoothed) o
     CHECK(var == doctest::Approx(1.0 / (4 * (2 * a + 1))).epsilon(0.05));
   }
 }
+
+TEST_CASE("augment: a crop window wholly outside the image is all fill") {
+  const aug::Shape s{1, 4, 4};
+  const auto img = coded_image(s);
+  std::vector<float> out(9);
+  for (auto [top, left] : {std::pair{-5, 0}, std::pair{0, -5}, std::pair{6, 1}, std::pair{1, 9}}) {
+    aug::crop_at({img.data(), s}, {out.data(), {1, 3, 3}}, top, left, 2.5f);
+    for (float v : out) CHECK(v == 2.5f);
+  }
+}

@@ -30,8 +30,10 @@ inline void crop_at(ConstImageView in, ImageView out, int top, int left, float f
         continue;
       }
       std::fill(row, row + x0, fill);
-      std::copy(src + static_cast<std::size_t>(sy) * in.shape.width + left + x0,
-                src + static_cast<std::size_t>(sy) * in.shape.width + left + x1, row + x0);
+      if (x1 > x0) {
+        const float* from = src + static_cast<std::ptrdiff_t>(sy) * in.shape.width + left + x0;
+        std::copy(from, from + (x1 - x0), row + x0);
+      }
       std::fill(row + x1, row + w, fill);
     }
   }
