@@ -13,6 +13,7 @@
 #include <cmath>
 #include <numbers>
 #include <string>
+#include <vector>
 
 #include "../../random.hpp"
 #include "image.hpp"
@@ -26,19 +27,6 @@ struct AffineParams {
   float shift_x = 0.f, shift_y = 0.f;  // pixels, right and down
   float scale = 1.f;
 };
-
-namespace detail {
-inline float bilinear_border(const float* p, int h, int w, int x0, int y0, float fx, float fy, Border border,
-                             float fill) {
-  auto at = [&](int y, int x) {
-    if (border == Border::replicate) return p[std::clamp(y, 0, h - 1) * w + std::clamp(x, 0, w - 1)];
-    return (y < 0 || y >= h || x < 0 || x >= w) ? fill : p[y * w + x];
-  };
-  const float v00 = at(y0, x0), v01 = at(y0, x0 + 1), v10 = at(y0 + 1, x0), v11 = at(y0 + 1, x0 + 1);
-  const float top = v00 + fx * (v01 - v00), bottom = v10 + fx * (v11 - v10);
-  return top + fy * (bottom - top);
-}
-}  // namespace detail
 
 // out(y, x) = in(inverse map of (x, y)), for every channel; out may have another size than in
 // (the centres are mapped onto each other). out must not alias in.
@@ -59,31 +47,32 @@ inline void affine_warp(ConstImageView in, ImageView out, AffineParams t, Border
   const float c = static_cast<float>(sn), d = static_cast<float>(cs);
   const float ex = static_cast<float>(cxi - (cs * cxo - sn * cyo));
   const float ey = static_cast<float>(cyi - (sn * cxo + cs * cyo));
-  const int h = in.shape.height, w = in.shape.width;
-  auto pin = [](float v, int size) { return v > -2.f ? (v < size + 1.f ? static_cast<int>(v) : size + 1) : -2; };
-  for (int y = 0; y < out.shape.height; ++y) {
-    const float row_x = b * y + ex, row_y = d * y + ey;
-    for (int x = 0; x < out.shape.width; ++x) {
-      const float sx = row_x + a * x, sy = row_y + c * x;
-      const float flx = std::floor(sx), fly = std::floor(sy);
-      const float fx = sx - flx, fy = sy - fly;
-      // Points far outside (or NaN) are pinned just outside the border: their neighbours read
-      // fill or the nearest edge, and the int conversion stays in range.
-      const bool far = !(flx > -2.f && flx < w + 1.f && fly > -2.f && fly < h + 1.f);
-      const int x0 = pin(flx, w), y0 = pin(fly, h);
-      const std::size_t o = static_cast<std::size_t>(y) * out.shape.width + x;
-      if (x0 >= 0 && x0 + 1 < w && y0 >= 0 && y0 + 1 < h) {  // all four neighbours inside
-        const std::size_t i = static_cast<std::size_t>(y0) * w + x0;
-        for (int ch = 0; ch < in.shape.channels; ++ch) {
-          const float* p = in.plane(ch);
-          const float top = p[i] + fx * (p[i + 1] - p[i]), bottom = p[i + w] + fx * (p[i + w + 1] - p[i + w]);
-          out.plane(ch)[o] = top + fy * (bottom - top);
-        }
-      } else if (far && border == Border::constant) {
-        for (int ch = 0; ch < in.shape.channels; ++ch) out.plane(ch)[o] = fill;
-      } else {
-        for (int ch = 0; ch < in.shape.channels; ++ch)
-          out.plane(ch)[o] = detail::bilinear_border(in.plane(ch), h, w, x0, y0, fx, fy, border, fill);
+  // Each plane is copied into one padded by two pixels of the border rule (fill, or the edge
+  // repeated); sample points are clamped into the padding, so every pixel takes the same
+  // branch-free path and points far outside read fill or the nearest edge.
+  const int h = in.shape.height, w = in.shape.width, pw = w + 4;
+  std::vector<float> padded(static_cast<std::size_t>(h + 4) * pw);
+  for (int ch = 0; ch < in.shape.channels; ++ch) {
+    const float* src = in.plane(ch);
+    for (int y = -2; y < h + 2; ++y)
+      for (int x = -2; x < w + 2; ++x) {
+        const bool inside = y >= 0 && y < h && x >= 0 && x < w;
+        const float v = inside || border == Border::replicate ? src[std::clamp(y, 0, h - 1) * w + std::clamp(x, 0, w - 1)]
+                                                              : fill;
+        padded[static_cast<std::size_t>(y + 2) * pw + x + 2] = v;
+      }
+    float* dst = out.plane(ch);
+    for (int y = 0; y < out.shape.height; ++y) {
+      const float row_x = b * y + ex, row_y = d * y + ey;
+      for (int x = 0; x < out.shape.width; ++x) {
+        float sx = row_x + a * x, sy = row_y + c * x;
+        sx = sx > -2.f ? (sx < w ? sx : static_cast<float>(w)) : -2.f;  // NaN goes to -2
+        sy = sy > -2.f ? (sy < h ? sy : static_cast<float>(h)) : -2.f;
+        const float flx = std::floor(sx), fly = std::floor(sy);
+        const float fx = sx - flx, fy = sy - fly;
+        const float* q = padded.data() + static_cast<std::size_t>(static_cast<int>(fly) + 2) * pw + (static_cast<int>(flx) + 2);
+        const float top = q[0] + fx * (q[1] - q[0]), bottom = q[pw] + fx * (q[pw + 1] - q[pw]);
+        dst[static_cast<std::size_t>(y) * out.shape.width + x] = top + fy * (bottom - top);
       }
     }
   }
