@@ -26,7 +26,7 @@ inline float smoothed_cross_entropy(const float* scores, const int* labels, int 
     if (labels[i] < 0 || labels[i] >= classes)
       throw std::out_of_range("fernet::smoothed_cross_entropy: label " + std::to_string(labels[i]) + " of sample " +
                               std::to_string(i) + " is outside 0.." + std::to_string(classes - 1));
-    for (int j = 0; j < classes; ++j) target[j] = eps / classes + (j == labels[i] ? 1.f - eps : 0.f);
+    losses::smoothed_target_row(labels[i], classes, eps, target.data());
     const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(i) * classes;
     loss += losses::soft_target_row(scores + at, target.data(), classes, n, log_probs, grad ? grad + at : nullptr);
   }

@@ -9,13 +9,17 @@
 
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "../host_device.hpp"
 
 namespace fernet {
 
 namespace losses {
+// The target row of a label under label smoothing eps: (1 - eps) * one-hot + eps / k.
+FERNET_HD void smoothed_target_row(int label, int k, float eps, float* t) {
+  for (int j = 0; j < k; ++j) t[j] = eps / k + (j == label ? 1.f - eps : 0.f);
+}
+
 // One row: writes its gradient (already divided by the batch size n) when grad is not null and
 // returns its loss.
 FERNET_HD float soft_target_row(const float* z, const float* t, int k, int n, bool log_probs, float* grad) {

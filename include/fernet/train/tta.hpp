@@ -20,6 +20,7 @@
 #include "../data/augment/crop.hpp"
 #include "../data/augment/flip.hpp"
 #include "../data/augment/image.hpp"
+#include "../device/element_kernels.hpp"  // log_softmax_row: the one log-softmax rule
 #include "../loss.hpp"
 #include "metrics.hpp"
 

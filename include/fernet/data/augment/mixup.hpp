@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "../../losses/soft_target.hpp"
 #include "../../random.hpp"
 
 namespace fernet::data::augment {
@@ -44,8 +45,7 @@ inline void one_hot(const int* labels, int n, int classes, float smoothing, floa
     if (labels[i] < 0 || labels[i] >= classes)
       throw std::out_of_range("fernet::data::augment::one_hot: label " + std::to_string(labels[i]) + " of sample " +
                               std::to_string(i) + " is outside 0.." + std::to_string(classes - 1));
-    float* t = targets + static_cast<std::ptrdiff_t>(i) * classes;
-    for (int j = 0; j < classes; ++j) t[j] = smoothing / classes + (j == labels[i] ? 1.f - smoothing : 0.f);
+    losses::smoothed_target_row(labels[i], classes, smoothing, targets + static_cast<std::ptrdiff_t>(i) * classes);
   }
 }
 
