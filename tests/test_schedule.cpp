@@ -86,6 +86,20 @@ TEST_CASE("schedule: a plateau schedule resumed from its text ends bit-identical
   CHECK(resumed.to_string() == whole.to_string());
   const double a = resumed.lr(), b = whole.lr();
   CHECK(std::memcmp(&a, &b, sizeof a) == 0);
+
+  // The same through a checkpoint file, behind LrSchedule.
+  LrSchedule part(ReduceLROnPlateau{o});
+  for (std::size_t t = 0; t < 10; ++t) part.end_epoch(ref::plateau_loss[t]);
+  const auto path = std::filesystem::temp_directory_path() / ("fernet_sched_" + std::to_string(::getpid()) + ".fernet");
+  Checkpoint c;
+  part.save(c);
+  c.save(path.string());
+  LrSchedule back = LrSchedule::restore(Checkpoint::load(path.string()), path.string());
+  std::filesystem::remove(path);
+  for (std::size_t t = 10; t < n; ++t) back.end_epoch(ref::plateau_loss[t]);
+  CHECK(back.to_string() == whole.to_string());
+  CHECK_THROWS_WITH_AS(LrSchedule::restore(Checkpoint{}, "old.fernet"), "old.fernet: checkpoint has no 'lr_schedule' entry",
+                       CheckpointError);
 }
 
 TEST_CASE("schedule: LrSchedule picks epochs or steps, round-trips through text, and names bad text") {

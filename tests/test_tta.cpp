@@ -144,6 +144,24 @@ TEST_CASE("tta: ten-crop evaluation equals the mean of ten explicit crops, in on
   CHECK(evc.forward_calls == 3);
   CHECK(evc.views_forwarded == 10);
   CHECK(evc.loss != doctest::Approx(ev.loss));
+  // Centre and mirror: two views per sample, the mean of the two explicit outputs.
+  Linear two;
+  const auto evm = tta::evaluate<CrossEntropyLoss>(classes, full, source, two,
+                                                   {.crop_height = ch, .crop_width = cw, .views = tta::Views::mirrored});
+  CHECK(evm.forward_calls == 3);
+  CHECK(evm.views_forwarded == 20);
+  double mirrored_loss = 0;
+  std::vector<float> c(crop.size()), m(crop.size());
+  for (int i = 0; i < 10; ++i) {
+    tta::center_crops(source.images.data() + i * full.size(), 1, full, ch, cw, c.data());
+    aug::flip_horizontal({c.data(), crop}, {m.data(), crop});
+    const float* yc = alone(c.data(), 1);
+    std::vector<float> avg(yc, yc + classes);
+    const float* y = alone(m.data(), 1);
+    for (int k = 0; k < classes; ++k) avg[k] = (avg[k] + y[k]) / 2;
+    mirrored_loss += CrossEntropyLoss::compute(avg.data(), &source.labels[i], 1, classes);
+  }
+  CHECK(evm.loss == doctest::Approx(mirrored_loss / 10).epsilon(1e-5));
 }
 
 TEST_CASE("tta: for log-probability outputs the averaged log-probabilities are renormalised before the NLL") {

@@ -32,6 +32,8 @@
 #include <variant>
 #include <vector>
 
+#include "../checkpoint.hpp"
+
 namespace fernet {
 
 enum class StepUnit { epoch, batch };
@@ -438,6 +440,18 @@ class LrSchedule {
       else return s.to_string();
     }, s_);
   }
+  // Checkpoint state: the meta entry "lr_schedule".
+  void save(Checkpoint& c) const { c.meta["lr_schedule"] = to_string(); }
+  static LrSchedule restore(const Checkpoint& c, const std::string& source) {
+    const std::string text = c.get("lr_schedule");
+    if (text.empty()) throw CheckpointError(source + ": checkpoint has no 'lr_schedule' entry");
+    try {
+      return from_string(text);
+    } catch (const detail::ScheduleError& e) {
+      throw CheckpointError(source + ": " + e.what());
+    }
+  }
+
   static LrSchedule from_string(std::string_view text) {
     const std::string head{text.substr(0, text.find(' '))};
     if (head == Constant::name) return constant(detail::ScheduleText::parse(text, Constant::name).number("lr"));

@@ -2,6 +2,8 @@
 // Evaluation with test-time augmentation: the network sees crops of each full-size test image
 // (it was trained on random crops of that size) and the prediction averages its outputs.
 //   Views::center    one view: the centre crop
+//   Views::mirrored  two views: the centre crop and its mirror (with crop = image size, the
+//                    flip-only TTA that suits networks trained on whole images)
 //   Views::ten_crop  ten views: the four corners and the centre, then the same five crops of the
 //                    mirrored image (torchvision's TenCrop order), laid out sample-major (views
 //                    of sample i at rows 10i..10i+9), so one forward pass runs them all
@@ -28,8 +30,8 @@ namespace fernet::tta {
 
 using data::augment::Shape;
 
-enum class Views { center, ten_crop };
-inline int view_count(Views v) { return v == Views::center ? 1 : 10; }
+enum class Views { center, mirrored, ten_crop };
+inline int view_count(Views v) { return v == Views::center ? 1 : v == Views::mirrored ? 2 : 10; }
 
 namespace detail {
 inline void check_crop(const char* who, Shape full, int h, int w) {
@@ -69,11 +71,23 @@ inline void ten_crops(const float* images, int n, Shape full, int h, int w, floa
   }
 }
 
+// out: 2n x C x h x w, sample-major: the centre crop of each image, then its mirror.
+inline void mirrored_crops(const float* images, int n, Shape full, int h, int w, float* out) {
+  detail::check_crop("mirrored_crops", full, h, w);
+  const Shape crop{full.channels, h, w};
+  for (int i = 0; i < n; ++i) {
+    float* view = out + static_cast<std::size_t>(i) * 2 * crop.size();
+    center_crops(images + i * full.size(), 1, full, h, w, view);
+    data::augment::flip_horizontal({view, crop}, {view + crop.size(), crop});
+  }
+}
+
 inline void make_views(Views views, const float* images, int n, Shape full, int h, int w, float* out) {
-  if (views == Views::center)
-    center_crops(images, n, full, h, w, out);
-  else
-    ten_crops(images, n, full, h, w, out);
+  switch (views) {
+    case Views::center: return center_crops(images, n, full, h, w, out);
+    case Views::mirrored: return mirrored_crops(images, n, full, h, w, out);
+    case Views::ten_crop: return ten_crops(images, n, full, h, w, out);
+  }
 }
 
 // out (n x classes) = mean of each sample's `views` consecutive rows of scores.
