@@ -8,7 +8,7 @@ Tiers, lowest first (a header may include headers of its own tier or of lower on
   1 kernels   kernels/               (element rules, GEMM, im2col, geometry)
   2 core      execution, layer, init, chain
   3 layers    layers/
-  4 model     sequential, loss, optim/, networks, gradcheck, checkpoint, summary, fernet, ...
+  4 model     sequential, loss, losses/, optim/, networks, gradcheck, checkpoint, summary, fernet, ...
   5 device    device/                (backends, DeviceExec, DeviceModel)   data/ (data sets)
   6 export    onnx/
   7 train     train/
@@ -23,7 +23,7 @@ ROOT = os.path.join(os.environ.get("FERNET_LAYERING_ROOT", os.path.join(os.path.
 BASE = {"host_device.hpp", "version.hpp", "shape.hpp", "random.hpp", "simd.hpp", "parallel.hpp", "tensor.hpp",
         "atomic_file.hpp", "hash.hpp"}
 CORE = {"execution.hpp", "layer.hpp", "init.hpp", "chain.hpp"}
-DIRS = {"kernels": 1, "layers": 3, "optim": 4, "device": 5, "data": 5, "onnx": 6, "train": 7, "cuda": 8}
+DIRS = {"kernels": 1, "layers": 3, "optim": 4, "losses": 4, "device": 5, "data": 5, "onnx": 6, "train": 7, "cuda": 8}
 NAMES = {0: "base", 1: "kernels", 2: "core", 3: "layers", 4: "model", 5: "device/data", 6: "export", 7: "train", 8: "cuda"}
 
 

@@ -22,7 +22,7 @@
 #include "../data/augment/crop.hpp"
 #include "../data/augment/flip.hpp"
 #include "../data/augment/image.hpp"
-#include "../device/element_kernels.hpp"  // log_softmax_row: the one log-softmax rule
+#include "../kernels/element_rules.hpp"  // log_softmax_row: the one log-softmax rule
 #include "../loss.hpp"
 #include "metrics.hpp"
 
@@ -151,7 +151,7 @@ Evaluation evaluate(int classes, Shape full, Source& source, Forward&& forward, 
     if (log_probs && views > 1)
       for (int i = 0; i < n; ++i) {
         float* row = mean.data() + static_cast<std::size_t>(i) * classes;
-        device::log_softmax_row(row, row, classes);
+        kernels::log_softmax_row(row, row, classes);
       }
     loss_sum += static_cast<double>(Loss::compute(mean.data(), batch.labels, n, classes)) * n;
     for (int i = 0; i < n; ++i) ev.confusion.add(batch.labels[i], argmax_row(mean.data() + i * classes, classes));
