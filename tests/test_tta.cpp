@@ -62,7 +62,7 @@ struct Linear {
         for (std::size_t p = 0; p < crop.size(); ++p) s += double(w[c * crop.size() + p]) * x[i * crop.size() + p];
         out[i * classes + c] = static_cast<float>(s);
       }
-      if (log_softmax) device::log_softmax_row(&out[i * classes], &out[i * classes], classes);
+      if (log_softmax) kernels::log_softmax_row(&out[i * classes], &out[i * classes], classes);
     }
     return out.data();
   }
