@@ -1,7 +1,8 @@
 // Writes what tests/onnx/check_onnx.py compares: the seven notebook networks as ONNX files, the
 // images, and fernet's own outputs on them.
 //
-//   fernet_onnx_export OUTDIR [--images N] [--data FER2013.csv[.gz]] [--synthetic] [--load MODEL=CHECKPOINT]...
+//   fernet_onnx_export OUTDIR [--images N] [--data FER2013.csv[.gz]] [--synthetic] [--only MODEL]
+//                      [--load MODEL=CHECKPOINT]...
 //
 // Images: the first N PublicTest rows of the FER2013 file (default: FERNET_SHARED_DATA_DIR's
 // fer2013-dev.csv.gz when it exists), else N synthetic faces; OUTDIR/source.txt says which.
@@ -36,6 +37,7 @@ struct Options {
   int images = 100;
   bool synthetic = false;
   std::map<std::string, std::string> checkpoints;  // model name -> file
+  std::string only;                                // export just this network
 };
 
 template <class Spec> inline constexpr bool is_batch_norm = false;
@@ -84,6 +86,7 @@ void write_floats(const std::filesystem::path& path, const std::vector<float>& v
 template <class Net>
 void export_one(const Recipe& recipe, const Options& opt, const std::vector<float>& pixels, int n,
                 std::ofstream& manifest) {
+  if (!opt.only.empty() && opt.only != recipe.name) return;
   auto net = std::make_unique<Net>(recipe.seed);
   const auto ck = opt.checkpoints.find(recipe.name);
   if (ck != opt.checkpoints.end()) {
@@ -129,7 +132,7 @@ void export_one(const Recipe& recipe, const Options& opt, const std::vector<floa
 
 int usage(const char* why) {
   std::cerr << "fernet_onnx_export: " << why
-            << "\nusage: fernet_onnx_export OUTDIR [--images N] [--data FILE] [--synthetic] [--load MODEL=CHECKPOINT]...\n";
+            << "\nusage: fernet_onnx_export OUTDIR [--images N] [--data FILE] [--synthetic] [--only MODEL] [--load MODEL=CHECKPOINT]...\n";
   return 2;
 }
 
@@ -150,6 +153,7 @@ int main(int argc, char** argv) {
       if (a == "--images") opt.images = std::stoi(value());
       else if (a == "--data") opt.data = value();
       else if (a == "--synthetic") opt.synthetic = true;
+      else if (a == "--only") opt.only = value();
       else if (a == "--load") {
         const std::string v = value();
         const auto eq = v.find('=');
