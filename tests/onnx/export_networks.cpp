@@ -7,12 +7,13 @@
 // Images: the first N PublicTest rows of the FER2013 file (default: FERNET_SHARED_DATA_DIR's
 // fer2013-dev.csv.gz when it exists), else N synthetic faces; OUTDIR/source.txt says which.
 // Weights: each network's notebook seed; batch-norm layers get random scales and shifts and the
-// running statistics of a batch of the images (fresh ones would make BatchNormalization nearly
-// the identity and leave it untested); --load MODEL=FILE takes a trained checkpoint instead.
+// running statistics of 20 of the images (fresh ones would make BatchNormalization nearly the
+// identity and leave it untested); --load MODEL=FILE takes a trained checkpoint instead.
 //
 // OUTDIR gets images.f32 (N x 48 x 48 raw pixels 0..255, float32), then per network NAME.onnx
 // and NAME.out.f32 (N x 7 float32: fernet's log-probabilities or logits), and manifest.tsv,
 // one line per network: name, N, classes, output kind.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -43,18 +44,32 @@ struct Options {
 template <class Spec> inline constexpr bool is_batch_norm = false;
 template <int C, int M, int E> inline constexpr bool is_batch_norm<BatchNorm2d<C, M, E>> = true;
 
-// Gives every BatchNorm2d layer random scales and shifts (fresh ones are 1 and 0).
-struct RandomBatchNormAffine {
-  std::span<float> params;
+template <class Spec> inline constexpr int momentum_permille = 0;
+template <int C, int M, int E> inline constexpr int momentum_permille<BatchNorm2d<C, M, E>> = M;
+
+// Batch-norm layers as training would leave them, in two steps around one training-mode pass:
+// before, random scales and shifts (fresh ones are 1 and 0) and running statistics of zero;
+// after, the running statistics divided by the momentum. A training pass normalises with the
+// batch's own statistics and moves each running value by momentum * (batch value - running),
+// so from zero this gives the batch's statistics exactly.
+struct CalibrateBatchNorm {
+  std::span<float> params, buffers;
   Rng rng;
+  bool after_pass = false;
   template <class N>
   void layer(const N& node) {
     if constexpr (is_batch_norm<typename N::spec>) {
       constexpr std::size_t c = N::in_shape::channels;
+      float* running = buffers.data() + node.buffer_offset;  // mean[c], then variance[c]
+      if (after_pass) {
+        for (std::size_t i = 0; i < 2 * c; ++i) running[i] *= 1000.f / momentum_permille<typename N::spec>;
+        return;
+      }
       for (std::size_t i = 0; i < c; ++i) {
         params[node.param_offset + i] = rng.uniform(0.5f, 1.5f);       // gamma
         params[node.param_offset + c + i] = rng.uniform(-0.2f, 0.2f);  // beta
       }
+      std::fill(running, running + 2 * c, 0.f);
     }
   }
   template <class N> void enter(const N&) {}
@@ -92,16 +107,16 @@ void export_one(const Recipe& recipe, const Options& opt, const std::vector<floa
   if (ck != opt.checkpoints.end()) {
     restore_checkpoint(*net, Checkpoint::load(ck->second), ck->second, recipe.name);
   } else if constexpr (Net::buffer_count > 0) {
-    // Running statistics as training would leave them: random BN scales and shifts, then
-    // training-mode passes over a batch until the running averages (momentum 0.1) have
-    // converged to its statistics (0.9^40: 1.5% of the fresh 0 / 1 left). Fresh statistics
-    // with random weights make a ResNet-152's eval outputs grow to millions.
-    RandomBatchNormAffine bn{net->parameters(), Rng(recipe.seed + 1)};
+    // Fresh running statistics (0 and 1) with random weights make a ResNet-152's outputs grow
+    // to millions in eval mode; those of a batch of the images keep them as a trained one's.
+    CalibrateBatchNorm bn{net->parameters(), net->buffers(), Rng(recipe.seed + 1)};
     walk_network<Net>(bn);
     const int m = std::min(n, 20);
     const std::vector<float> x = preprocess<Net>(recipe, pixels, 0, m);
     net->train();
-    for (int pass = 0; pass < 40; ++pass) net->forward(x.data(), m);
+    net->forward(x.data(), m);
+    bn.after_pass = true;
+    walk_network<Net>(bn);
   }
   net->eval();
 

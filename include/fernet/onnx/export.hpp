@@ -19,6 +19,7 @@
 // (N x 1 x H x W, 0..255) and the graph starts with the preprocessing as nodes (Mul, Add, and a
 // Concat that replicates grey to the network's channels); without it, the input is what the
 // network itself takes. metadata_props say which, and carry the class names.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -234,13 +235,15 @@ void emit_max_pool(GraphBuilder& g, int k, int stride, std::vector<std::int64_t>
                       Attribute::integers("pads", std::move(pads))});
 }
 
-// TensorFlow 'SAME' padding of layer N, in ONNX's order (top, left, bottom, right); the odd
-// row or column goes to the bottom / right, as layers/pool.hpp and layers/conv.hpp pad.
+// The padding of a TensorFlow-'SAME' layer N, in ONNX's order (top, left, bottom, right): the
+// total is what the layer's own output size needs, and the odd row or column goes to the
+// bottom / right, as the layers pad.
 template <class N>
 std::vector<std::int64_t> same_pads(int k, int stride) {
   using In = typename N::in_shape;
-  const int h = fernet::detail::same_pad_total(In::height, k, stride);
-  const int w = fernet::detail::same_pad_total(In::width, k, stride);
+  using Out = typename N::out_shape;
+  auto total = [&](int in, int out) { return std::max((out - 1) * stride + k - in, 0); };
+  const int h = total(In::height, Out::height), w = total(In::width, Out::width);
   return {h / 2, w / 2, h - h / 2, w - w / 2};
 }
 
