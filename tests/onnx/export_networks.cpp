@@ -7,7 +7,7 @@
 // Images: the first N PublicTest rows of the FER2013 file (default: FERNET_SHARED_DATA_DIR's
 // fer2013-dev.csv.gz when it exists), else N synthetic faces; OUTDIR/source.txt says which.
 // Weights: each network's notebook seed; batch-norm layers get random scales and shifts and the
-// running statistics of 20 of the images (fresh ones would make BatchNormalization nearly the
+// running statistics of the images (fresh ones would make BatchNormalization nearly the
 // identity and leave it untested); --load MODEL=FILE takes a trained checkpoint instead.
 //
 // OUTDIR gets images.f32 (N x 48 x 48 raw pixels 0..255, float32), then per network NAME.onnx
@@ -111,10 +111,9 @@ void export_one(const Recipe& recipe, const Options& opt, const std::vector<floa
     // to millions in eval mode; those of a batch of the images keep them as a trained one's.
     CalibrateBatchNorm bn{net->parameters(), net->buffers(), Rng(recipe.seed + 1)};
     walk_network<Net>(bn);
-    const int m = std::min(n, 20);
-    const std::vector<float> x = preprocess<Net>(recipe, pixels, 0, m);
+    const std::vector<float> x = preprocess<Net>(recipe, pixels, 0, n);
     net->train();
-    net->forward(x.data(), m);
+    net->forward(x.data(), n);
     bn.after_pass = true;
     walk_network<Net>(bn);
   }
