@@ -88,15 +88,15 @@ def main():
         cv_out = np.asarray(cv_out, dtype=np.float32).reshape(count, classes)
         readers_apart = float(np.max(np.abs(ort_out.astype(np.float64) - cv_out)))
         tolerance = max(TOLERANCE, NOISE_FACTOR * readers_apart)
-        if tolerance > TOLERANCE:
-            notes.append(f"{name}: onnxruntime and cv2.dnn differ from each other by {readers_apart:.3g}, "
-                         f"so the bar is {tolerance:.3g} instead of {TOLERANCE}")
         results = []
         for reader, out in (("onnxruntime", ort_out), ("cv2.dnn", cv_out)):
             out = np.asarray(out, dtype=np.float32).reshape(count, classes)
             diff = float(np.max(np.abs(out.astype(np.float64) - expected)))
             same = int(np.sum(np.argmax(out, axis=1) == np.argmax(expected, axis=1)))
             results.append((diff, same))
+            if TOLERANCE < diff <= tolerance:
+                notes.append(f"{name}: {reader} differs from fernet by {diff:.3g}, within {tolerance:.3g}, three times "
+                             f"the {readers_apart:.3g} by which onnxruntime and cv2.dnn differ from each other")
             if not diff <= tolerance:
                 failures.append(f"{name}: {reader} differs from fernet by {diff:.3g} (max abs), more than {tolerance:.3g}")
             if same != count:
@@ -110,8 +110,8 @@ def main():
         print("FAILED:", f, file=sys.stderr)
     if failures:
         return 1
-    print(f"all {len(rows)} networks: within {TOLERANCE} of fernet ({len(notes)} with the readers' own difference "
-          f"as the bar, see NOTE) and the same argmax on all {n} images, in onnxruntime and cv2.dnn")
+    print(f"all {len(rows)} networks: within {TOLERANCE} of fernet in onnxruntime and cv2.dnn (except as NOTEd) "
+          f"and the same argmax on all {n} images")
     return 0
 
 
