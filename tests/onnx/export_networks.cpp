@@ -180,6 +180,12 @@ int main(int argc, char** argv) {
     }
   }
   if (opt.out_dir.empty()) return usage("no OUTDIR");
+  const std::vector<std::string> names = {recipes::linear_mlp.name, recipes::cnn_adam.name, recipes::cnn_sgd.name,
+                                          recipes::tf_cnn.name,     recipes::resnet18.name, recipes::resnet50.name,
+                                          recipes::resnet152.name};
+  for (const auto& [model, file] : opt.checkpoints)
+    if (std::find(names.begin(), names.end(), model) == names.end())
+      return usage(("--load " + model + "=" + file + ": no network named " + model).c_str());
   if (opt.images <= 0) return usage("--images must be at least 1");
 
   try {
@@ -215,6 +221,7 @@ int main(int argc, char** argv) {
     export_one<ResNet18>(recipes::resnet18, opt, pixels, n, manifest);
     export_one<ResNet50>(recipes::resnet50, opt, pixels, n, manifest);
     export_one<ResNet152>(recipes::resnet152, opt, pixels, n, manifest);
+    if (manifest.tellp() == 0) return usage(("--only " + opt.only + ": no such network").c_str());
   } catch (const std::exception& e) {
     std::cerr << "fernet_onnx_export: " << e.what() << '\n';
     return 1;
