@@ -154,6 +154,22 @@ TEST_CASE("onnx export: ResNet-18's residual sums and batch norms in inference f
     if (n.op_type == "Add") CHECK(n.inputs.size() == 2);
 }
 
+TEST_CASE("onnx export: flat and image tensors meet with Reshape and Flatten") {
+  // A Linear's output feeds a convolution (N x 16 -> N x 16 x 1 x 1), and LogSoftmax normalises
+  // over all C*H*W values of a sample, as fernet's does.
+  using Net = Sequential<Input<1, 4, 4>, Flatten, Linear<16, 16>, Conv<16, 2, 1>, LogSoftmax>;
+  auto net = std::make_unique<Net>(3);
+  const onnx::Model m = onnx::build_model(*net);
+  CHECK(op_types(m) == std::vector<std::string>{"Flatten", "Gemm", "Reshape", "Conv", "Flatten", "LogSoftmax"});
+  const auto shape = initializer(m, m.nodes[2].inputs[1]);
+  REQUIRE(shape.type == onnx::Initializer::Type::int64);
+  std::vector<std::int64_t> dims(4);
+  std::memcpy(dims.data(), shape.raw.data(), shape.raw.size());
+  CHECK(dims == std::vector<std::int64_t>{-1, 16, 1, 1});
+  REQUIRE(m.output.dims.size() == 2);
+  CHECK(m.output.dims[1].value == 2);
+}
+
 TEST_CASE("onnx export: the file is the serialised model, written atomically") {
   auto net = std::make_unique<TfCNN>(1);
   const std::string bytes = onnx::to_onnx(*net);

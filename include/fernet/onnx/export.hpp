@@ -78,7 +78,7 @@ class GraphBuilder {
   std::string current;  // the tensor the next layer reads
   int rank = 4;         // its rank: 4 (N, C, H, W) or 2 (N, C*H*W) after Flatten / Gemm
 
-  // A fresh name for what the layer at the walk's current position produces.
+  // The name of `what` at the walk's current position, e.g. "3.1.body.0.weight".
   std::string name(const std::string& what) const { return path_ + what; }
 
   std::string add_node(std::string op, std::vector<std::string> inputs, std::vector<Attribute> attributes = {}) {

@@ -13,7 +13,7 @@
 namespace fernet::onnx {
 
 // opset 13 has every operator the exporter emits in its current form (Gemm with an optional C,
-// Pad with its pads as an input) and is read by onnxruntime and OpenCV's DNN module alike;
+// Reshape with its shape as an input) and is read by onnxruntime and OpenCV's DNN module alike;
 // IR version 7 is the one that goes with it.
 inline constexpr std::int64_t opset_version = 13;
 inline constexpr std::int64_t ir_version = 7;
