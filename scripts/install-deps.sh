@@ -15,6 +15,7 @@ packages=(
   nlohmann-json3-dev                   # fernet program: run.json, report.json, eval --json
   libstb-dev                           # fernet program: PNG/JPEG decoding and resizing (predict)
   libcairo2-dev fonts-dejavu-core      # fernet program: curves.png, confusion.png
+  python3-opencv python3-numpy python3-venv  # ONNX export test: cv2.dnn reader; venv for onnxruntime (scripts/onnx-venv.sh)
 )
 if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -qq
