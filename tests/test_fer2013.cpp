@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -386,4 +387,33 @@ TEST_CASE("fer2013: the shared development file (FERNET_SHARED_DATA_DIR)") {
   CHECK(training.class_counts() == training_counts);
   CHECK(public_test.class_counts() == public_counts);
   CHECK(all.pixels.size() == all.size() * image_pixels);
+}
+
+TEST_CASE("fer2013: a data set is viewed as labelled 1x48x48 grey images") {
+  const Fer2013 d = test_data(5);
+  const LabelledImages v = d;
+  CHECK(v.shape() == ImageShape{1, image_side, image_side});
+  REQUIRE(v.size() == 5);
+  for (std::size_t i = 0; i < 5; ++i) {
+    CHECK(v.image(i) == d.image(i));
+    CHECK(v.label(i) == d.labels[i]);
+  }
+}
+
+TEST_CASE("fer2013: the default data file honours FERNET_DEFAULT_DATA") {
+  const char* before = std::getenv("FERNET_DEFAULT_DATA");
+  const std::string saved = before ? before : "";
+  const fs::path file = fs::temp_directory_path() / ("fernet_default_" + std::to_string(::getpid()) + ".csv");
+  write_bytes(file.string(), "emotion,pixels,Usage\n");
+  ::setenv("FERNET_DEFAULT_DATA", file.c_str(), 1);
+  CHECK(default_data_path() == fs::weakly_canonical(file).string());
+  ::setenv("FERNET_DEFAULT_DATA", "", 1);
+  CHECK(default_data_path().empty());  // empty: none, programs use the synthetic faces
+  ::setenv("FERNET_DEFAULT_DATA", (file.string() + ".missing").c_str(), 1);
+  CHECK(default_data_path().empty());
+  if (before)
+    ::setenv("FERNET_DEFAULT_DATA", saved.c_str(), 1);
+  else
+    ::unsetenv("FERNET_DEFAULT_DATA");
+  fs::remove(file);
 }
