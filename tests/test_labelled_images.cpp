@@ -160,6 +160,8 @@ TEST_CASE("labelled images: train_from_recipe on in-memory images; resume contin
                        "network 'stripes' takes 1x8x10 = 80 values per image, but 1x8x8 images preprocessed to 1 "
                        "channels give 64",
                        std::invalid_argument);
+  const auto train_nothing = [&] { train_from_recipe<StripeNet, CrossEntropyLoss>(run, {{}, test, "an empty set"}); };
+  CHECK_THROWS_WITH_AS(train_nothing(), "train_from_recipe: no training images in an empty set", std::invalid_argument);
   std::filesystem::remove_all(std::filesystem::path(first.config.last_checkpoint).parent_path());
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // The fernet program's model registry: each notebook network by its command-line name, with the
 // notebook's defaults (train/recipes.hpp, the same values as examples/*.cpp) and type-erased
-// operations, so that the commands (cmd_*.cpp) never name a network type. Every network is compiled in its own translation unit
-// (model_*.cpp), which keeps rebuilds parallel.
+// operations, so that the commands (cmd_*.cpp) never name a network type. Every network is
+// compiled in its own translation unit (model_*.cpp), which keeps rebuilds parallel.
 #include <atomic>
 #include <cstdint>
 #include <functional>

@@ -94,7 +94,8 @@ int train_notebook_network(const Options& o, const Recipe& d, typename Optimizer
   run.batch = o.batch;
   run.optimizer.lr = static_cast<float>(o.lr);
   run.init = o.load;
-  if (o.normalize) run.preprocess = {data::preprocess::centered.scale, data::preprocess::centered.offset, d.preprocess.channels};
+  if (o.normalize)
+    run.preprocess = {data::preprocess::centered.scale, data::preprocess::centered.offset, d.preprocess.channels};
   const RunResult r = train_from_recipe<Net, Loss>(run, {ds.train, ds.eval, ds.description, o.eval_split});
 
   const auto& ev = *r.last;

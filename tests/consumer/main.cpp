@@ -20,7 +20,8 @@ fernet::data::LabelledImageSet make_images(std::size_t n, std::uint64_t seed) {
   std::vector<std::uint8_t> img(64);
   for (std::size_t i = 0; i < n; ++i) {
     const int label = static_cast<int>(rng.below(3));
-    for (int p = 0; p < 64; ++p) img[p] = static_cast<std::uint8_t>((p % 8 * 3 / 8 == label ? 150 : 30) + rng.below(100));
+    for (int p = 0; p < 64; ++p)
+      img[p] = static_cast<std::uint8_t>((p % 8 * 3 / 8 == label ? 150 : 30) + rng.below(100));
     set.append(img.data(), label);
   }
   return set;

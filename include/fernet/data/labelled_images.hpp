@@ -73,7 +73,8 @@ struct LabelledImageSet {
 
   // Copies one image of shape.pixels() bytes.
   void append(const std::uint8_t* img, int label) {
-    if (label < 0) throw std::invalid_argument("LabelledImageSet::append: label " + std::to_string(label) + " is negative");
+    if (label < 0)
+      throw std::invalid_argument("LabelledImageSet::append: label " + std::to_string(label) + " is negative");
     pixels.insert(pixels.end(), img, img + shape.pixels());
     labels.push_back(label);
   }

@@ -109,11 +109,12 @@ struct RunResult {
 template <class Net>
 void check_input_size(const data::BatchLoader& loader, const std::string& network_name) {
   const auto& s = loader.data().shape();
-  if (static_cast<std::size_t>(loader.sample_floats()) != Net::input_shape::size)
+  const int floats = loader.sample_floats();
+  if (static_cast<std::size_t>(floats) != Net::input_shape::size)
     throw std::invalid_argument("network '" + network_name + "' takes " + Net::input_shape::str() + " = " +
                                 std::to_string(Net::input_shape::size) + " values per image, but " + s.str() +
-                                " images preprocessed to " + std::to_string(loader.sample_floats() / (s.height * s.width)) +
-                                " channels give " + std::to_string(loader.sample_floats()));
+                                " images preprocessed to " + std::to_string(floats / std::max(1, s.height * s.width)) +
+                                " channels give " + std::to_string(floats));
 }
 
 // The lines every run starts with: fernet and the machine, the data, the notebook, the network.
@@ -125,10 +126,10 @@ void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
   std::printf("data: %s (%zu training, %zu %s)\n", d.description.c_str(), d.train.size(), d.eval.size(),
               d.eval_name.c_str());
   if (!run.notebook.empty()) std::printf("notebook: %s\n", run.notebook.c_str());
-  std::printf("network: %s %s, %zu parameters, %s, %s; epochs %d, batch %d, lr %g, seed %llu\n", run.network.c_str(),
-              Net::shape_string().c_str(), Net::parameter_count, loss_name<Loss>().c_str(),
-              optimizer_name<Optimizer>(run.optimizer).c_str(), c.epochs, run.batch,
-              static_cast<double>(run.optimizer.lr), static_cast<unsigned long long>(c.seed));
+  std::printf("network: %s%s, %zu parameters, %s, %s; epochs %d, batch %d, lr %g, seed %llu\n",
+              run.network.empty() ? "" : (run.network + " ").c_str(), Net::shape_string().c_str(),
+              Net::parameter_count, loss_name<Loss>().c_str(), optimizer_name<Optimizer>(run.optimizer).c_str(),
+              c.epochs, run.batch, static_cast<double>(run.optimizer.lr), static_cast<unsigned long long>(c.seed));
   for (const auto& line : run.notes) std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 }
@@ -136,6 +137,7 @@ void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
 template <class Net, class Loss, class Optimizer>
 RunResult train_from_recipe(const TrainingRun<Optimizer>& run, const RunData& d) {
   const TrainConfig& c = run.config;
+  if (d.train.size() == 0) throw std::invalid_argument("train_from_recipe: no training images in " + d.description);
   data::BatchLoader train(d.train, run.batch, run.preprocess, true, c.seed);
   std::optional<data::BatchLoader> eval;
   if (d.eval.size() > 0) eval.emplace(d.eval, std::max(run.batch, 500), run.preprocess, false, c.seed);
