@@ -123,8 +123,8 @@ void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
   const TrainConfig& c = run.config;
   std::printf("fernet %s | %s | SIMD %s | %d threads | device %s\n", version_string, c.model_name.c_str(),
               simd_arch().c_str(), threads(), c.backend ? c.backend->name().c_str() : "cpu");
-  std::printf("data: %s (%zu training, %zu %s)\n", d.description.c_str(), d.train.size(), d.eval.size(),
-              d.eval_name.c_str());
+  std::printf("data: %zu training and %zu %s images from %s\n", d.train.size(), d.eval.size(), d.eval_name.c_str(),
+              d.description.c_str());
   if (!run.notebook.empty()) std::printf("notebook: %s\n", run.notebook.c_str());
   std::printf("network: %s%s, %zu parameters, %s, %s; epochs %d, batch %d, lr %g, seed %llu\n",
               run.network.empty() ? "" : (run.network + " ").c_str(), Net::shape_string().c_str(),
