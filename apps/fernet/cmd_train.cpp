@@ -243,8 +243,8 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
     throw std::runtime_error(description + ": no " + s.eval_split + " rows to evaluate on (" + split_counts(all) +
                              "); choose another --eval-split");
   if (s.data.empty() && !run.resume && !a.synthetic)
-    description += " (no --data given and no FER2013 file found at ../shared/data/fer2013-dev.csv.gz; pass --data "
-                   "FILE for the real data)";
+    std::printf("data: built-in synthetic faces (no --data given and no FER2013 file found at "
+                "../shared/data/fer2013-dev.csv.gz; pass --data FILE for the real data)\n");
 
   TrainJob job;
   job.settings = s;
