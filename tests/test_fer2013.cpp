@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <fernet/data/fer2013.hpp>
+#include <fernet/data/fer2013_source.hpp>
 
 namespace {
 
@@ -416,4 +417,26 @@ TEST_CASE("fer2013: the default data file honours FERNET_DEFAULT_DATA") {
   else
     ::unsetenv("FERNET_DEFAULT_DATA");
   fs::remove(file);
+}
+
+TEST_CASE("fer2013: a program's data: the file or the synthetic faces, and the two splits it uses") {
+  const Fer2013 d = test_data(7);  // split i % 3
+  const TrainingSplits s = training_splits(d, Split::PrivateTest, "t.csv");
+  CHECK(s.train.size() == 3);
+  CHECK(s.eval.size() == 2);
+  CHECK(s.eval.labels[1] == d.labels[5]);
+  CHECK(split_counts(d) == "3 Training, 2 PublicTest, 2 PrivateTest rows");
+  Fer2013 training_only;
+  training_only.append(test_image(0).data(), 1, Split::Training);
+  CHECK_THROWS_WITH_AS(training_splits(training_only, Split::PublicTest, "t.csv"),
+                       "t.csv: no PublicTest rows to evaluate on (1 Training, 0 PublicTest, 0 PrivateTest rows); "
+                       "choose another evaluation split",
+                       DataError);
+  CHECK_THROWS_WITH_AS(training_splits(Fer2013{}, Split::PublicTest, "empty.csv"),
+                       "empty.csv: no Training rows to train on (0 Training, 0 PublicTest, 0 PrivateTest rows)",
+                       DataError);
+  std::string description;
+  const Fer2013 synthetic = load_fer2013_or_synthetic("", description);
+  CHECK(description == "built-in synthetic faces");
+  CHECK(synthetic.size() == 8400);
 }

@@ -6,8 +6,7 @@
 #include <ctime>
 #include <filesystem>
 
-#include <fernet/data/fer2013.hpp>
-#include <fernet/data/synthetic.hpp>
+#include <fernet/data/fer2013_source.hpp>
 #include <fernet/device/select.hpp>
 #include <fernet/hash.hpp>
 
@@ -79,20 +78,8 @@ void require_input_file(const std::string& path, const std::string& what) {
 }
 
 data::Fer2013 load_data(const std::string& path, std::string& description) {
-  if (path.empty()) {
-    description = "built-in synthetic faces";
-    return data::make_synthetic();
-  }
-  require_input_file(path, "data file");
-  description = path;
-  return data::load_fer2013(path);
-}
-
-std::string split_counts(const data::Fer2013& d) {
-  std::size_t n[3] = {0, 0, 0};
-  for (auto u : d.usage) ++n[static_cast<int>(u)];
-  return std::to_string(n[0]) + " Training, " + std::to_string(n[1]) + " PublicTest, " + std::to_string(n[2]) +
-         " PrivateTest rows";
+  if (!path.empty()) require_input_file(path, "data file");
+  return data::load_fer2013_or_synthetic(path, description);
 }
 
 data::Split parse_split_or_throw(const std::string& name) {

@@ -41,9 +41,9 @@ std::string iso_time_now();
 // ---- inputs ----
 // A file the user named as input: a clear message when it is missing or not a file.
 void require_input_file(const std::string& path, const std::string& what);
-// The FER2013 file at `path`, or the built-in synthetic faces when it is empty.
+// The FER2013 file at `path` (checked first: a clear message when it is missing or a directory),
+// or the built-in synthetic faces when it is empty.
 data::Fer2013 load_data(const std::string& path, std::string& description);
-std::string split_counts(const data::Fer2013& d);  // "N Training, N PublicTest, N PrivateTest rows"
 data::Split parse_split_or_throw(const std::string& name);  // UsageError for an unknown name
 Checkpoint load_checkpoint(const std::string& path);  // a directory gets a hint
 std::string weights_checksum(const Checkpoint& c);     // FNV-1a of parameters and buffers, hex

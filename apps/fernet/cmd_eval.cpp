@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fernet/data/fer2013.hpp>
+#include <fernet/data/fer2013_source.hpp>
 #include <fernet/parallel.hpp>
 
 #include "cli_common.hpp"
@@ -50,7 +51,7 @@ int cmd_eval(const EvalArgs& a) {
   const data::Fer2013 all = load_data(data_for(a.data, c), description);
   const data::Fer2013 subset = all.split(split);
   if (subset.size() == 0)
-    throw std::runtime_error(description + " has no " + a.split + " rows (" + split_counts(all) + "); choose another --split");
+    throw std::runtime_error(description + " has no " + a.split + " rows (" + data::split_counts(all) + "); choose another --split");
   const Evaluation ev = m.evaluate(c, a.load, subset, a.batch, checkpoint_preprocess(c, m), backend.get());
   if (a.json_out) {
     json j = metrics_json(ev.confusion);

@@ -14,6 +14,7 @@
 
 #include <fernet/atomic_file.hpp>
 #include <fernet/data/fer2013.hpp>
+#include <fernet/data/fer2013_source.hpp>
 #include <fernet/device/select.hpp>
 #include <fernet/parallel.hpp>
 #include <fernet/simd.hpp>
@@ -235,13 +236,9 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
   if (s.threads > 0) set_threads(s.threads);
 
   std::string description;
-  const data::Fer2013 all = load_data(s.data, description);
-  const data::Fer2013 train = all.split(data::Split::Training);
-  const data::Fer2013 eval = all.split(parse_split_or_throw(s.eval_split));
-  if (train.size() == 0) throw std::runtime_error(description + ": no Training rows to train on (" + split_counts(all) + ")");
-  if (eval.size() == 0)
-    throw std::runtime_error(description + ": no " + s.eval_split + " rows to evaluate on (" + split_counts(all) +
-                             "); choose another --eval-split");
+  const data::TrainingSplits splits =
+      data::training_splits(load_data(s.data, description), parse_split_or_throw(s.eval_split), description);
+  const data::Fer2013 &train = splits.train, &eval = splits.eval;
   if (s.data.empty() && !run.resume && !a.synthetic)
     std::printf("data: built-in synthetic faces (no --data given and no FER2013 file found at "
                 "../shared/data/fer2013-dev.csv.gz; pass --data FILE for the real data)\n");

@@ -12,7 +12,7 @@
 
 #include <fernet/fernet.hpp>
 #include <fernet/data/fer2013.hpp>
-#include <fernet/data/synthetic.hpp>
+#include <fernet/data/fer2013_source.hpp>
 #include <fernet/device/select.hpp>
 #include <fernet/train/recipes.hpp>
 #include <fernet/train/run.hpp>
@@ -52,28 +52,12 @@ inline void add_common_flags(CLI::App& app, Options& o, const Recipe& d) {
     app.add_flag("--normalize", o.normalize, "centre and scale pixels to -2..2 (the notebook fed raw 0..255 values)");
 }
 
-struct Datasets {
-  data::Fer2013 train, eval;
-  std::string description;
-};
-
-inline Datasets load_datasets(const Options& o) {
-  Datasets d;
-  std::string path = o.synthetic ? std::string() : (o.data_path.empty() ? data::default_data_path() : o.data_path);
-  data::Fer2013 all;
-  if (path.empty()) {
-    all = data::make_synthetic();
-    d.description = "built-in synthetic faces (no FER2013 file given or found; pass --data FILE for the real data)";
-  } else {
-    all = data::load_fer2013(path);
-    d.description = path;
-  }
-  d.train = all.split(data::Split::Training);
-  d.eval = all.split(*data::parse_split(o.eval_split));
-  if (d.train.size() == 0) throw data::DataError(d.description + ": no Training rows to train on");
-  if (d.eval.size() == 0)
-    throw data::DataError(d.description + ": no " + o.eval_split + " rows to evaluate on (use --eval-split)");
-  return d;
+// The --data file, else the default file, else (or with --synthetic) the synthetic faces.
+inline data::TrainingSplits load_datasets(const Options& o, std::string& description) {
+  const std::string path = o.synthetic ? std::string() : (o.data_path.empty() ? data::default_data_path() : o.data_path);
+  const data::Fer2013 all = data::load_fer2013_or_synthetic(path, description);
+  if (path.empty()) description += " (no FER2013 file given or found; pass --data FILE for the real data)";
+  return data::training_splits(all, *data::parse_split(o.eval_split), description);
 }
 
 // Trains Net with Loss and Optimizer (its other settings in `options`) on the recipe's numbers as
@@ -83,7 +67,8 @@ template <class Net, class Loss, class Optimizer>
 int train_notebook_network(const Options& o, const Recipe& d, typename Optimizer::Options options = {}) {
   if (o.threads > 0) set_threads(o.threads);
   const auto backend = device::make_backend(o.device);  // before the data: a bad --device fails fast
-  const Datasets ds = load_datasets(o);
+  std::string description;
+  const data::TrainingSplits ds = load_datasets(o, description);
 
   TrainingRun<Optimizer> run = run_from_recipe<Optimizer>(d, options);
   run.config.epochs = o.epochs;
@@ -96,7 +81,7 @@ int train_notebook_network(const Options& o, const Recipe& d, typename Optimizer
   run.init = o.load;
   if (o.normalize)
     run.preprocess = {data::preprocess::centered.scale, data::preprocess::centered.offset, d.preprocess.channels};
-  const RunResult r = train_from_recipe<Net, Loss>(run, {ds.train, ds.eval, ds.description, o.eval_split});
+  const RunResult r = train_from_recipe<Net, Loss>(run, {ds.train, ds.eval, description, o.eval_split});
 
   const auto& ev = *r.last;
   std::printf("\n%s accuracy: %.4f (%ld of %ld)\n", o.eval_split.c_str(), ev.accuracy(), ev.confusion.correct(),
