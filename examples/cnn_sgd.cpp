@@ -18,7 +18,6 @@ int main(int argc, char** argv) {
   float momentum = 0.f;
   app.add_option("--momentum", momentum, "SGD momentum (the notebook used none)")->capture_default_str()->check(CLI::Range(0.0, 0.999));
   return examples::run_main(app, argc, argv, [&] {
-    return examples::train_notebook_network<networks::NetSGD, NLLLoss>(
-        o, d, [&](auto& net, float lr) { return SGD(net, {.lr = lr, .momentum = momentum}); });
+    return examples::train_notebook_network<networks::NetSGD, NLLLoss, SGD>(o, d, {.momentum = momentum});
   });
 }

@@ -14,7 +14,6 @@ int main(int argc, char** argv) {
   examples::Options o;
   examples::add_common_flags(app, o, d);
   return examples::run_main(app, argc, argv, [&] {
-    return examples::train_notebook_network<networks::TfCNN, CrossEntropyLoss>(
-        o, d, [](auto& net, float lr) { return Adam(net, {.lr = lr}); });
+    return examples::train_notebook_network<networks::TfCNN, CrossEntropyLoss, Adam>(o, d);
   });
 }

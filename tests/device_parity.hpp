@@ -1,6 +1,6 @@
 #pragma once
 // Device-versus-CPU parity checks, shared by the host-emulated backend tests (test_device.cpp,
-// run everywhere) and the CUDA tests (cuda/parity.cpp, run where a GPU is present). Each check
+// run everywhere) and the CUDA tests (cuda/cuda_parity.cpp, run where a GPU is present). Each check
 // builds the same network twice from one seed, once on the CPU and once on the backend, and
 // compares outputs, input gradients, parameter gradients, buffers and optimiser updates.
 // Error measure: max |device - cpu| / max |cpu| over a tensor (normwise relative error).

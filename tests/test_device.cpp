@@ -1,6 +1,6 @@
 // The device code path (device twins of every layer, DeviceModel, device optimisers, and the
 // element kernels the CUDA backend launches) run on the host backend and compared with the
-// CPU networks. The same checks run on a GPU in cuda/parity.cpp.
+// CPU networks. The same checks run on a GPU in cuda/cuda_parity.cpp.
 #include "device_parity.hpp"
 
 #include <filesystem>

@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include <fernet/data/fer2013.hpp>
+#include <fernet/data/fer2013_source.hpp>
 
 namespace {
 
@@ -386,4 +388,55 @@ TEST_CASE("fer2013: the shared development file (FERNET_SHARED_DATA_DIR)") {
   CHECK(training.class_counts() == training_counts);
   CHECK(public_test.class_counts() == public_counts);
   CHECK(all.pixels.size() == all.size() * image_pixels);
+}
+
+TEST_CASE("fer2013: a data set is viewed as labelled 1x48x48 grey images") {
+  const Fer2013 d = test_data(5);
+  const LabelledImages v = d;
+  CHECK(v.shape() == ImageShape{1, image_side, image_side});
+  REQUIRE(v.size() == 5);
+  for (std::size_t i = 0; i < 5; ++i) {
+    CHECK(v.image(i) == d.image(i));
+    CHECK(v.label(i) == d.labels[i]);
+  }
+}
+
+TEST_CASE("fer2013: the default data file honours FERNET_DEFAULT_DATA") {
+  const char* before = std::getenv("FERNET_DEFAULT_DATA");
+  const std::string saved = before ? before : "";
+  const fs::path file = fs::temp_directory_path() / ("fernet_default_" + std::to_string(::getpid()) + ".csv");
+  write_bytes(file.string(), "emotion,pixels,Usage\n");
+  ::setenv("FERNET_DEFAULT_DATA", file.c_str(), 1);
+  CHECK(default_data_path() == fs::weakly_canonical(file).string());
+  ::setenv("FERNET_DEFAULT_DATA", "", 1);
+  CHECK(default_data_path().empty());  // empty: none, programs use the synthetic faces
+  ::setenv("FERNET_DEFAULT_DATA", (file.string() + ".missing").c_str(), 1);
+  CHECK(default_data_path().empty());
+  if (before)
+    ::setenv("FERNET_DEFAULT_DATA", saved.c_str(), 1);
+  else
+    ::unsetenv("FERNET_DEFAULT_DATA");
+  fs::remove(file);
+}
+
+TEST_CASE("fer2013: a program's data: the file or the synthetic faces, and the two splits it uses") {
+  const Fer2013 d = test_data(7);  // split i % 3
+  const TrainingSplits s = training_splits(d, Split::PrivateTest, "t.csv");
+  CHECK(s.train.size() == 3);
+  CHECK(s.eval.size() == 2);
+  CHECK(s.eval.labels[1] == d.labels[5]);
+  CHECK(split_counts(d) == "3 Training, 2 PublicTest, 2 PrivateTest rows");
+  Fer2013 training_only;
+  training_only.append(test_image(0).data(), 1, Split::Training);
+  CHECK_THROWS_WITH_AS(training_splits(training_only, Split::PublicTest, "t.csv"),
+                       "t.csv: no PublicTest rows to evaluate on (1 Training, 0 PublicTest, 0 PrivateTest rows); "
+                       "choose another evaluation split",
+                       DataError);
+  CHECK_THROWS_WITH_AS(training_splits(Fer2013{}, Split::PublicTest, "empty.csv"),
+                       "empty.csv: no Training rows to train on (0 Training, 0 PublicTest, 0 PrivateTest rows)",
+                       DataError);
+  std::string description;
+  const Fer2013 synthetic = load_fer2013_or_synthetic("", description);
+  CHECK(description == "built-in synthetic faces");
+  CHECK(synthetic.size() == 8400);
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <fernet/data/batches.hpp>
+#include <fernet/data/fer2013.hpp>
 #include <fernet/data/synthetic.hpp>
 #include <fernet/fernet.hpp>
 #include <fernet/networks.hpp>

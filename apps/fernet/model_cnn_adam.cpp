@@ -5,7 +5,7 @@ namespace fernet::app {
 
 ModelInfo make_cnn_adam() {
   ModelInfo m = from_recipe(recipes::cnn_adam);
-  return make_model<networks::NetAdam, NLLLoss, Optim::Adam>(std::move(m));
+  return make_model<networks::NetAdam, NLLLoss, Adam>(std::move(m));
 }
 
 }  // namespace fernet::app

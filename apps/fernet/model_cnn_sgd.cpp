@@ -5,7 +5,7 @@ namespace fernet::app {
 
 ModelInfo make_cnn_sgd() {
   ModelInfo m = from_recipe(recipes::cnn_sgd);
-  return make_model<networks::NetSGD, NLLLoss, Optim::SGD>(std::move(m));
+  return make_model<networks::NetSGD, NLLLoss, SGD>(std::move(m));
 }
 
 }  // namespace fernet::app

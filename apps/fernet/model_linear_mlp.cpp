@@ -5,7 +5,7 @@ namespace fernet::app {
 
 ModelInfo make_linear_mlp() {
   ModelInfo m = from_recipe(recipes::linear_mlp);
-  return make_model<networks::LinearMLP, NLLLoss, Optim::Adam>(std::move(m));
+  return make_model<networks::LinearMLP, NLLLoss, Adam>(std::move(m));
 }
 
 }  // namespace fernet::app

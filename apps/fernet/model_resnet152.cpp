@@ -5,7 +5,7 @@ namespace fernet::app {
 
 ModelInfo make_resnet152() {
   ModelInfo m = from_recipe(recipes::resnet152);
-  return make_model<networks::ResNet152, CrossEntropyLoss, Optim::SGD>(std::move(m));
+  return make_model<networks::ResNet152, CrossEntropyLoss, SGD>(std::move(m));
 }
 
 }  // namespace fernet::app

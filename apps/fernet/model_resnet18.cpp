@@ -5,7 +5,7 @@ namespace fernet::app {
 
 ModelInfo make_resnet18() {
   ModelInfo m = from_recipe(recipes::resnet18);
-  return make_model<networks::ResNet18, CrossEntropyLoss, Optim::SGD>(std::move(m));
+  return make_model<networks::ResNet18, CrossEntropyLoss, SGD>(std::move(m));
 }
 
 }  // namespace fernet::app

@@ -5,7 +5,7 @@ namespace fernet::app {
 
 ModelInfo make_resnet50() {
   ModelInfo m = from_recipe(recipes::resnet50);
-  return make_model<networks::ResNet50, CrossEntropyLoss, Optim::SGD>(std::move(m));
+  return make_model<networks::ResNet50, CrossEntropyLoss, SGD>(std::move(m));
 }
 
 }  // namespace fernet::app

@@ -5,7 +5,7 @@ namespace fernet::app {
 
 ModelInfo make_tf_cnn() {
   ModelInfo m = from_recipe(recipes::tf_cnn);
-  return make_model<networks::TfCNN, CrossEntropyLoss, Optim::Adam>(std::move(m));
+  return make_model<networks::TfCNN, CrossEntropyLoss, Adam>(std::move(m));
 }
 
 }  // namespace fernet::app

@@ -1,21 +1,21 @@
 #pragma once
 // The fernet program's model registry: each notebook network by its command-line name, with the
-// notebook's defaults (the same values as examples/*.cpp) and type-erased operations, so that
-// main.cpp never names a network type. Every network is compiled in its own translation unit
-// (model_*.cpp), which keeps rebuilds parallel.
-#include <array>
+// notebook's defaults (train/recipes.hpp, the same values as examples/*.cpp) and type-erased
+// operations, so that the commands (cmd_*.cpp) never name a network type. Every network is
+// compiled in its own translation unit (model_*.cpp), which keeps rebuilds parallel.
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include <fernet/checkpoint.hpp>
 #include <fernet/data/batches.hpp>
-#include <fernet/data/fer2013.hpp>
+#include <fernet/data/labelled_images.hpp>
+#include <fernet/loss.hpp>
 #include <fernet/train/recipes.hpp>
+#include <fernet/train/run.hpp>
 #include <fernet/train/trainer.hpp>
 
 namespace fernet::app {
@@ -34,22 +34,21 @@ struct RunSettings {
 
 struct TrainJob {
   RunSettings settings;
-  const data::Fer2013* train = nullptr;
-  const data::Fer2013* eval = nullptr;
-  std::string out_dir;
+  RunData data;  // training and evaluation images, described for the banner
+  std::string out_dir;  // receives history.csv, last.fernet and model.fernet
   bool resume = false;
   const std::atomic<bool>* stop = nullptr;
   device::Backend* backend = nullptr;  // null: train on the CPU
   std::map<std::string, std::string> extra_meta;  // added to every checkpoint the run writes
 };
 
-struct TrainResult {
-  bool completed = false;  // false: stopped by the flag
-  int completed_epochs = 0;
-  int resumed_from = 0;    // epochs already done when this invocation started
-  std::vector<EpochRecord> history;
-  double best_accuracy = -1;
-  std::optional<Evaluation> best;  // model.fernet evaluated on the evaluation split
+// Class probabilities of n images, n x classes; the class count is the network's.
+struct Predictions {
+  int classes = 0;
+  std::vector<float> probabilities;
+  std::size_t size() const { return classes ? probabilities.size() / classes : 0; }
+  const float* row(std::size_t i) const { return probabilities.data() + i * classes; }
+  int predicted(std::size_t i) const { return argmax_row(row(i), classes); }
 };
 
 struct ModelInfo {
@@ -65,15 +64,15 @@ struct ModelInfo {
   std::size_t parameters = 0;
 
   std::function<std::string()> signature;
-  std::function<TrainResult(const TrainJob&)> train;
+  // Trains through fernet::train_from_recipe; model.fernet evaluated again is RunResult::best.
+  std::function<RunResult(const TrainJob&)> train;
   // Loads the checkpoint into this network (the error names both when it is another network's)
   // and evaluates it (on the backend when one is given, else on the CPU).
-  std::function<Evaluation(const Checkpoint&, const std::string& source, const data::Fer2013&, int batch,
+  std::function<Evaluation(const Checkpoint&, const std::string& source, data::LabelledImages, int batch,
                            data::Preprocess, device::Backend*)>
       evaluate;
   // Class probabilities of n preprocessed images.
-  std::function<std::vector<std::array<float, 7>>(const Checkpoint&, const std::string& source,
-                                                  const std::vector<float>& images, int n)>
+  std::function<Predictions(const Checkpoint&, const std::string& source, const std::vector<float>& images, int n)>
       predict;
 };
 

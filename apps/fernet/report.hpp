@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fernet/data/fer2013.hpp>
+#include <fernet/data/fer2013_dataset.hpp>
 #include <fernet/train/metrics.hpp>
 #include <fernet/train/trainer.hpp>
 

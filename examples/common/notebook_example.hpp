@@ -1,8 +1,8 @@
 #pragma once
 // What every notebook example shares: its command-line flags, finding the data (the real
-// FER2013 file when present, otherwise the built-in synthetic set), the training loop and the
-// final report. Each example only states its network type, loss, optimiser and the notebook's
-// hyperparameters.
+// FER2013 file when present, otherwise the built-in synthetic set) and the final report. The
+// training itself is the library's fernet::train_from_recipe (train/run.hpp). Each example only
+// states its network type, loss, optimiser and the notebook's hyperparameters.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -11,12 +11,11 @@
 #include <string>
 
 #include <fernet/fernet.hpp>
-#include <fernet/data/batches.hpp>
 #include <fernet/data/fer2013.hpp>
-#include <fernet/data/synthetic.hpp>
+#include <fernet/data/fer2013_source.hpp>
 #include <fernet/device/select.hpp>
 #include <fernet/train/recipes.hpp>
-#include <fernet/train/trainer.hpp>
+#include <fernet/train/run.hpp>
 
 namespace fernet::examples {
 
@@ -28,12 +27,6 @@ struct Options {
   std::string save, load, history, eval_split = "PublicTest", device = "cpu";
   bool synthetic = false, normalize = false;
 };
-
-inline std::string default_data_path() {
-  for (const char* p : {"../shared/data/fer2013-dev.csv.gz", FERNET_SOURCE_DIR "/../shared/data/fer2013-dev.csv.gz"})
-    if (std::filesystem::exists(p)) return p;
-  return {};
-}
 
 // Adds the common flags; the caller may add its own before calling parse.
 inline void add_common_flags(CLI::App& app, Options& o, const Recipe& d) {
@@ -59,63 +52,38 @@ inline void add_common_flags(CLI::App& app, Options& o, const Recipe& d) {
     app.add_flag("--normalize", o.normalize, "centre and scale pixels to -2..2 (the notebook fed raw 0..255 values)");
 }
 
-struct Datasets {
-  data::Fer2013 train, eval;
-  std::string description;
-};
-
-inline Datasets load_datasets(const Options& o) {
-  Datasets d;
-  std::string path = o.synthetic ? std::string() : (o.data_path.empty() ? default_data_path() : o.data_path);
-  data::Fer2013 all;
-  if (path.empty()) {
-    all = data::make_synthetic();
-    d.description = "built-in synthetic faces (no FER2013 file given or found; pass --data FILE for the real data)";
-  } else {
-    all = data::load_fer2013(path);
-    d.description = path;
-  }
-  d.train = all.split(data::Split::Training);
-  d.eval = all.split(*data::parse_split(o.eval_split));
-  if (d.train.size() == 0) throw data::DataError(d.description + ": no Training rows to train on");
-  if (d.eval.size() == 0)
-    throw data::DataError(d.description + ": no " + o.eval_split + " rows to evaluate on (use --eval-split)");
-  return d;
+// The --data file, else the default file, else (or with --synthetic) the synthetic faces.
+inline data::TrainingSplits load_datasets(const Options& o, std::string& description) {
+  const std::string path = o.synthetic ? std::string() : (o.data_path.empty() ? data::default_data_path() : o.data_path);
+  const data::Fer2013 all = data::load_fer2013_or_synthetic(path, description);
+  if (path.empty()) description += " (no FER2013 file given or found; pass --data FILE for the real data)";
+  return data::training_splits(all, *data::parse_split(o.eval_split), description);
 }
 
-// Trains Net with Loss and the optimiser make_optimizer(net, lr) builds; prints the notebook's
-// epoch lines and a final per-class report. Returns the process exit code.
-template <class Net, class Loss, class MakeOptimizer>
-int train_notebook_network(const Options& o, const Recipe& d, MakeOptimizer&& make_optimizer) {
-  data::Preprocess pre = d.preprocess;
-  if (o.normalize) pre = {data::preprocess::centered.scale, data::preprocess::centered.offset, pre.channels};
+// Trains Net with Loss and Optimizer (its other settings in `options`) on the recipe's numbers as
+// the flags override them; prints the notebook's epoch lines and a final per-class report.
+// Returns the process exit code.
+template <class Net, class Loss, class Optimizer>
+int train_notebook_network(const Options& o, const Recipe& d, typename Optimizer::Options options = {}) {
   if (o.threads > 0) set_threads(o.threads);
   const auto backend = device::make_backend(o.device);  // before the data: a bad --device fails fast
-  const Datasets ds = load_datasets(o);
-  std::printf("fernet %s | %s | SIMD %s | %d threads | device %s\n", version_string, d.name, simd_arch().c_str(),
-              threads(), backend ? backend->name().c_str() : "cpu");
-  std::printf("data: %s (%zu training, %zu %s)\n", ds.description.c_str(), ds.train.size(), ds.eval.size(),
-              o.eval_split.c_str());
-  std::printf("notebook: %s\n", d.notebook);
-  std::printf("network: %s, %zu parameters; epochs %d, batch %d, lr %g, seed %llu\n", Net::shape_string().c_str(),
-              Net::parameter_count, o.epochs, o.batch, o.lr, static_cast<unsigned long long>(o.seed));
-  std::fflush(stdout);
+  std::string description;
+  const data::TrainingSplits ds = load_datasets(o, description);
 
-  auto net = std::make_unique<Net>(o.seed);
-  if (!o.load.empty()) restore_checkpoint(*net, Checkpoint::load(o.load), o.load, d.name);
-  auto opt = make_optimizer(*net, static_cast<float>(o.lr));
-  data::BatchLoader train(ds.train, o.batch, pre, true, o.seed);
-  data::BatchLoader eval(ds.eval, std::max(o.batch, 500), pre, false, o.seed);
-  TrainConfig cfg;
-  cfg.model_name = d.name;
-  cfg.epochs = o.epochs;
-  cfg.seed = o.seed;
-  cfg.history_csv = o.history;
-  cfg.last_checkpoint = o.save;
-  cfg.backend = backend.get();
-  Trainer<Loss, Net, decltype(opt)> trainer(*net, opt, cfg);
-  trainer.fit(train, &eval);
-  const auto& ev = *trainer.last_evaluation();
+  TrainingRun<Optimizer> run = run_from_recipe<Optimizer>(d, options);
+  run.config.epochs = o.epochs;
+  run.config.seed = o.seed;
+  run.config.history_csv = o.history;
+  run.config.last_checkpoint = o.save;
+  run.config.backend = backend.get();
+  run.batch = o.batch;
+  run.optimizer.lr = static_cast<float>(o.lr);
+  run.init = o.load;
+  if (o.normalize)
+    run.preprocess = {data::preprocess::centered.scale, data::preprocess::centered.offset, d.preprocess.channels};
+  const RunResult r = train_from_recipe<Net, Loss>(run, {ds.train, ds.eval, description, o.eval_split});
+
+  const auto& ev = *r.last;
   std::printf("\n%s accuracy: %.4f (%ld of %ld)\n", o.eval_split.c_str(), ev.accuracy(), ev.confusion.correct(),
               ev.confusion.total());
   std::printf("%s", ev.confusion.report([](int c) { return data::emotion_name(c); }).c_str());

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "atomic_file.hpp"
+#include "hash.hpp"
 
 namespace fernet {
 
@@ -137,13 +138,6 @@ struct Checkpoint {
     }
     if (pos != end) throw fail("trailing bytes");
     return c;
-  }
-
- private:
-  static std::uint64_t fnv1a(const unsigned char* p, std::size_t n) {
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
   }
 };
 

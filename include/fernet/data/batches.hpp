@@ -1,7 +1,8 @@
 #pragma once
-// Mini-batches over a FER2013 data set: a run-time batch size, a fresh shuffle every epoch
-// derived from (seed, epoch) alone (so a resumed run sees the same order), the last partial
-// batch kept, and the input transform each notebook part used.
+// Mini-batches over labelled 8-bit images (labelled_images.hpp; a FER2013 set is one): a
+// run-time batch size, a fresh shuffle every epoch derived from (seed, epoch) alone (so a
+// resumed run sees the same order), the last partial batch kept, and the input transform each
+// notebook part used. Knows no data set and no file format.
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -10,11 +11,12 @@
 #include <vector>
 
 #include "../random.hpp"
-#include "fer2013.hpp"
+#include "labelled_images.hpp"
 
 namespace fernet::data {
 
-// value = pixel * scale + offset, replicated to `channels` planes.
+// value = pixel * scale + offset; `channels` is what the network takes: grey (1-channel) images
+// are replicated to that many planes, images with more channels must have exactly that many.
 struct Preprocess {
   float scale = 1.f;
   float offset = 0.f;
@@ -27,31 +29,37 @@ inline constexpr Preprocess unit_rgb{1.f / 255.f, 0.f, 3}; // section 5: /255, g
 inline constexpr Preprocess centered{1.f / 63.75f, -2.f, 1}; // (pixel - 127.5) / 63.75: -2..2, zero-centred
 }  // namespace preprocess
 
-// Per-sample augmentation hook: called on each training image (channels x 48 x 48 floats,
+// Per-sample augmentation hook: called on each training image (channels x height x width floats,
 // already preprocessed) with a generator seeded from (seed, epoch, position), so it is
 // reproducible. Random crops, flips and small rotations plug in here.
 using Augment = std::function<void(float* image, int channels, int height, int width, Rng& rng)>;
 
 struct Batch {
-  const float* images = nullptr;  // size x channels x 48 x 48
+  const float* images = nullptr;  // size x channels x height x width
   const int* labels = nullptr;
   int size = 0;
 };
 
 class BatchLoader {
  public:
-  BatchLoader(const Fer2013& data, int batch_size, Preprocess pre, bool shuffle, std::uint64_t seed)
-      : data_(&data), batch_(batch_size), pre_(pre), shuffle_(shuffle), seed_(seed), order_(data.size()) {
+  BatchLoader(LabelledImages data, int batch_size, Preprocess pre, bool shuffle, std::uint64_t seed)
+      : data_(data), batch_(batch_size), pre_(pre), shuffle_(shuffle), seed_(seed), order_(data.size()) {
     if (batch_size <= 0) throw std::invalid_argument("batch size must be at least 1, got " + std::to_string(batch_size));
     if (pre.channels <= 0) throw std::invalid_argument("preprocess channels must be at least 1");
+    const int stored = data.shape().channels;
+    if (stored != 1 && stored != pre.channels)
+      throw std::invalid_argument("BatchLoader: the images have " + std::to_string(stored) + " channels but the " +
+                                  "preprocessing gives " + std::to_string(pre.channels) +
+                                  " (grey images are replicated to any count; others must match)");
     std::iota(order_.begin(), order_.end(), std::size_t{0});
   }
 
+  const LabelledImages& data() const { return data_; }
   void set_augment(Augment a) { augment_ = std::move(a); }
-  std::size_t samples() const { return data_->size(); }
+  std::size_t samples() const { return data_.size(); }
   int batch_size() const { return batch_; }
-  int batches() const { return static_cast<int>((data_->size() + batch_ - 1) / batch_); }
-  int sample_floats() const { return pre_.channels * image_pixels; }
+  int batches() const { return static_cast<int>((data_.size() + batch_ - 1) / batch_); }
+  int sample_floats() const { return pre_.channels * plane(); }
 
   // Order of the epoch's samples: a Fisher-Yates shuffle seeded by (seed, epoch) only.
   void start_epoch(int epoch) {
@@ -64,29 +72,33 @@ class BatchLoader {
 
   Batch batch(int index) {
     const std::size_t begin = static_cast<std::size_t>(index) * batch_;
-    if (index < 0 || begin >= data_->size()) throw std::out_of_range("batch index out of range");
-    const int n = static_cast<int>(std::min<std::size_t>(batch_, data_->size() - begin));
+    if (index < 0 || begin >= data_.size()) throw std::out_of_range("batch index out of range");
+    const int n = static_cast<int>(std::min<std::size_t>(batch_, data_.size() - begin));
     const int per = sample_floats();
+    const int stored = static_cast<int>(data_.shape().pixels());  // one plane, or all of them
+    const int copies = per / stored;  // grey replicated to pre_.channels planes, else 1
     images_.resize(static_cast<std::size_t>(n) * per);
     labels_.resize(n);
 #pragma omp parallel for schedule(static) if (n >= 32)
     for (int i = 0; i < n; ++i) {
       const std::size_t row = order_[begin + i];
-      const std::uint8_t* src = data_->image(row);
+      const std::uint8_t* src = data_.image(row);
       float* dst = images_.data() + static_cast<std::size_t>(i) * per;
-      for (int p = 0; p < image_pixels; ++p) dst[p] = src[p] * pre_.scale + pre_.offset;
-      for (int c = 1; c < pre_.channels; ++c) std::copy(dst, dst + image_pixels, dst + c * image_pixels);
-      labels_[i] = data_->labels[row];
+      for (int p = 0; p < stored; ++p) dst[p] = src[p] * pre_.scale + pre_.offset;
+      for (int c = 1; c < copies; ++c) std::copy(dst, dst + stored, dst + c * stored);
+      labels_[i] = data_.label(row);
       if (augment_) {
         Rng rng(hash64(hash64(seed_, static_cast<std::uint64_t>(epoch_)) ^ 0xA06ull, begin + i));
-        augment_(dst, pre_.channels, image_side, image_side, rng);
+        augment_(dst, pre_.channels, data_.shape().height, data_.shape().width, rng);
       }
     }
     return {images_.data(), labels_.data(), n};
   }
 
  private:
-  const Fer2013* data_;
+  int plane() const { return data_.shape().height * data_.shape().width; }
+
+  LabelledImages data_;
   int batch_;
   Preprocess pre_;
   bool shuffle_;

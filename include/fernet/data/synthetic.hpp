@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "../random.hpp"
-#include "fer2013.hpp"
+#include "fer2013_dataset.hpp"
 
 namespace fernet::data {
 

@@ -1,0 +1,53 @@
+#pragma once
+// What the fernet program's commands share: the usage-error type (exit code 2), the stop flag
+// that SIGINT/SIGTERM set, the command line as text, input files and data loading, and
+// checkpoints and devices by name.
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <fernet/checkpoint.hpp>
+#include <fernet/data/fer2013_dataset.hpp>
+#include <fernet/device/backend.hpp>
+
+namespace fernet::app {
+
+struct UsageError : std::runtime_error {  // exit code 2
+  using std::runtime_error::runtime_error;
+};
+
+// ---- signals: the handler only stores ----
+// Set by SIGINT / SIGTERM while a StopSignals is alive; a second Ctrl-C kills the program.
+const std::atomic<bool>& stop_requested();
+int stop_signal();  // the signal that set the flag, 0 when none
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct Saved;
+  std::unique_ptr<Saved> saved_;
+};
+
+// ---- text ----
+std::string shell_quote(const std::string& s);
+std::string command_line(int argc, char** argv);
+std::string iso_time_now();
+
+// ---- inputs ----
+// A file the user named as input: a clear message when it is missing or not a file.
+void require_input_file(const std::string& path, const std::string& what);
+// The FER2013 file at `path` (checked first: a clear message when it is missing or a directory),
+// or the built-in synthetic faces when it is empty.
+data::Fer2013 load_data(const std::string& path, std::string& description);
+data::Split parse_split_or_throw(const std::string& name);  // UsageError for an unknown name
+Checkpoint load_checkpoint(const std::string& path);  // a directory gets a hint
+std::string weights_checksum(const Checkpoint& c);     // FNV-1a of parameters and buffers, hex
+// A backend by name (null for "cpu"); an unknown name is a usage error.
+std::unique_ptr<device::Backend> open_backend(const std::string& name);
+
+}  // namespace fernet::app

@@ -1,0 +1,92 @@
+// fernet eval --load FILE [--data FILE] [--split NAME] [--json]: accuracy, per-class
+// precision/recall/F1 and the confusion matrix of a checkpoint on one split.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <fernet/data/fer2013.hpp>
+#include <fernet/data/fer2013_source.hpp>
+#include <fernet/parallel.hpp>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "models.hpp"
+#include "report.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace fernet::app {
+
+namespace {
+
+struct EvalArgs {
+  std::string load, data, split = "PublicTest", model, device = "cpu";
+  int batch = 500, threads = 0;
+  bool json_out = false;
+};
+
+// --data, else the data the checkpoint was trained on, else the default file, else synthetic.
+std::string data_for(const std::string& given, const Checkpoint& c) {
+  if (!given.empty()) return given;
+  const std::string trained = c.get("data");
+  if (trained == "synthetic") return {};
+  if (!trained.empty() && fs::exists(trained)) return trained;
+  return data::default_data_path();
+}
+
+int cmd_eval(const EvalArgs& a) {
+  if (a.threads > 0) set_threads(a.threads);
+  const auto backend = open_backend(a.device);
+  if (a.batch < 1) throw UsageError("--batch must be at least 1 (got " + std::to_string(a.batch) + ")");
+  const data::Split split = parse_split_or_throw(a.split);
+  if (!a.data.empty()) require_input_file(a.data, "data file");
+  const Checkpoint c = load_checkpoint(a.load);
+  const ModelInfo& m = model_for_checkpoint(c, a.load, a.model);
+  std::string description;
+  const data::Fer2013 all = load_data(data_for(a.data, c), description);
+  const data::Fer2013 subset = all.split(split);
+  if (subset.size() == 0)
+    throw std::runtime_error(description + " has no " + a.split + " rows (" + data::split_counts(all) + "); choose another --split");
+  const Evaluation ev = m.evaluate(c, a.load, subset, a.batch, checkpoint_preprocess(c, m), backend.get());
+  if (a.json_out) {
+    json j = metrics_json(ev.confusion);
+    j["model"] = m.name;
+    j["checkpoint"] = a.load;
+    j["epoch"] = std::stoi(c.get("epoch", "0"));
+    j["data"] = description;
+    j["split"] = a.split;
+    j["loss"] = number(ev.loss);
+    j["weights_checksum"] = weights_checksum(c);
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::printf("%s (%s, epoch %s) on %s, %s: %zu images\n", a.load.c_str(), m.name.c_str(), c.get("epoch", "?").c_str(),
+                description.c_str(), a.split.c_str(), subset.size());
+    std::printf("%s accuracy: %.4f (%ld of %ld), loss %.4f\n\n", a.split.c_str(), ev.accuracy(), ev.confusion.correct(),
+                ev.confusion.total(), ev.loss);
+    std::printf("%s", ev.confusion.report([](int k) { return data::emotion_name(k); }).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_eval_command(CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint: accuracy, per-class precision/recall/F1, confusion matrix");
+  eval->add_option("--load", a->load, "checkpoint, e.g. DIR/model.fernet")->required();
+  eval->add_option("--data", a->data, "FER2013 CSV (plain or .gz); default: the data the model was trained on");
+  eval->add_option("--split", a->split, "Training, PublicTest or PrivateTest")->capture_default_str();
+  eval->add_option("--model", a->model, "expect this network (refuses a checkpoint of another)");
+  eval->add_option("--batch", a->batch, "images per forward pass")->capture_default_str();
+  eval->add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  eval->add_option("--device", a->device, "where to evaluate: cpu, cuda, cuda:N, or emulated")->capture_default_str();
+  eval->add_flag("--json", a->json_out, "print the results as JSON");
+  return {eval, [a] { return cmd_eval(*a); }};
+}
+
+}  // namespace fernet::app

@@ -1,0 +1,67 @@
+// fernet info [--checkpoint FILE]: version, SIMD architecture, threads, CUDA, the default data
+// file and the models with their notebook defaults; or a checkpoint's metadata and checksum.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <fernet/data/fer2013_file.hpp>
+#include <fernet/device/select.hpp>
+#include <fernet/parallel.hpp>
+#include <fernet/simd.hpp>
+#include <fernet/version.hpp>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "models.hpp"
+#include "report.hpp"
+
+namespace fernet::app {
+
+namespace {
+
+struct InfoArgs {
+  std::string checkpoint;
+  int threads = 0;
+};
+
+int cmd_info(const InfoArgs& a) {
+  if (a.threads > 0) set_threads(a.threads);
+  if (!a.checkpoint.empty()) {
+    const Checkpoint c = load_checkpoint(a.checkpoint);
+    std::printf("checkpoint: %s\n", a.checkpoint.c_str());
+    for (const char* key : {"model", "parameter_count", "epoch", "best_accuracy", "optimizer", "optimizer_steps", "seed",
+                            "preprocess", "data", "eval_split", "fernet_version", "shapes"})
+      if (!c.get(key).empty()) std::printf("%s: %s\n", key, c.get(key).c_str());
+    std::printf("weights checksum: %s\n", weights_checksum(c).c_str());
+    return 0;
+  }
+  std::printf("fernet %s\n", version_string);
+  std::printf("SIMD: %s (xsimd%s)\n", simd_arch().c_str(), simd_enabled() ? "" : ", disabled");
+  std::printf("threads: %d (OpenMP; %u hardware threads; set with --threads or OMP_NUM_THREADS)\n", threads(),
+              std::thread::hardware_concurrency());
+  std::printf("CUDA: %s\n", device::cuda_report().c_str());
+  std::printf("machine: %s, %s\n", os_description().c_str(), cpu_model().c_str());
+  const std::string data = data::default_data_path();
+  std::printf("default data: %s\n", data.empty() ? "none found, training uses the built-in synthetic faces" : data.c_str());
+  std::printf("\nmodels (notebook defaults):\n");
+  std::printf("  %-11s %-10s %11s  %-16s %-5s %8s %6s %6s %5s  %s\n", "name", "network", "parameters", "loss", "optim",
+              "lr", "epochs", "batch", "seed", "input");
+  for (const auto& m : models())
+    std::printf("  %-11s %-10s %11zu  %-16s %-5s %8g %6d %6d %5llu  %s\n", m.name.c_str(), m.network.c_str(),
+                m.parameters, m.loss.c_str(), m.optimizer.c_str(), m.lr, m.epochs, m.batch,
+                static_cast<unsigned long long>(m.seed), m.preprocess_name.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Command add_info_command(CLI::App& app) {
+  auto a = std::make_shared<InfoArgs>();
+  auto* info = app.add_subcommand("info", "Version, SIMD architecture, threads, CUDA, models; or a checkpoint's metadata");
+  info->add_option("--checkpoint", a->checkpoint, "describe this checkpoint (model, epoch, weights checksum)");
+  info->add_option("--threads", a->threads, "CPU threads");
+  return {info, [a] { return cmd_info(*a); }};
+}
+
+}  // namespace fernet::app

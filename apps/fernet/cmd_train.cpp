@@ -1,0 +1,306 @@
+// fernet train --model NAME [--data FILE] [--epochs N --batch N --lr X --seed N --threads N] --out DIR
+// fernet train --resume DIR
+// Trains through the library's train_from_recipe (models.hpp), then writes the plots and
+// report.json from the best checkpoint.
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <fernet/atomic_file.hpp>
+#include <fernet/data/fer2013.hpp>
+#include <fernet/data/fer2013_source.hpp>
+#include <fernet/device/select.hpp>
+#include <fernet/parallel.hpp>
+#include <fernet/simd.hpp>
+#include <fernet/version.hpp>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "models.hpp"
+#include "plots.hpp"
+#include "report.hpp"
+#include "run_settings.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace fernet::app {
+
+namespace {
+
+struct TrainArgs {
+  std::string model, data, out, resume, init, eval_split = "PublicTest", device = "cpu";
+  int epochs = 0, batch = 0, threads = 0;
+  double lr = 0;
+  std::uint64_t seed = 0;
+  bool synthetic = false, force = false;
+  CLI::Option *o_model, *o_data, *o_out, *o_init, *o_split, *o_epochs, *o_batch, *o_threads, *o_lr, *o_seed,
+      *o_synthetic, *o_force, *o_device;
+};
+
+// What a run is: its settings, its directory and where it stands.
+struct RunStart {
+  RunSettings settings;
+  std::string dir, original_cmdline, started;
+  bool resume = false;
+  std::unique_ptr<device::Backend> backend;  // opened before any file is written: a bad device fails first
+};
+
+// --resume DIR: the settings from DIR/run.json; only --epochs, --threads and --device may change.
+RunStart resume_run(const TrainArgs& a, const std::string& cmdline) {
+  RunStart r;
+  r.resume = true;
+  r.original_cmdline = cmdline;
+  r.started = iso_time_now();
+  for (CLI::Option* o : {a.o_model, a.o_data, a.o_out, a.o_init, a.o_split, a.o_batch, a.o_lr, a.o_seed,
+                         a.o_synthetic, a.o_force})
+    if (o->count())
+      throw UsageError(o->get_name() + " cannot be given with --resume: the run's settings are in " +
+                       (fs::path(a.resume) / "run.json").string() + " (only --epochs, --threads and --device may change)");
+  r.dir = a.resume;
+  const fs::path run_json = fs::path(r.dir) / "run.json";
+  std::error_code ec;
+  if (!fs::is_directory(r.dir, ec)) throw std::runtime_error("cannot resume: '" + r.dir + "' is not a directory");
+  if (!fs::exists(run_json, ec))
+    throw std::runtime_error("cannot resume: '" + r.dir + "' holds no run (no run.json); start one with fernet train --model NAME --out " + r.dir);
+  std::ifstream in(run_json);
+  json j;
+  try {
+    j = json::parse(in);
+    r.settings = settings_from_json(j.at("settings"));
+    r.original_cmdline = j.value("command_line", cmdline);
+    r.started = j.value("started", r.started);
+  } catch (const json::exception& e) {
+    throw std::runtime_error("cannot resume: " + run_json.string() + " is not a valid run file: " + e.what());
+  }
+  if (!fs::exists(fs::path(r.dir) / "last.fernet"))
+    throw std::runtime_error("cannot resume: '" + r.dir + "' has no last.fernet, so no epoch finished; start the run again: " +
+                             r.original_cmdline);
+  RunSettings& s = r.settings;
+  if (a.o_epochs->count()) s.epochs = a.epochs;
+  if (a.o_threads->count()) s.threads = a.threads;
+  if (a.o_device->count()) s.device = a.device;
+  validate(s);
+  r.backend = open_backend(s.device);
+  const int done = std::stoi(Checkpoint::load((fs::path(r.dir) / "last.fernet").string()).get("epoch", "0"));
+  if (s.epochs < done)
+    throw UsageError("--epochs " + std::to_string(s.epochs) + " is fewer than the " + std::to_string(done) +
+                     " epochs this run has already done");
+  if (a.o_epochs->count() || a.o_threads->count() || a.o_device->count()) {
+    j["settings"] = settings_json(s);
+    write_text_atomically(run_json.string(), j.dump(2) + "\n");
+  }
+  return r;
+}
+
+// --model NAME --out DIR: the notebook's settings with the flags' overrides, written to DIR/run.json.
+RunStart new_run(const TrainArgs& a, const std::string& cmdline) {
+  RunStart r;
+  r.original_cmdline = cmdline;
+  r.started = iso_time_now();
+  if (!a.o_model->count()) throw UsageError("--model NAME is required (one of: " + model_names() + "), or --resume DIR");
+  if (!a.o_out->count()) throw UsageError("--out DIR is required: the directory for the model, history, plots and report");
+  const ModelInfo* m = find_model(a.model);
+  if (!m) throw UsageError("unknown model '" + a.model + "'; choose one of: " + model_names());
+  RunSettings& s = r.settings;
+  s.model = m->name;
+  s.epochs = a.o_epochs->count() ? a.epochs : m->epochs;
+  s.batch = a.o_batch->count() ? a.batch : m->batch;
+  s.lr = a.o_lr->count() ? a.lr : m->lr;
+  s.seed = a.o_seed->count() ? a.seed : m->seed;
+  s.threads = a.threads;
+  s.device = a.device;
+  s.eval_split = a.eval_split;
+  parse_split_or_throw(s.eval_split);
+  if (s.eval_split == "Training") throw UsageError("--eval-split must be PublicTest or PrivateTest, not the training split");
+  validate(s);
+  r.backend = open_backend(s.device);
+  if (a.synthetic && a.o_data->count()) throw UsageError("--synthetic and --data exclude each other");
+  if (a.o_data->count()) {
+    require_input_file(a.data, "data file");
+    s.data = fs::absolute(a.data).lexically_normal().string();
+  } else if (!a.synthetic) {
+    s.data = data::default_data_path();
+  }
+  if (!a.init.empty()) {
+    require_input_file(a.init, "checkpoint");
+    s.init = fs::absolute(a.init).lexically_normal().string();
+  }
+  r.dir = a.out;
+  std::error_code ec;
+  fs::create_directories(r.dir, ec);
+  if (ec || !fs::is_directory(r.dir))
+    throw std::runtime_error("cannot create output directory '" + r.dir + "': " +
+                             (ec ? ec.message() : std::string("a file of that name exists")));
+  if (fs::exists(fs::path(r.dir) / "run.json") && !a.force)
+    throw std::runtime_error("'" + r.dir + "' already holds a run; continue it with: fernet train --resume " + r.dir +
+                             " (or pass --force to start over, or choose another --out)");
+  for (const char* f : {"last.fernet", "model.fernet", "history.csv", "curves.png", "confusion.png", "report.json"})
+    fs::remove(fs::path(r.dir) / f, ec);
+  const json j = {{"fernet_version", version_string},
+                  {"command_line", cmdline},
+                  {"started", r.started},
+                  {"settings", settings_json(s)}};
+  try {
+    write_text_atomically((fs::path(r.dir) / "run.json").string(), j.dump(2) + "\n");
+  } catch (const IoError& e) {
+    throw std::runtime_error("output directory '" + r.dir + "' is not writable: " + e.what());
+  }
+  return r;
+}
+
+// curves.png, confusion.png and report.json of a finished run; prints the best epoch's report.
+void write_report(const RunStart& run, const ModelInfo& m, const RunResult& r, std::size_t training_images,
+                  std::size_t eval_images, const std::string& cmdline, double wall_seconds) {
+  const RunSettings& s = run.settings;
+  const std::string& dir = run.dir;
+  double train_seconds = 0, images = 0;
+  int best_epoch = 0;
+  double best_acc = -1;
+  for (const auto& e : r.history) {
+    train_seconds += e.seconds;
+    images += e.images_per_second * e.seconds;
+    if (e.test_accuracy > best_acc) best_acc = e.test_accuracy, best_epoch = e.epoch;
+  }
+  const std::string data_name = s.data.empty() ? "synthetic data" : fs::path(s.data).filename().string();
+  plot_curves((fs::path(dir) / "curves.png").string(), r.history,
+              m.name + " on " + data_name + ": loss and accuracy per epoch", s.eval_split);
+  if (!r.best) throw std::runtime_error("no best checkpoint was written to " + dir + "/model.fernet");
+  const ConfusionMatrix& cm = r.best->confusion;
+  char title[256];
+  std::snprintf(title, sizeof title, "%s (epoch %d) on %s: accuracy %.1f%% of %ld images", m.name.c_str(), best_epoch,
+                s.eval_split.c_str(), 100 * cm.accuracy(), cm.total());
+  plot_confusion((fs::path(dir) / "confusion.png").string(), cm, class_names(), title);
+
+  json history = json::array();
+  for (const auto& e : r.history) history.push_back(epoch_json(e));
+  json report = {
+      {"fernet_version", version_string},
+      {"command_line", cmdline},
+      {"original_command_line", run.original_cmdline},
+      {"started", run.started},
+      {"finished", iso_time_now()},
+      {"model", m.name},
+      {"network", m.network},
+      {"parameters", m.parameters},
+      {"loss", m.loss},
+      {"optimizer", m.optimizer},
+      {"preprocess", m.preprocess_name},
+      {"settings", settings_json(s)},
+      {"data", {{"source", s.data.empty() ? json("synthetic") : json(s.data)},
+                {"training_images", training_images},
+                {"eval_split", s.eval_split},
+                {"eval_images", eval_images}}},
+      {"epochs", r.completed_epochs},
+      {"best_epoch", best_epoch},
+      {"evaluation", metrics_json(cm)},
+      {"accuracy", cm.accuracy()},
+      {"eval_loss", number(r.best->loss)},
+      {"last_epoch", r.history.empty() ? json(nullptr) : epoch_json(r.history.back())},
+      {"history", history},
+      {"wall_seconds", wall_seconds},
+      {"train_seconds", train_seconds},
+      {"images_per_second", train_seconds > 0 ? images / train_seconds : 0.0},
+      {"threads", threads()},
+      {"simd_arch", simd_arch()},
+      {"device", run.backend ? run.backend->name() : std::string("cpu")},
+      {"cuda", device::cuda_report()},
+      {"machine", machine_json()},
+      {"files", {{"best_checkpoint", "model.fernet"}, {"last_checkpoint", "last.fernet"}, {"history", "history.csv"},
+                 {"curves", "curves.png"}, {"confusion", "confusion.png"}, {"settings", "run.json"}}}};
+  report["evaluation"]["split"] = s.eval_split;
+  report["evaluation"]["checkpoint"] = "model.fernet";
+  report["evaluation"]["loss"] = number(r.best->loss);
+  write_text_atomically((fs::path(dir) / "report.json").string(), report.dump(2) + "\n");
+
+  std::printf("\nbest: epoch %d, %s accuracy %.4f (%ld of %ld)\n", best_epoch, s.eval_split.c_str(), cm.accuracy(),
+              cm.correct(), cm.total());
+  std::printf("%s", cm.report([](int c) { return data::emotion_name(c); }).c_str());
+  std::printf("\nwrote %s: model.fernet (best), last.fernet, history.csv, curves.png, confusion.png, report.json\n",
+              dir.c_str());
+}
+
+int cmd_train(const TrainArgs& a, const std::string& cmdline) {
+  const auto wall0 = std::chrono::steady_clock::now();
+  if (a.o_threads->count() && a.threads < 1)
+    throw UsageError("--threads must be at least 1 (got " + std::to_string(a.threads) + ")");
+  const RunStart run = a.resume.empty() ? new_run(a, cmdline) : resume_run(a, cmdline);
+  const RunSettings& s = run.settings;
+  const ModelInfo& m = *find_model(s.model);
+  if (s.threads > 0) set_threads(s.threads);
+
+  std::string description;
+  const data::TrainingSplits splits =
+      data::training_splits(load_data(s.data, description), parse_split_or_throw(s.eval_split), description);
+  const data::Fer2013 &train = splits.train, &eval = splits.eval;
+  if (s.data.empty() && !run.resume && !a.synthetic)
+    std::printf("data: built-in synthetic faces (no --data given and no FER2013 file found at "
+                "../shared/data/fer2013-dev.csv.gz; pass --data FILE for the real data)\n");
+
+  TrainJob job;
+  job.settings = s;
+  job.data = {train, eval, description, s.eval_split};
+  job.out_dir = run.dir;
+  job.resume = run.resume;
+  job.stop = &stop_requested();
+  job.backend = run.backend.get();
+  store_preprocess(job.extra_meta, m.preprocess);
+  job.extra_meta["preprocess"] = m.preprocess_name;
+  job.extra_meta["data"] = s.data.empty() ? "synthetic" : s.data;
+  job.extra_meta["eval_split"] = s.eval_split;
+  job.extra_meta["fernet_version"] = version_string;
+
+  RunResult r;
+  {
+    StopSignals signals;
+    r = m.train(job);
+  }
+  if (!r.completed) {
+    const int sig = stop_signal();
+    std::printf("Interrupted by %s. %s; continue with: fernet train --resume %s\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                r.completed_epochs > 0 ? ("epoch " + std::to_string(r.completed_epochs) + " is saved in " +
+                                          (fs::path(run.dir) / "last.fernet").string()).c_str()
+                                       : "no epoch finished",
+                shell_quote(run.dir).c_str());
+    std::fflush(stdout);
+    return 128 + (sig ? sig : SIGINT);
+  }
+  if (run.resume && r.resumed_from >= s.epochs)
+    std::printf("The run had already finished its %d epochs; rewriting its plots and report.\n", s.epochs);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  write_report(run, m, r, train.size(), eval.size(), cmdline, wall);
+  return 0;
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& app, const std::string& cmdline) {
+  auto a = std::make_shared<TrainArgs>();
+  auto* train = app.add_subcommand("train", "Train a notebook network; writes the model, history, plots and report to --out DIR");
+  a->o_model = train->add_option("--model", a->model, "network: " + model_names());
+  a->o_data = train->add_option("--data", a->data, "FER2013 CSV (plain or .gz); default ../shared/data/fer2013-dev.csv.gz when present, else the built-in synthetic set");
+  a->o_synthetic = train->add_flag("--synthetic", a->synthetic, "train on the built-in synthetic faces even when real data is present");
+  a->o_epochs = train->add_option("--epochs", a->epochs, "epochs (default: the notebook's for the model)");
+  a->o_batch = train->add_option("--batch", a->batch, "batch size (default: the notebook's)");
+  a->o_lr = train->add_option("--lr", a->lr, "learning rate (default: the notebook's)");
+  a->o_seed = train->add_option("--seed", a->seed, "seed for initialisation, shuffling and dropout (default: the notebook's)");
+  a->o_threads = train->add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  a->o_device = train->add_option("--device", a->device,
+                                  "where to train: cpu, cuda, cuda:N, or emulated (the GPU code path on the CPU, for testing)")
+                    ->capture_default_str();
+  a->o_split = train->add_option("--eval-split", a->eval_split, "split evaluated after every epoch")->capture_default_str();
+  a->o_init = train->add_option("--init", a->init, "start from this checkpoint's weights (same network)");
+  a->o_out = train->add_option("--out", a->out, "output directory");
+  a->o_force = train->add_flag("--force", a->force, "start over in an --out directory that already holds a run");
+  train->add_option("--resume", a->resume, "continue the interrupted run in this directory (no other flags needed)");
+  return {train, [a, cmdline] { return cmd_train(*a, cmdline); }};
+}
+
+}  // namespace fernet::app

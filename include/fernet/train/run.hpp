@@ -1,0 +1,172 @@
+#pragma once
+// One training run from a recipe, the way every fernet program trains: the network (seeded, or
+// from a checkpoint's weights), its optimiser, the training and evaluation batches, the
+// start-up banner, the Trainer (resumed when asked), and the results. The examples and the
+// fernet program both call train_from_recipe; the data are any labelled images
+// (data/labelled_images.hpp), so a run needs neither FER2013 nor zlib.
+//
+//   auto run = run_from_recipe<Adam>(recipes::cnn_adam);     // the notebook's numbers
+//   run.config.epochs = 3;                                   // override any of them
+//   const RunResult r = train_from_recipe<networks::NetAdam, NLLLoss>(run, {train, eval, "my data"});
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "../checkpoint.hpp"
+#include "../data/batches.hpp"
+#include "../data/labelled_images.hpp"
+#include "../loss.hpp"
+#include "../optim/adam.hpp"
+#include "../optim/sgd.hpp"
+#include "../parallel.hpp"
+#include "../simd.hpp"
+#include "../version.hpp"
+#include "recipes.hpp"
+#include "trainer.hpp"
+
+namespace fernet {
+
+template <class Loss>
+std::string loss_name() {
+  if constexpr (std::is_same_v<Loss, NLLLoss>)
+    return "NLLLoss";
+  else if constexpr (std::is_same_v<Loss, CrossEntropyLoss>)
+    return "CrossEntropyLoss";
+  else
+    return "custom loss";
+}
+
+template <class Optimizer>
+std::string optimizer_name(const typename Optimizer::Options& o) {
+  if constexpr (std::is_same_v<Optimizer, Adam>)
+    return o.decoupled ? "AdamW" : "Adam";
+  else if constexpr (std::is_same_v<Optimizer, SGD>) {
+    if (o.momentum == 0) return "SGD";
+    char text[48];
+    std::snprintf(text, sizeof text, "SGD (momentum %g)", static_cast<double>(o.momentum));
+    return text;
+  }
+  else
+    return "custom optimizer";
+}
+
+// What a run trains and evaluates on.
+struct RunData {
+  data::LabelledImages train;
+  data::LabelledImages eval;                // evaluated after every epoch; empty: no evaluation
+  std::string description = "in-memory data";  // where the images came from (the banner says it)
+  std::string eval_name = "evaluation";     // what `eval` is (e.g. a split name), for the banner
+};
+
+template <class Optimizer>
+struct TrainingRun {
+  // model_name (the recipe's name: banner and checkpoints), epochs, seed (initialisation,
+  // shuffling, dropout), output files, stop flag, device backend, progress line.
+  TrainConfig config;
+  std::string network;   // the network's name, for the banner
+  std::string notebook;  // what the notebook reached, for the banner (empty: no line)
+  int batch = 100;       // training batch; evaluation uses max(batch, 500)
+  typename Optimizer::Options optimizer{};  // the learning rate among them
+  data::Preprocess preprocess;
+  std::string init;      // start from this checkpoint's weights (the same network)
+  bool resume = false;   // continue the run saved in config.last_checkpoint
+  std::vector<std::string> notes;  // more banner lines (e.g. the output directory)
+};
+
+// A run with a recipe's numbers; `options` gives the optimiser's other settings (momentum...).
+template <class Optimizer>
+TrainingRun<Optimizer> run_from_recipe(const Recipe& r, typename Optimizer::Options options = {}) {
+  TrainingRun<Optimizer> run;
+  run.config.model_name = r.name;
+  run.config.epochs = r.epochs;
+  run.config.seed = r.seed;
+  run.network = r.network;
+  run.notebook = r.notebook;
+  run.batch = r.batch;
+  options.lr = static_cast<float>(r.lr);
+  run.optimizer = options;
+  run.preprocess = r.preprocess;
+  return run;
+}
+
+struct RunResult {
+  bool completed = false;  // false: stopped by config.stop
+  int completed_epochs = 0;
+  int resumed_from = 0;    // epochs already done when the run started
+  std::vector<EpochRecord> history;
+  double best_accuracy = -1;
+  std::optional<Evaluation> last;  // the last epoch's evaluation
+  std::optional<Evaluation> best;  // config.best_checkpoint evaluated again, when one was written
+};
+
+// The batches must be what Net takes: a clear message instead of reading past a batch.
+template <class Net>
+void check_input_size(const data::BatchLoader& loader, const std::string& network_name) {
+  const auto& s = loader.data().shape();
+  const int floats = loader.sample_floats();
+  if (static_cast<std::size_t>(floats) != Net::input_shape::size)
+    throw std::invalid_argument("network '" + network_name + "' takes " + Net::input_shape::str() + " = " +
+                                std::to_string(Net::input_shape::size) + " values per image, but " + s.str() +
+                                " images preprocessed to " + std::to_string(floats / std::max(1, s.height * s.width)) +
+                                " channels give " + std::to_string(floats));
+}
+
+// The lines every run starts with: fernet and the machine, the data, the notebook, the network.
+template <class Net, class Loss, class Optimizer>
+void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
+  const TrainConfig& c = run.config;
+  std::printf("fernet %s | %s | SIMD %s | %d threads | device %s\n", version_string, c.model_name.c_str(),
+              simd_arch().c_str(), threads(), c.backend ? c.backend->name().c_str() : "cpu");
+  std::printf("data: %zu training and %zu %s images from %s\n", d.train.size(), d.eval.size(), d.eval_name.c_str(),
+              d.description.c_str());
+  if (!run.notebook.empty()) std::printf("notebook: %s\n", run.notebook.c_str());
+  std::printf("network: %s%s, %zu parameters, %s, %s; epochs %d, batch %d, lr %g, seed %llu\n",
+              run.network.empty() ? "" : (run.network + " ").c_str(), Net::shape_string().c_str(),
+              Net::parameter_count, loss_name<Loss>().c_str(), optimizer_name<Optimizer>(run.optimizer).c_str(),
+              c.epochs, run.batch, static_cast<double>(run.optimizer.lr), static_cast<unsigned long long>(c.seed));
+  for (const auto& line : run.notes) std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+template <class Net, class Loss, class Optimizer>
+RunResult train_from_recipe(const TrainingRun<Optimizer>& run, const RunData& d) {
+  const TrainConfig& c = run.config;
+  if (d.train.size() == 0) throw std::invalid_argument("train_from_recipe: no training images in " + d.description);
+  data::BatchLoader train(d.train, run.batch, run.preprocess, true, c.seed);
+  std::optional<data::BatchLoader> eval;
+  if (d.eval.size() > 0) eval.emplace(d.eval, std::max(run.batch, 500), run.preprocess, false, c.seed);
+  check_input_size<Net>(train, c.model_name);
+  print_banner<Net, Loss>(run, d);
+
+  auto net = std::make_unique<Net>(c.seed);
+  Optimizer opt(*net, run.optimizer);
+  Trainer<Loss, Net, Optimizer> trainer(*net, opt, c);
+  RunResult r;
+  if (run.resume) {
+    trainer.resume(c.last_checkpoint);
+    r.resumed_from = trainer.completed_epochs();
+    std::printf("resuming after epoch %d of %d\n", r.resumed_from, c.epochs);
+    std::fflush(stdout);
+  } else if (!run.init.empty()) {
+    restore_checkpoint(*net, Checkpoint::load(run.init), run.init, c.model_name);
+  }
+  r.completed = trainer.fit(train, eval ? &*eval : nullptr);
+  r.completed_epochs = trainer.completed_epochs();
+  r.history = trainer.history();
+  r.best_accuracy = trainer.best_accuracy();
+  r.last = trainer.last_evaluation();
+  if (r.completed && eval && !c.best_checkpoint.empty() && std::filesystem::exists(c.best_checkpoint)) {
+    auto best = std::make_unique<Net>(c.seed);
+    restore_checkpoint(*best, Checkpoint::load(c.best_checkpoint), c.best_checkpoint, c.model_name);
+    r.best = evaluate<Loss>(*best, *eval);
+  }
+  return r;
+}
+
+}  // namespace fernet
