@@ -40,8 +40,8 @@ void run(benchmark::State& state, const aug::Pipeline& p) {
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  state.counters["images/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * batch,
-                                                  benchmark::Counter::kIsRate);
+  state.counters["images/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * batch, benchmark::Counter::kIsRate);
 }
 
 const aug::Affine affine{.degrees = 10.f, .translate = 0.1f, .scale_min = 0.9f, .scale_max = 1.1f};

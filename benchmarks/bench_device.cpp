@@ -42,9 +42,9 @@ void train_step(benchmark::State& state, int batch, Options options) {
   device::DeviceModel<Net> dev(*g_backend, *f.net);
   device::DeviceOptimizer<Optimizer> dopt(dev, opt);
   dev.template train_step<Loss>(f.x.data(), f.labels.data(), f.n, dopt);  // allocations happen here
-  for (auto _ : state)
-    benchmark::DoNotOptimize(dev.template train_step<Loss>(f.x.data(), f.labels.data(), f.n, dopt));
-  state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  for (auto _ : state) benchmark::DoNotOptimize(dev.template train_step<Loss>(f.x.data(), f.labels.data(), f.n, dopt));
+  state.counters["images/s"] =
+      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <class Net>
@@ -58,7 +58,8 @@ void inference(benchmark::State& state, int batch) {
     dev.predict(f.x.data(), f.n, out.data());  // upload, forward, download: end to end
     benchmark::DoNotOptimize(out.data());
   }
-  state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["images/s"] =
+      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 }  // namespace
 

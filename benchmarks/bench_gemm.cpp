@@ -38,8 +38,7 @@ void BM_gemm(benchmark::State& state) {
     benchmark::DoNotOptimize(C.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * M * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   fernet::use_simd(true);
 }
 
@@ -59,15 +58,15 @@ void square(benchmark::internal::Benchmark* b) {
 void network(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "N", "K", "ta", "tb", "beta", "thr", "simd"});
   for (int t : {1, 2}) {
-    b->Args({128, 512, 2304, 0, 1, 0, t, 1});   // Y = X W^T
-    b->Args({512, 2304, 128, 1, 0, 1, t, 1});   // dW += dY^T X
-    b->Args({128, 2304, 512, 0, 0, 0, t, 1});   // dX = dY W
-    b->Args({64, 2304, 288, 0, 0, 0, t, 1});    // conv out = W col
-    b->Args({64, 288, 2304, 0, 1, 1, t, 1});    // conv dW += dOut col^T
-    b->Args({288, 2304, 64, 1, 0, 0, t, 1});    // conv dcol = W^T dOut
-    b->Args({32, 2304, 9, 0, 0, 0, t, 1});      // first conv, K = 9
-    b->Args({32, 9, 2304, 0, 1, 1, t, 1});      // its dW
-    b->Args({9, 2304, 32, 1, 0, 0, t, 1});      // its dcol
+    b->Args({128, 512, 2304, 0, 1, 0, t, 1});  // Y = X W^T
+    b->Args({512, 2304, 128, 1, 0, 1, t, 1});  // dW += dY^T X
+    b->Args({128, 2304, 512, 0, 0, 0, t, 1});  // dX = dY W
+    b->Args({64, 2304, 288, 0, 0, 0, t, 1});   // conv out = W col
+    b->Args({64, 288, 2304, 0, 1, 1, t, 1});   // conv dW += dOut col^T
+    b->Args({288, 2304, 64, 1, 0, 0, t, 1});   // conv dcol = W^T dOut
+    b->Args({32, 2304, 9, 0, 0, 0, t, 1});     // first conv, K = 9
+    b->Args({32, 9, 2304, 0, 1, 1, t, 1});     // its dW
+    b->Args({9, 2304, 32, 1, 0, 0, t, 1});     // its dcol
   }
 }
 
@@ -84,9 +83,8 @@ void BM_fma_peak(benchmark::State& state) {
       for (int r = 0; r < chains; ++r) acc[r] = xsimd::fma(acc[r], b, c);
     benchmark::DoNotOptimize(acc);
   }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * chains * steps * fernet::simd_width / 1e9,
-                         benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * chains * steps * fernet::simd_width / 1e9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace

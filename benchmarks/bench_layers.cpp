@@ -36,9 +36,13 @@ struct Bound {
   std::unique_ptr<impl> layer = std::make_unique<impl>();
   AlignedFloats p, g, b, x, y, dy, dx;
   explicit Bound(int n)
-      : p(std::max<std::size_t>(1, impl::param_count)), g(std::max<std::size_t>(1, impl::param_count), 0.f),
-        b(std::max<std::size_t>(1, impl::buffer_count)), x(static_cast<std::size_t>(n) * In::size),
-        y(static_cast<std::size_t>(n) * out::size), dy(y.size()), dx(x.size()) {
+      : p(std::max<std::size_t>(1, impl::param_count)),
+        g(std::max<std::size_t>(1, impl::param_count), 0.f),
+        b(std::max<std::size_t>(1, impl::buffer_count)),
+        x(static_cast<std::size_t>(n) * In::size),
+        y(static_cast<std::size_t>(n) * out::size),
+        dy(y.size()),
+        dx(x.size()) {
     layer->bind(p.data(), g.data(), b.data());
     Rng rng(7);
     layer->init(rng);
@@ -93,11 +97,16 @@ void add(const std::string& name, int batch, bool first, Kind kind, double work_
   }
 }
 
-template <class S> struct conv_of;
+template <class S>
+struct conv_of;
 template <int I, int O, int K, int St, int P, bool B, class Init>
-struct conv_of<Conv<I, O, K, St, P, B, Init>> { static constexpr int in = I, out = O, k = K; };
+struct conv_of<Conv<I, O, K, St, P, B, Init>> {
+  static constexpr int in = I, out = O, k = K;
+};
 template <int I, int O, int K, int St, bool B, class Init>
-struct conv_of<ConvSame<I, O, K, St, B, Init>> { static constexpr int in = I, out = O, k = K; };
+struct conv_of<ConvSame<I, O, K, St, B, Init>> {
+  static constexpr int in = I, out = O, k = K;
+};
 
 template <class Spec, class In>
 void conv(const std::string& name, int batch, bool first = false) {
@@ -150,23 +159,23 @@ void register_all() {
   linear<64, 7>("TfCNN.fc3", 50);
   // ResNet-18, batch 100: every distinct convolution (count per network in the name's comment),
   // its batch norms and the stem's ReLU + pooling.
-  conv<Conv<1, 64, 7, 2, 3, false>, Shape<1, 48, 48>>("ResNet18.stem_conv", 100, true);     // x1
-  memory<BatchNorm2d<64>, Shape<64, 24, 24>>("ResNet18.stem_bn", 100);                       // x1
-  memory<Chain<ReLU, Pool<3, 2, 1>>, Shape<64, 24, 24>>("ResNet18.stem_relu_pool", 100);     // x1
-  conv<ResConv<64, 64, 3, 1, 1>, Shape<64, 12, 12>>("ResNet18.l1_conv3x3", 100);             // x4
-  memory<BatchNorm2d<64>, Shape<64, 12, 12>>("ResNet18.l1_bn", 100);                         // x4
-  conv<ResConv<64, 128, 3, 2, 1>, Shape<64, 12, 12>>("ResNet18.l2_conv3x3s2", 100);          // x1
-  conv<ResConv<128, 128, 3, 1, 1>, Shape<128, 6, 6>>("ResNet18.l2_conv3x3", 100);            // x3
-  conv<ResConv<64, 128, 1, 2, 0>, Shape<64, 12, 12>>("ResNet18.l2_down1x1", 100);            // x1
-  memory<BatchNorm2d<128>, Shape<128, 6, 6>>("ResNet18.l2_bn", 100);                         // x5
-  conv<ResConv<128, 256, 3, 2, 1>, Shape<128, 6, 6>>("ResNet18.l3_conv3x3s2", 100);          // x1
-  conv<ResConv<256, 256, 3, 1, 1>, Shape<256, 3, 3>>("ResNet18.l3_conv3x3", 100);            // x3
-  conv<ResConv<128, 256, 1, 2, 0>, Shape<128, 6, 6>>("ResNet18.l3_down1x1", 100);            // x1
-  memory<BatchNorm2d<256>, Shape<256, 3, 3>>("ResNet18.l3_bn", 100);                         // x5
-  conv<ResConv<256, 512, 3, 2, 1>, Shape<256, 3, 3>>("ResNet18.l4_conv3x3s2", 100);          // x1
-  conv<ResConv<512, 512, 3, 1, 1>, Shape<512, 2, 2>>("ResNet18.l4_conv3x3", 100);            // x3
-  conv<ResConv<256, 512, 1, 2, 0>, Shape<256, 3, 3>>("ResNet18.l4_down1x1", 100);            // x1
-  memory<BatchNorm2d<512>, Shape<512, 2, 2>>("ResNet18.l4_bn", 100);                         // x5
+  conv<Conv<1, 64, 7, 2, 3, false>, Shape<1, 48, 48>>("ResNet18.stem_conv", 100, true);   // x1
+  memory<BatchNorm2d<64>, Shape<64, 24, 24>>("ResNet18.stem_bn", 100);                    // x1
+  memory<Chain<ReLU, Pool<3, 2, 1>>, Shape<64, 24, 24>>("ResNet18.stem_relu_pool", 100);  // x1
+  conv<ResConv<64, 64, 3, 1, 1>, Shape<64, 12, 12>>("ResNet18.l1_conv3x3", 100);          // x4
+  memory<BatchNorm2d<64>, Shape<64, 12, 12>>("ResNet18.l1_bn", 100);                      // x4
+  conv<ResConv<64, 128, 3, 2, 1>, Shape<64, 12, 12>>("ResNet18.l2_conv3x3s2", 100);       // x1
+  conv<ResConv<128, 128, 3, 1, 1>, Shape<128, 6, 6>>("ResNet18.l2_conv3x3", 100);         // x3
+  conv<ResConv<64, 128, 1, 2, 0>, Shape<64, 12, 12>>("ResNet18.l2_down1x1", 100);         // x1
+  memory<BatchNorm2d<128>, Shape<128, 6, 6>>("ResNet18.l2_bn", 100);                      // x5
+  conv<ResConv<128, 256, 3, 2, 1>, Shape<128, 6, 6>>("ResNet18.l3_conv3x3s2", 100);       // x1
+  conv<ResConv<256, 256, 3, 1, 1>, Shape<256, 3, 3>>("ResNet18.l3_conv3x3", 100);         // x3
+  conv<ResConv<128, 256, 1, 2, 0>, Shape<128, 6, 6>>("ResNet18.l3_down1x1", 100);         // x1
+  memory<BatchNorm2d<256>, Shape<256, 3, 3>>("ResNet18.l3_bn", 100);                      // x5
+  conv<ResConv<256, 512, 3, 2, 1>, Shape<256, 3, 3>>("ResNet18.l4_conv3x3s2", 100);       // x1
+  conv<ResConv<512, 512, 3, 1, 1>, Shape<512, 2, 2>>("ResNet18.l4_conv3x3", 100);         // x3
+  conv<ResConv<256, 512, 1, 2, 0>, Shape<256, 3, 3>>("ResNet18.l4_down1x1", 100);         // x1
+  memory<BatchNorm2d<512>, Shape<512, 2, 2>>("ResNet18.l4_bn", 100);                      // x5
   linear<512, 7, false>("ResNet18.fc", 100);
 }
 
@@ -182,8 +191,8 @@ void fma_peak(benchmark::State& state) {
       for (int r = 0; r < chains; ++r) acc[r] = xsimd::fma(acc[r], b, c);
     benchmark::DoNotOptimize(acc);
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * chains * steps * simd_width / 1e9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * chains * steps * simd_width / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace

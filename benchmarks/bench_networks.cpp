@@ -20,7 +20,8 @@ struct Fixture {
   std::unique_ptr<Net> net = std::make_unique<Net>(1);
   std::vector<float> x, grad;
   std::vector<int> labels;
-  explicit Fixture(int batch) : n(batch), x(batch * Net::input_shape::size), grad(batch * Net::output_shape::size), labels(batch) {
+  explicit Fixture(int batch)
+      : n(batch), x(batch * Net::input_shape::size), grad(batch * Net::output_shape::size), labels(batch) {
     Rng rng(3);
     for (auto& v : x) v = rng.uniform(0.f, 1.f);
     for (auto& l : labels) l = static_cast<int>(rng.below(Net::output_shape::size));
@@ -46,7 +47,8 @@ void train_step(benchmark::State& state, int batch) {
     f.net->backward(f.grad.data());
     opt.step();
   }
-  state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["images/s"] =
+      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <class Net>
@@ -55,7 +57,8 @@ void inference(benchmark::State& state, int batch) {
   Fixture<Net> f(batch);
   f.net->eval();
   for (auto _ : state) benchmark::DoNotOptimize(f.net->forward(f.x.data(), f.n));
-  state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["images/s"] =
+      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 }  // namespace
 

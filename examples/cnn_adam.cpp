@@ -12,7 +12,6 @@ int main(int argc, char** argv) {
   CLI::App app{"Train the notebook's CNN (NetAdam) with Adam on FER2013", "cnn_adam"};
   examples::Options o;
   examples::add_common_flags(app, o, d);
-  return examples::run_main(app, argc, argv, [&] {
-    return examples::train_notebook_network<networks::NetAdam, NLLLoss, Adam>(o, d);
-  });
+  return examples::run_main(app, argc, argv,
+                            [&] { return examples::train_notebook_network<networks::NetAdam, NLLLoss, Adam>(o, d); });
 }

@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   examples::Options o;
   examples::add_common_flags(app, o, d);
   float momentum = 0.f;
-  app.add_option("--momentum", momentum, "SGD momentum (the notebook used none)")->capture_default_str()->check(CLI::Range(0.0, 0.999));
+  app.add_option("--momentum", momentum, "SGD momentum (the notebook used none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999));
   return examples::run_main(app, argc, argv, [&] {
     return examples::train_notebook_network<networks::NetSGD, NLLLoss, SGD>(o, d, {.momentum = momentum});
   });

@@ -15,7 +15,6 @@ int main(int argc, char** argv) {
   CLI::App app{"Train the notebook's MLP with Adam on FER2013", "linear_mlp"};
   examples::Options o;
   examples::add_common_flags(app, o, d);
-  return examples::run_main(app, argc, argv, [&] {
-    return examples::train_notebook_network<networks::LinearMLP, NLLLoss, Adam>(o, d);
-  });
+  return examples::run_main(app, argc, argv,
+                            [&] { return examples::train_notebook_network<networks::LinearMLP, NLLLoss, Adam>(o, d); });
 }

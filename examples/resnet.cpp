@@ -16,14 +16,19 @@ int main(int argc, char** argv) {
   int depth = 18;
   float momentum = 0.f;
   app.add_option("--depth", depth, "ResNet depth")->capture_default_str()->check(CLI::IsMember({18, 50, 152}));
-  app.add_option("--momentum", momentum, "SGD momentum (the notebook used none)")->capture_default_str()->check(CLI::Range(0.0, 0.999));
+  app.add_option("--momentum", momentum, "SGD momentum (the notebook used none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999));
   return examples::run_main(app, argc, argv, [&] {
     const SGD::Options sgd{.momentum = momentum};
     using examples::train_notebook_network;
     switch (depth) {
-      case 50: return train_notebook_network<networks::ResNet50, CrossEntropyLoss, SGD>(o, recipes::resnet50, sgd);
-      case 152: return train_notebook_network<networks::ResNet152, CrossEntropyLoss, SGD>(o, recipes::resnet152, sgd);
-      default: return train_notebook_network<networks::ResNet18, CrossEntropyLoss, SGD>(o, recipes::resnet18, sgd);
+      case 50:
+        return train_notebook_network<networks::ResNet50, CrossEntropyLoss, SGD>(o, recipes::resnet50, sgd);
+      case 152:
+        return train_notebook_network<networks::ResNet152, CrossEntropyLoss, SGD>(o, recipes::resnet152, sgd);
+      default:
+        return train_notebook_network<networks::ResNet18, CrossEntropyLoss, SGD>(o, recipes::resnet18, sgd);
     }
   });
 }

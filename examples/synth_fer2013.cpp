@@ -32,8 +32,7 @@ std::uint64_t parse_number(std::string_view flag, std::string_view text) {
   std::uint64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || error != std::errc() || end != text.data() + text.size())
-    throw UsageError{std::string(flag) + " needs a non-negative integer, got '" +
-                     std::string(text) + "'"};
+    throw UsageError{std::string(flag) + " needs a non-negative integer, got '" + std::string(text) + "'"};
   return value;
 }
 
@@ -49,21 +48,16 @@ int main(int argc, char** argv) {
         std::fputs(usage_text, stdout);
         return 0;
       }
-      if (flag != "--out" && flag != "--training" && flag != "--public-test" &&
-          flag != "--private-test" && flag != "--seed")
+      if (flag != "--out" && flag != "--training" && flag != "--public-test" && flag != "--private-test" &&
+          flag != "--seed")
         throw UsageError{"unknown flag '" + std::string(flag) + "'"};
       if (i + 1 == argc) throw UsageError{std::string(flag) + " needs a value"};
       const std::string_view value = argv[++i];
-      if (flag == "--out")
-        out_path = value;
-      else if (flag == "--training")
-        options.training = parse_number(flag, value);
-      else if (flag == "--public-test")
-        options.public_test = parse_number(flag, value);
-      else if (flag == "--private-test")
-        options.private_test = parse_number(flag, value);
-      else
-        options.seed = parse_number(flag, value);
+      if (flag == "--out") out_path = value;
+      else if (flag == "--training") options.training = parse_number(flag, value);
+      else if (flag == "--public-test") options.public_test = parse_number(flag, value);
+      else if (flag == "--private-test") options.private_test = parse_number(flag, value);
+      else options.seed = parse_number(flag, value);
     }
     if (out_path.empty()) throw UsageError{"--out FILE is required"};
   } catch (const UsageError& e) {
@@ -74,9 +68,8 @@ int main(int argc, char** argv) {
   try {
     const fernet::data::Fer2013 data = fernet::data::make_synthetic(options);
     fernet::data::write_fer2013_csv(data, out_path);
-    std::printf("wrote %zu images (%zu Training, %zu PublicTest, %zu PrivateTest) to %s\n",
-                data.size(), options.training, options.public_test, options.private_test,
-                out_path.c_str());
+    std::printf("wrote %zu images (%zu Training, %zu PublicTest, %zu PrivateTest) to %s\n", data.size(),
+                options.training, options.public_test, options.private_test, out_path.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "synth_fer2013: %s\n", e.what());
     return 1;

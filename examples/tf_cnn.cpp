@@ -13,7 +13,6 @@ int main(int argc, char** argv) {
   CLI::App app{"Train the notebook's TensorFlow-style CNN on FER2013", "tf_cnn"};
   examples::Options o;
   examples::add_common_flags(app, o, d);
-  return examples::run_main(app, argc, argv, [&] {
-    return examples::train_notebook_network<networks::TfCNN, CrossEntropyLoss, Adam>(o, d);
-  });
+  return examples::run_main(
+      app, argc, argv, [&] { return examples::train_notebook_network<networks::TfCNN, CrossEntropyLoss, Adam>(o, d); });
 }

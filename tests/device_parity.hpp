@@ -59,8 +59,8 @@ std::vector<T> fetch(Backend& be, const T* device_ptr, std::size_t n) {
 // quantised: inputs on a coarse grid, so that pooling windows hold ties (which the device must
 // break as the CPU does: the first maximum in window order).
 template <class Net>
-void check_forward_backward(Backend& be, const std::string& name, int n, bool training = true,
-                            std::uint64_t seed = 7, bool quantised = false) {
+void check_forward_backward(Backend& be, const std::string& name, int n, bool training = true, std::uint64_t seed = 7,
+                            bool quantised = false) {
   const std::string what = name + (training ? " (training)" : " (evaluation)") + ", batch " + std::to_string(n);
   INFO("network: " << what);
   constexpr std::size_t in = Net::input_shape::size, out = Net::output_shape::size;
@@ -94,8 +94,8 @@ void check_forward_backward(Backend& be, const std::string& name, int n, bool tr
   dev.backward(dy_dev.data(), dx_dev.data());
   check_close("input gradient", fetch(be, dx_dev.data(), n * in).data(), dx_host.data(), n * in);
   if constexpr (Net::parameter_count > 0)
-    check_close("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(),
-                host.gradients().data(), Net::parameter_count);
+    check_close("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(), host.gradients().data(),
+                Net::parameter_count);
   if constexpr (Net::buffer_count > 0)
     check_close("buffers (running statistics)", fetch(be, dev.buffers(), Net::buffer_count).data(),
                 host.buffers().data(), Net::buffer_count);

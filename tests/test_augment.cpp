@@ -41,10 +41,11 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 const aug::Pipeline& training_pipeline() {
-  static const aug::Pipeline p{aug::RandomCrop{44, 4}, aug::HorizontalFlip{0.5f},
-                               aug::Affine{.degrees = 10.f, .translate = 0.05f, .scale_min = 0.9f, .scale_max = 1.1f},
-                               aug::BrightnessContrast{.brightness = 0.2f, .contrast = 0.2f, .black = 0.f, .white = 255.f},
-                               aug::RandomErasing{.p = 0.5f}};
+  static const aug::Pipeline p{
+      aug::RandomCrop{44, 4}, aug::HorizontalFlip{0.5f},
+      aug::Affine{.degrees = 10.f, .translate = 0.05f, .scale_min = 0.9f, .scale_max = 1.1f},
+      aug::BrightnessContrast{.brightness = 0.2f, .contrast = 0.2f, .black = 0.f, .white = 255.f},
+      aug::RandomErasing{.p = 0.5f}};
   return p;
 }
 
@@ -155,7 +156,7 @@ TEST_CASE("augment: scaling about the centre keeps the centre and zooms in") {
   std::vector<float> out(s.size());
   aug::affine_warp({img.data(), s}, {out.data(), s}, {.scale = 2.f});
   CHECK(out[4 * 9 + 4] == doctest::Approx(404.f));
-  CHECK(out[4 * 9 + 6] == doctest::Approx(405.f));  // two pixels right of centre read one pixel right
+  CHECK(out[4 * 9 + 6] == doctest::Approx(405.f));   // two pixels right of centre read one pixel right
   CHECK(out[4 * 9 + 5] == doctest::Approx(404.5f));  // and half-way points interpolate
   CHECK(out[2 * 9 + 4] == doctest::Approx(304.f));
 }
@@ -305,14 +306,15 @@ TEST_CASE("augment: mixup blends reversed pairs of images and their (smoothed) o
   const int labels[n] = {0, 1, 2, 3, 1};
   std::vector<float> targets(n * k);
   Rng rng = aug::batch_rng(1, 1, 0);
-  const float lambda = aug::Mixup{.alpha = 0.4f, .label_smoothing = 0.1f}.apply(images.data(), labels, n, per, k,
-                                                                                  targets.data(), rng);
+  const float lambda =
+      aug::Mixup{.alpha = 0.4f, .label_smoothing = 0.1f}.apply(images.data(), labels, n, per, k, targets.data(), rng);
   REQUIRE(lambda >= 0.f);
   REQUIRE(lambda <= 1.f);
   for (int i = 0; i < n; ++i) {
     const int j = n - 1 - i;
     for (std::size_t p = 0; p < per; ++p)
-      CHECK(images[i * per + p] == doctest::Approx(lambda * original[i * per + p] + (1 - lambda) * original[j * per + p]));
+      CHECK(images[i * per + p] ==
+            doctest::Approx(lambda * original[i * per + p] + (1 - lambda) * original[j * per + p]));
     double sum = 0;
     for (int c = 0; c < k; ++c) {
       const float own = 0.1f / k + (c == labels[i] ? 0.9f : 0.f), other = 0.1f / k + (c == labels[j] ? 0.9f : 0.f);

@@ -3,9 +3,9 @@
 // CPU networks. The same checks run on a GPU in cuda/cuda_parity.cpp.
 #include "device_parity.hpp"
 
+#include <unistd.h>
 #include <filesystem>
 #include <memory>
-#include <unistd.h>
 
 #include <fernet/data/synthetic.hpp>
 #include <fernet/device/select.hpp>
@@ -31,7 +31,7 @@ TEST_CASE("device (emulated): losses and optimisers match the CPU over several s
 TEST_CASE("device (emulated): NetAdam training steps match the CPU") {
   parity::check_forward_backward<networks::NetAdam>(host_backend(), "NetAdam", 4);
   parity::check_training_steps<networks::NetAdam, NLLLoss, Adam>(host_backend(), "NetAdam + Adam", 8, 2,
-                                                                  Adam::Options{1e-3f});
+                                                                 Adam::Options{1e-3f});
 }
 
 TEST_CASE("device (emulated): ResNet-18 training steps match the CPU") {
@@ -61,7 +61,8 @@ TEST_CASE("device (emulated): the Trainer on a backend follows the CPU run and r
   o.seed = 4;
   const auto ds = data::make_synthetic(o);
   const auto train = ds.split(data::Split::Training), test = ds.split(data::Split::PublicTest);
-  const auto ck = (std::filesystem::temp_directory_path() / ("fernet_device_" + std::to_string(::getpid()) + ".fernet")).string();
+  const auto ck =
+      (std::filesystem::temp_directory_path() / ("fernet_device_" + std::to_string(::getpid()) + ".fernet")).string();
   auto run = [&](device::Backend* be, int epochs, const std::string& save, const std::string& resume) {
     auto net = std::make_unique<networks::NetAdam>(5);
     Adam opt(*net, {.lr = 1e-3f});

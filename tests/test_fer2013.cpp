@@ -36,8 +36,7 @@ std::vector<std::uint8_t> test_image(std::size_t seed) {
 Fer2013 test_data(std::size_t n) {
   Fer2013 d;
   const Split splits[] = {Split::Training, Split::PublicTest, Split::PrivateTest};
-  for (std::size_t i = 0; i < n; ++i)
-    d.append(test_image(i).data(), static_cast<int>(i % num_classes), splits[i % 3]);
+  for (std::size_t i = 0; i < n; ++i) d.append(test_image(i).data(), static_cast<int>(i % num_classes), splits[i % 3]);
   return d;
 }
 
@@ -69,9 +68,7 @@ template <class F>
 std::string error_of(F&& f) {
   try {
     f();
-  } catch (const DataError& e) {
-    return e.what();
-  }
+  } catch (const DataError& e) { return e.what(); }
   return "";
 }
 
@@ -101,9 +98,7 @@ std::string read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 }  // namespace
 
@@ -178,42 +173,30 @@ TEST_CASE("fer2013: every malformed input is reported with its line and problem"
       {"wrong header", "emotion,pixel,Usage\n" + good,
        "test.csv:1: wrong header \"emotion,pixel,Usage\", expected \"emotion,pixels,Usage\""},
       {"no header", good + "\n", "test.csv:1: wrong header \"0,"},
-      {"too few pixels", header + good + "\n" + row_of(2303) + "\n",
-       "test.csv:3: expected 2304 pixels, found 2303"},
+      {"too few pixels", header + good + "\n" + row_of(2303) + "\n", "test.csv:3: expected 2304 pixels, found 2303"},
       {"too many pixels", header + row_of(2305), "test.csv:2: expected 2304 pixels, found 2305"},
       {"pixels field empty", header + "3,,Training\n", "test.csv:2: expected 2304 pixels, found 0"},
       {"pixel above 255", header + good + "\n" + good + "\n" + row_with(100, "256"),
        "test.csv:4: pixel index 100 value \"256\" is outside 0..255"},
       {"huge pixel", header + row_with(2303, "99999999999999999999"),
        "test.csv:2: pixel index 2303 value \"99999999999999999999\" is outside 0..255"},
-      {"negative pixel", header + row_with(0, "-1"),
-       "test.csv:2: pixel index 0 value \"-1\" is outside 0..255"},
-      {"pixel not a number", header + row_with(5, "12a"),
-       "test.csv:2: pixel index 5 is not a number: \"12a\""},
-      {"last pixel not a number", header + row_with(2303, "x"),
-       "test.csv:2: pixel index 2303 is not a number: \"x\""},
-      {"decimal pixel", header + row_with(1000, "1.5"),
-       "test.csv:2: pixel index 1000 is not a number: \"1.5\""},
-      {"tab in pixels", header + row_with(7, "1\t2"),
-       "test.csv:2: pixel index 7 is not a number: \"1\\x092\""},
+      {"negative pixel", header + row_with(0, "-1"), "test.csv:2: pixel index 0 value \"-1\" is outside 0..255"},
+      {"pixel not a number", header + row_with(5, "12a"), "test.csv:2: pixel index 5 is not a number: \"12a\""},
+      {"last pixel not a number", header + row_with(2303, "x"), "test.csv:2: pixel index 2303 is not a number: \"x\""},
+      {"decimal pixel", header + row_with(1000, "1.5"), "test.csv:2: pixel index 1000 is not a number: \"1.5\""},
+      {"tab in pixels", header + row_with(7, "1\t2"), "test.csv:2: pixel index 7 is not a number: \"1\\x092\""},
       {"two spaces", header + row_with(50, " 4"), "test.csv:2: pixel index 50 is empty"},
-      {"trailing space", header + "1," + with_pixels(values) + " ,Training",
-       "test.csv:2: pixel index 2304 is empty"},
-      {"label above 6", header + good + "\n7" + good.substr(1),
-       "test.csv:3: emotion label \"7\" is outside 0..6"},
-      {"negative label", header + "-1" + good.substr(1),
-       "test.csv:2: emotion label \"-1\" is outside 0..6"},
-      {"label not an integer", header + "x" + good.substr(1),
-       "test.csv:2: emotion label \"x\" is not an integer"},
-      {"decimal label", header + "3.0" + good.substr(1),
-       "test.csv:2: emotion label \"3.0\" is not an integer"},
+      {"trailing space", header + "1," + with_pixels(values) + " ,Training", "test.csv:2: pixel index 2304 is empty"},
+      {"label above 6", header + good + "\n7" + good.substr(1), "test.csv:3: emotion label \"7\" is outside 0..6"},
+      {"negative label", header + "-1" + good.substr(1), "test.csv:2: emotion label \"-1\" is outside 0..6"},
+      {"label not an integer", header + "x" + good.substr(1), "test.csv:2: emotion label \"x\" is not an integer"},
+      {"decimal label", header + "3.0" + good.substr(1), "test.csv:2: emotion label \"3.0\" is not an integer"},
       {"label empty", header + good.substr(1), "test.csv:2: emotion label is empty"},
       {"unknown usage", header + good + "\n" + good + "\n0," + with_pixels(values) + ",Validation",
        "test.csv:4: unknown Usage \"Validation\" (expected Training, PublicTest or PrivateTest)"},
       {"usage in lower case", header + "0," + with_pixels(values) + ",training\n",
        "test.csv:2: unknown Usage \"training\""},
-      {"usage empty", header + "0," + with_pixels(values) + ",\n",
-       "test.csv:2: unknown Usage \"\""},
+      {"usage empty", header + "0," + with_pixels(values) + ",\n", "test.csv:2: unknown Usage \"\""},
       {"one field", header + "3\n", "test.csv:2: missing field: expected 3 comma-separated fields"},
       {"two fields", header + good + "\n0," + with_pixels(values) + "\n",
        "test.csv:3: missing field: expected 3 comma-separated fields (emotion,pixels,Usage), "
@@ -223,11 +206,9 @@ TEST_CASE("fer2013: every malformed input is reported with its line and problem"
        "4"},
       {"empty line inside", header + good + "\n\n" + good + "\n", "test.csv:3: empty line"},
       {"blank line at the end", header + good + "\n\n", "test.csv:3: empty line"},
-      {"CRLF file, error on line 3",
-       "emotion,pixels,Usage\r\n" + good + "\r\n" + row_of(5) + "\r\n",
+      {"CRLF file, error on line 3", "emotion,pixels,Usage\r\n" + good + "\r\n" + row_of(5) + "\r\n",
        "test.csv:3: expected 2304 pixels, found 5"},
-      {"stray carriage return", header + good + "\r\r\n",
-       "test.csv:2: unknown Usage \"Training\\x0d\""},
+      {"stray carriage return", header + good + "\r\r\n", "test.csv:2: unknown Usage \"Training\\x0d\""},
   };
   for (const Case& c : cases) {
     CAPTURE(c.what);
@@ -278,8 +259,7 @@ TEST_CASE("fer2013: files round-trip, plain and gzip, recognised by content") {
   write_bytes(dir.file("crlf.csv"), csv_text(data, "\r\n", false));
   check_same(load_fer2013(dir.file("crlf.csv")), data);
   write_bytes(dir.file("bad.csv"), csv_text(test_data(3), "\n", true) + "9,1 2,Training\n");
-  CHECK(error_of([&] { load_fer2013(dir.file("bad.csv")); }).find(dir.file("bad.csv") + ":5: ") ==
-        0);
+  CHECK(error_of([&] { load_fer2013(dir.file("bad.csv")); }).find(dir.file("bad.csv") + ":5: ") == 0);
 
   // Overwriting replaces the file whole, and no temporary file is left behind.
   const Fer2013 smaller = test_data(4);
@@ -302,12 +282,10 @@ TEST_CASE("fer2013: concatenated gzip members read as one file") {
   const std::string text = csv_text(data, "\n", true);
   const std::string path = dir.file("members.csv.gz");
   const std::size_t half = text.size() / 2 + 17;  // splits a row
-  for (const auto& [mode, part] :
-       {std::pair{"wb", text.substr(0, half)}, std::pair{"ab", text.substr(half)}}) {
+  for (const auto& [mode, part] : {std::pair{"wb", text.substr(0, half)}, std::pair{"ab", text.substr(half)}}) {
     gzFile f = gzopen(path.c_str(), mode);
     REQUIRE(f != nullptr);
-    CHECK(gzwrite(f, part.data(), static_cast<unsigned>(part.size())) ==
-          static_cast<int>(part.size()));
+    CHECK(gzwrite(f, part.data(), static_cast<unsigned>(part.size())) == static_cast<int>(part.size()));
     CHECK(gzclose(f) == Z_OK);
   }
   check_same(load_fer2013(path), data);
@@ -356,9 +334,8 @@ TEST_CASE("fer2013: file errors") {
 
   Fer2013 inconsistent = test_data(2);
   inconsistent.pixels.pop_back();
-  CHECK(error_of([&] {
-          write_fer2013_csv(inconsistent, dir.file("x.csv"));
-        }).find("inconsistent") != std::string::npos);
+  CHECK(error_of([&] { write_fer2013_csv(inconsistent, dir.file("x.csv")); }).find("inconsistent") !=
+        std::string::npos);
   CHECK_FALSE(fs::exists(dir.file("x.csv")));
 }
 
@@ -367,8 +344,8 @@ TEST_CASE("fer2013: a line longer than the read buffer") {
   const std::string row = "3," + std::string(3'000'000, '1') + ",Training\n";
   write_bytes(dir.file("long.csv"), "emotion,pixels,Usage\n" + row);
   const std::string message = error_of([&] { load_fer2013(dir.file("long.csv")); });
-  CHECK(message == dir.file("long.csv") + ":2: pixel index 0 value \"" + std::string(40, '1') +
-                       "\"... is outside 0..255");
+  CHECK(message ==
+        dir.file("long.csv") + ":2: pixel index 0 value \"" + std::string(40, '1') + "\"... is outside 0..255");
 }
 
 TEST_CASE("fer2013: the shared development file (FERNET_SHARED_DATA_DIR)") {
@@ -412,10 +389,8 @@ TEST_CASE("fer2013: the default data file honours FERNET_DEFAULT_DATA") {
   CHECK(default_data_path().empty());  // empty: none, programs use the synthetic faces
   ::setenv("FERNET_DEFAULT_DATA", (file.string() + ".missing").c_str(), 1);
   CHECK(default_data_path().empty());
-  if (before)
-    ::setenv("FERNET_DEFAULT_DATA", saved.c_str(), 1);
-  else
-    ::unsetenv("FERNET_DEFAULT_DATA");
+  if (before) ::setenv("FERNET_DEFAULT_DATA", saved.c_str(), 1);
+  else ::unsetenv("FERNET_DEFAULT_DATA");
   fs::remove(file);
 }
 

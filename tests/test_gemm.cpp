@@ -43,16 +43,15 @@ Operands make(const Problem& p, unsigned seed) {
 }
 
 double at(const std::vector<float>& X, int ld, Trans t, int r, int c) {
-  return t == Trans::no ? X[static_cast<std::size_t>(r) * ld + c]
-                        : X[static_cast<std::size_t>(c) * ld + r];
+  return t == Trans::no ? X[static_cast<std::size_t>(r) * ld + c] : X[static_cast<std::size_t>(c) * ld + r];
 }
 
 // Runs the library gemm on a copy of o.C and checks every element (and the padding) against a
 // double-precision reference; returns the result.
 std::vector<float> check(const Problem& p, const Operands& o) {
   std::vector<float> C = o.C;
-  fernet::kernels::gemm(p.ta, p.tb, p.M, p.N, p.K, p.alpha, o.A.data(), o.lda, o.B.data(), o.ldb,
-                        p.beta, C.data(), o.ldc);
+  fernet::kernels::gemm(p.ta, p.tb, p.M, p.N, p.K, p.alpha, o.A.data(), o.lda, o.B.data(), o.ldb, p.beta, C.data(),
+                        o.ldc);
   int bad = 0;
   for (int i = 0; i < p.M; ++i)
     for (int j = 0; j < o.ldc; ++j) {
@@ -74,9 +73,8 @@ std::vector<float> check(const Problem& p, const Operands& o) {
       }
       if (!(std::abs(C[idx] - want) <= 1e-5 * scale + 1e-6)) ++bad;
     }
-  INFO("ta=" << (p.ta == Trans::yes) << " tb=" << (p.tb == Trans::yes) << " M=" << p.M
-             << " N=" << p.N << " K=" << p.K << " pad=" << p.pad << " alpha=" << p.alpha
-             << " beta=" << p.beta);
+  INFO("ta=" << (p.ta == Trans::yes) << " tb=" << (p.tb == Trans::yes) << " M=" << p.M << " N=" << p.N << " K=" << p.K
+             << " pad=" << p.pad << " alpha=" << p.alpha << " beta=" << p.beta);
   CHECK(bad == 0);
   return C;
 }
@@ -102,13 +100,11 @@ TEST_CASE("gemm: sizes spanning several cache blocks, strided operands") {
   unsigned seed = 100;
   for (Trans ta : both)
     for (Trans tb : both) {
-      for (const Problem p : {Problem{ta, tb, 257, 130, 257, 3, 1.f, 0.f},
-                              Problem{ta, tb, 33, 257, 600, 5, 0.5f, 0.25f},  // K > KC
-                              Problem{ta, tb, 20, 50, 1100, 0, 1.f, 0.f},
-                              Problem{ta, tb, 430, 65, 9, 1, -2.f, 0.25f},
-                              Problem{ta, tb, 31, 4200, 7, 2, 1.f, 0.f},
-                              Problem{ta, tb, 257, 9, 130, 3, -1.f, 0.f},  // computed as C^T
-                              Problem{ta, tb, 100, 20, 33, 1, 1.f, 0.5f}})
+      for (const Problem p :
+           {Problem{ta, tb, 257, 130, 257, 3, 1.f, 0.f}, Problem{ta, tb, 33, 257, 600, 5, 0.5f, 0.25f},  // K > KC
+            Problem{ta, tb, 20, 50, 1100, 0, 1.f, 0.f}, Problem{ta, tb, 430, 65, 9, 1, -2.f, 0.25f},
+            Problem{ta, tb, 31, 4200, 7, 2, 1.f, 0.f}, Problem{ta, tb, 257, 9, 130, 3, -1.f, 0.f},  // computed as C^T
+            Problem{ta, tb, 100, 20, 33, 1, 1.f, 0.5f}})
         check(p, make(p, seed++));
     }
 }
@@ -176,8 +172,8 @@ TEST_CASE("gemm: callable from inside a parallel region (runs single-threaded th
   std::vector<std::vector<float>> out(2, o.C);
 #pragma omp parallel for num_threads(2)
   for (int t = 0; t < 2; ++t)
-    fernet::kernels::gemm(p.ta, p.tb, p.M, p.N, p.K, p.alpha, o.A.data(), o.lda, o.B.data(), o.ldb,
-                          p.beta, out[t].data(), o.ldc);
+    fernet::kernels::gemm(p.ta, p.tb, p.M, p.N, p.K, p.alpha, o.A.data(), o.lda, o.B.data(), o.ldb, p.beta,
+                          out[t].data(), o.ldc);
   const std::vector<float> ref = check(p, o);
   CHECK(out[0] == ref);
   CHECK(out[1] == ref);

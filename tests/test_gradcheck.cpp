@@ -126,9 +126,9 @@ TEST_CASE("gradcheck: losses") {
 }
 
 TEST_CASE("gradcheck: a whole small CNN with every layer kind") {
-  using Net = Sequential<Input<1, 10, 10>, Conv<1, 4, 3, 1, 1>, BatchNorm2d<4>, ReLU, Pool<2>,
-                         networks::BasicBlock<4, 4, 1>, ConvSame<4, 6, 2, 1, false>, GlobalAvgPool,
-                         Flatten, Linear<6, 5>, Dropout<0.25f>, LogSoftmax>;
+  using Net =
+      Sequential<Input<1, 10, 10>, Conv<1, 4, 3, 1, 1>, BatchNorm2d<4>, ReLU, Pool<2>, networks::BasicBlock<4, 4, 1>,
+                 ConvSame<4, 6, 2, 1, false>, GlobalAvgPool, Flatten, Linear<6, 5>, Dropout<0.25f>, LogSoftmax>;
   Net net(11);
   auto opt = with_kinks();
   const auto r = gradcheck(net, 3, opt);
@@ -165,11 +165,11 @@ TEST_CASE("gradcheck: detects a wrong gradient in a user-defined layer") {
 // input has both signs and the gradient reaches parameters (kinks sit at 0, where random
 // inputs never land).
 TEST_CASE("gradcheck: element-wise activations (tests/activation_cases.def)") {
-#define FERNET_ACTIVATION_CASE(Layer, Torch)                                                 \
-  {                                                                                           \
-    INFO(Layer::name());                                                                      \
-    expect_gradients_match<Sequential<Input<2, 3, 3>, Layer>>(3);                             \
-    expect_gradients_match<Sequential<Input<2, 3, 3>, Flatten, Linear<18, 6>, Layer>>(2);    \
+#define FERNET_ACTIVATION_CASE(Layer, Torch)                                              \
+  {                                                                                       \
+    INFO(Layer::name());                                                                  \
+    expect_gradients_match<Sequential<Input<2, 3, 3>, Layer>>(3);                         \
+    expect_gradients_match<Sequential<Input<2, 3, 3>, Flatten, Linear<18, 6>, Layer>>(2); \
   }
 #include "activation_cases.def"
 #undef FERNET_ACTIVATION_CASE

@@ -19,8 +19,13 @@ constexpr WindowGeometry geo(int c, int h, int w, int k, int s, int pt, int pl, 
 
 template <WindowGeometry G>
 void check_geometry() {
-  CAPTURE(G.channels); CAPTURE(G.height); CAPTURE(G.width); CAPTURE(G.kh); CAPTURE(G.stride);
-  CAPTURE(G.pad_top); CAPTURE(G.pad_left);
+  CAPTURE(G.channels);
+  CAPTURE(G.height);
+  CAPTURE(G.width);
+  CAPTURE(G.kh);
+  CAPTURE(G.stride);
+  CAPTURE(G.pad_top);
+  CAPTURE(G.pad_left);
   const int P = G.out_h * G.out_w, rows = G.channels * G.kh * G.kw, n = 3;
   const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(n) * P + 5;  // side by side, padded
   const std::size_t in = static_cast<std::size_t>(G.channels) * G.height * G.width;
@@ -43,19 +48,19 @@ void check_geometry() {
 }  // namespace
 
 TEST_CASE("kernels: compile-time im2col/col2im equal the generic ones") {
-  check_geometry<geo(1, 48, 48, 3, 1, 0, 0, 0, 0)>();    // NetAdam conv1
-  check_geometry<geo(32, 23, 23, 3, 1, 0, 0, 0, 0)>();   // conv2 (W > 16)
-  check_geometry<geo(64, 12, 12, 3, 1, 1, 1, 1, 1)>();   // ResNet 3x3, pad 1
+  check_geometry<geo(1, 48, 48, 3, 1, 0, 0, 0, 0)>();   // NetAdam conv1
+  check_geometry<geo(32, 23, 23, 3, 1, 0, 0, 0, 0)>();  // conv2 (W > 16)
+  check_geometry<geo(64, 12, 12, 3, 1, 1, 1, 1, 1)>();  // ResNet 3x3, pad 1
   check_geometry<geo(8, 3, 3, 3, 1, 1, 1, 1, 1)>();
   check_geometry<geo(4, 2, 2, 3, 1, 1, 1, 1, 1)>();
-  check_geometry<geo(3, 48, 48, 4, 1, 1, 1, 2, 2)>();    // TF SAME, even kernel, asymmetric
+  check_geometry<geo(3, 48, 48, 4, 1, 1, 1, 2, 2)>();  // TF SAME, even kernel, asymmetric
   check_geometry<geo(8, 12, 12, 2, 1, 0, 0, 1, 1)>();
-  check_geometry<geo(1, 48, 48, 7, 2, 3, 3, 3, 3)>();    // ResNet stem 7x7/2
-  check_geometry<geo(16, 12, 12, 3, 2, 1, 1, 1, 1)>();   // 3x3/2
+  check_geometry<geo(1, 48, 48, 7, 2, 3, 3, 3, 3)>();   // ResNet stem 7x7/2
+  check_geometry<geo(16, 12, 12, 3, 2, 1, 1, 1, 1)>();  // 3x3/2
   check_geometry<geo(16, 7, 7, 3, 2, 1, 1, 1, 1)>();
-  check_geometry<geo(16, 12, 12, 1, 2, 0, 0, 0, 0)>();   // 1x1/2 downsample
-  check_geometry<geo(2, 9, 40, 5, 1, 2, 2, 2, 2)>();     // wide rows, several 16-lane chunks
-  check_geometry<geo(2, 7, 7, 3, 3, 0, 0, 0, 0)>();      // stride 3, floor
+  check_geometry<geo(16, 12, 12, 1, 2, 0, 0, 0, 0)>();  // 1x1/2 downsample
+  check_geometry<geo(2, 9, 40, 5, 1, 2, 2, 2, 2)>();    // wide rows, several 16-lane chunks
+  check_geometry<geo(2, 7, 7, 3, 3, 0, 0, 0, 0)>();     // stride 3, floor
 }
 
 TEST_CASE("kernels: vectorised sum agrees with a double-precision loop") {

@@ -29,8 +29,8 @@ namespace {
 // noise. A small convolutional network learns it in a few epochs.
 constexpr int rows = 8, cols = 10;
 using StripeNet = Sequential<Input<1, rows, cols>, Conv<1, 4, 3>, ReLU, Pool<2>, Flatten, Linear<4 * 3 * 4, 3>>;
-using StripeNetLogp = Sequential<Input<1, rows, cols>, Conv<1, 4, 3>, ReLU, Pool<2>, Flatten, Linear<4 * 3 * 4, 3>,
-                                 LogSoftmax>;
+using StripeNetLogp =
+    Sequential<Input<1, rows, cols>, Conv<1, 4, 3>, ReLU, Pool<2>, Flatten, Linear<4 * 3 * 4, 3>, LogSoftmax>;
 
 data::LabelledImageSet stripes(std::size_t n, std::uint64_t seed) {
   data::LabelledImageSet set({1, rows, cols});

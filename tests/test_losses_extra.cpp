@@ -88,7 +88,8 @@ TEST_CASE("soft targets: loss and gradient equal PyTorch's CrossEntropyLoss with
   CHECK(loss == doctest::Approx(ref::soft_loss[0]).epsilon(1e-6));
   for (int i = 0; i < n * k; ++i) CHECK(grad[i] == doctest::Approx(ref::soft_grad[i]).epsilon(1e-5).scale(1e-7));
   const std::vector<float> x(std::begin(ref::logits), std::end(ref::logits));
-  gradcheck(x, [&](const float* z, float* g) { return SoftTargetCrossEntropyLoss::compute(z, ref::soft_targets, n, k, g); });
+  gradcheck(
+      x, [&](const float* z, float* g) { return SoftTargetCrossEntropyLoss::compute(z, ref::soft_targets, n, k, g); });
   gradcheck(log_softmax_rows(x.data()),
             [&](const float* z, float* g) { return SoftTargetNLLLoss::compute(z, ref::soft_targets, n, k, g); });
 }

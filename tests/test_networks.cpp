@@ -107,7 +107,7 @@ void check_same_gradients_without_dx(int n) {
 
 TEST_CASE("backward without an input gradient skips only work nobody needs") {
   check_same_gradients_without_dx<LinearMLP>(4);
-  check_same_gradients_without_dx<Sequential<Input<2, 6, 6>, ReLU, Pool<2>, Flatten, Linear<18, 5>, ReLU,
-                                             Linear<5, 3>>>(3);
+  check_same_gradients_without_dx<
+      Sequential<Input<2, 6, 6>, ReLU, Pool<2>, Flatten, Linear<18, 5>, ReLU, Linear<5, 3>>>(3);
   check_same_gradients_without_dx<Sequential<Input<2, 6, 6>, Residual<Chain<ReLU>>, Conv<2, 3, 3>>>(2);
 }

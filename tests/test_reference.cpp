@@ -22,8 +22,8 @@ namespace ref = fernet_reference;
 namespace {
 
 // Passes when |got - want| <= atol + rtol * |want| everywhere; on failure names the worst index.
-void check_close(const std::string& what, std::span<const float> got, std::span<const float> want,
-                 double rtol, double atol) {
+void check_close(const std::string& what, std::span<const float> got, std::span<const float> want, double rtol,
+                 double atol) {
   INFO(what);
   REQUIRE(got.size() == want.size());
   if (got.empty()) return;
@@ -37,8 +37,8 @@ void check_close(const std::string& what, std::span<const float> got, std::span<
     }
   }
   std::ostringstream worst_at;
-  worst_at << std::setprecision(9) << "worst index " << at << ": fernet " << got[at] << ", PyTorch "
-           << want[at] << " (error " << std::setprecision(3) << worst << " x tolerance)";
+  worst_at << std::setprecision(9) << "worst index " << at << ": fernet " << got[at] << ", PyTorch " << want[at]
+           << " (error " << std::setprecision(3) << worst << " x tolerance)";
   INFO(worst_at.str());
   CHECK(worst <= 1.0);
 }
@@ -75,16 +75,16 @@ void check_network(const Reference& r) {
   net.backward(dy.data(), dx.data());
   check_close("input gradient", dx, r.input_grad, grad_rtol, grad_atol);
   check_close("parameter gradients", net.gradients(), r.grads, grad_rtol, grad_atol);
-  check_close("running statistics after the training forward", net.buffers(), r.buffers_after,
-              forward_rtol, forward_atol);
+  check_close("running statistics after the training forward", net.buffers(), r.buffers_after, forward_rtol,
+              forward_atol);
 
   if (r.eval_output.empty()) return;
   // The step uses fernet's own gradients, hence the gradient tolerance.
   SGD(net, {.lr = 0.1f}).step();
   net.eval();
   const float* ye = net.forward(r.input.data(), n);
-  check_close("eval-mode output after one SGD step", {ye, static_cast<std::size_t>(n) * k},
-              r.eval_output, grad_rtol, grad_atol);
+  check_close("eval-mode output after one SGD step", {ye, static_cast<std::size_t>(n) * k}, r.eval_output, grad_rtol,
+              grad_atol);
 }
 
 template <class Optimiser>
@@ -100,36 +100,39 @@ void check_steps(const char* what, typename Optimiser::Options o, int steps, std
 }  // namespace
 
 TEST_CASE("PyTorch reference: conv, batch norm, max pool, linear, log-softmax + NLL") {
-  using Net = Sequential<Input<2, 8, 8>, Conv<2, 4, 3, 1, 1>, BatchNorm2d<4>, ReLU, Pool<2>,
-                         Conv<4, 6, 3, 2, 1, false>, ReLU, Flatten, Linear<24, 5>, LogSoftmax>;
-  check_network<Net, NLLLoss>({ref::plain_params, ref::plain_buffers, ref::plain_input,
-                               ref::plain_labels, ref::plain_output, ref::plain_loss,
-                               ref::plain_input_grad, ref::plain_grads, ref::plain_buffers_after,
-                               ref::plain_eval_output});
+  using Net = Sequential<Input<2, 8, 8>, Conv<2, 4, 3, 1, 1>, BatchNorm2d<4>, ReLU, Pool<2>, Conv<4, 6, 3, 2, 1, false>,
+                         ReLU, Flatten, Linear<24, 5>, LogSoftmax>;
+  check_network<Net, NLLLoss>({ref::plain_params, ref::plain_buffers, ref::plain_input, ref::plain_labels,
+                               ref::plain_output, ref::plain_loss, ref::plain_input_grad, ref::plain_grads,
+                               ref::plain_buffers_after, ref::plain_eval_output});
 }
 
 TEST_CASE("PyTorch reference: residual blocks, global average pool, cross-entropy") {
   using Net = Sequential<
       Input<3, 6, 6>, Conv<3, 4, 3, 1, 1>, ReLU,
       Residual<Chain<Conv<4, 4, 3, 1, 1>, BatchNorm2d<4>, ReLU, Conv<4, 4, 3, 1, 1>>>,
-      Residual<Chain<Conv<4, 6, 3, 2, 1, false>, BatchNorm2d<6>>,
-               Chain<Conv<4, 6, 1, 2, 0, false>, BatchNorm2d<6>>>,
+      Residual<Chain<Conv<4, 6, 3, 2, 1, false>, BatchNorm2d<6>>, Chain<Conv<4, 6, 1, 2, 0, false>, BatchNorm2d<6>>>,
       ReLU, GlobalAvgPool, Flatten, Linear<6, 5>>;
-  check_network<Net, CrossEntropyLoss>({ref::residual_params, ref::residual_buffers,
-                                        ref::residual_input, ref::residual_labels,
-                                        ref::residual_output, ref::residual_loss,
-                                        ref::residual_input_grad, ref::residual_grads,
-                                        ref::residual_buffers_after, ref::residual_eval_output});
+  check_network<Net, CrossEntropyLoss>({ref::residual_params, ref::residual_buffers, ref::residual_input,
+                                        ref::residual_labels, ref::residual_output, ref::residual_loss,
+                                        ref::residual_input_grad, ref::residual_grads, ref::residual_buffers_after,
+                                        ref::residual_eval_output});
 }
 
 TEST_CASE("PyTorch reference: TensorFlow 'SAME' convolutions and max pooling") {
   // 3x9x7: odd sizes, so the padding is asymmetric (even kernels, stride 2, pooling).
-  using Net = Sequential<Input<3, 9, 7>, ConvSame<3, 4, 4>, ReLU, PoolSame<2, 2>,
-                         ConvSame<4, 5, 2, 1, false>, ReLU, PoolSame<3, 2>, ConvSame<5, 4, 3, 2>,
-                         Flatten, Linear<8, 5>, LogSoftmax>;
-  check_network<Net, NLLLoss>({ref::same_params, {}, ref::same_input, ref::same_labels,
-                               ref::same_output, ref::same_loss, ref::same_input_grad,
-                               ref::same_grads, {}, {}});
+  using Net = Sequential<Input<3, 9, 7>, ConvSame<3, 4, 4>, ReLU, PoolSame<2, 2>, ConvSame<4, 5, 2, 1, false>, ReLU,
+                         PoolSame<3, 2>, ConvSame<5, 4, 3, 2>, Flatten, Linear<8, 5>, LogSoftmax>;
+  check_network<Net, NLLLoss>({ref::same_params,
+                               {},
+                               ref::same_input,
+                               ref::same_labels,
+                               ref::same_output,
+                               ref::same_loss,
+                               ref::same_input_grad,
+                               ref::same_grads,
+                               {},
+                               {}});
 }
 
 TEST_CASE("PyTorch reference: SGD steps") {
@@ -146,10 +149,8 @@ TEST_CASE("PyTorch reference: SGD steps") {
 TEST_CASE("PyTorch reference: Adam and AdamW steps") {
   check_steps<Adam>("Adam, step 1", {.lr = 1e-2f}, 1, ref::opt_adam_step1);
   check_steps<Adam>("Adam, step 2", {.lr = 1e-2f}, 2, ref::opt_adam_step2);
-  check_steps<Adam>("Adam weight decay, step 2", {.lr = 1e-2f, .weight_decay = 1e-2f}, 2,
-                    ref::opt_adam_wd_step2);
-  check_steps<Adam>("AdamW, step 2", {.lr = 1e-2f, .weight_decay = 1e-1f, .decoupled = true}, 2,
-                    ref::opt_adamw_step2);
+  check_steps<Adam>("Adam weight decay, step 2", {.lr = 1e-2f, .weight_decay = 1e-2f}, 2, ref::opt_adam_wd_step2);
+  check_steps<Adam>("AdamW, step 2", {.lr = 1e-2f, .weight_decay = 1e-1f, .decoupled = true}, 2, ref::opt_adamw_step2);
 }
 
 // Forward and backward of every element-wise activation in tests/activation_cases.def against
@@ -161,8 +162,9 @@ TEST_CASE("PyTorch reference: element-wise activations (tests/activation_cases.d
 #include "activation_cases.def"
 #undef FERNET_ACTIVATION_CASE
   };
-  INFO("regenerate tests/reference/reference_values.hpp with tests/reference/make_reference.py after "
-       "changing tests/activation_cases.def");
+  INFO(
+      "regenerate tests/reference/reference_values.hpp with tests/reference/make_reference.py after "
+      "changing tests/activation_cases.def");
   REQUIRE(torch_modules.size() == std::size(ref::activation_modules));
   for (std::size_t i = 0; i < torch_modules.size(); ++i) REQUIRE(torch_modules[i] == ref::activation_modules[i]);
   std::size_t index = 0;

@@ -52,22 +52,36 @@ TEST_CASE("schedule: OneCycleLR (defaults; three phases with linear annealing) m
   const OneCycleLR one{.max_lr = 0.5, .total_steps = 50};
   check_sequence("OneCycleLR lr", ref::onecycle_lr, [&](long t) { return one.lr_at(t); });
   check_sequence("OneCycleLR momentum", ref::onecycle_momentum, [&](long t) { return one.momentum_at(t); });
-  const OneCycleLR three{.max_lr = 0.3, .total_steps = 37, .pct_start = 0.25, .cosine = false, .div_factor = 10.0,
-                         .final_div_factor = 100.0, .three_phase = true};
+  const OneCycleLR three{.max_lr = 0.3,
+                         .total_steps = 37,
+                         .pct_start = 0.25,
+                         .cosine = false,
+                         .div_factor = 10.0,
+                         .final_div_factor = 100.0,
+                         .three_phase = true};
   check_sequence("three-phase lr", ref::onecycle3_lr, [&](long t) { return three.lr_at(t); });
   check_sequence("three-phase momentum", ref::onecycle3_momentum, [&](long t) { return three.momentum_at(t); });
   CHECK_THROWS_WITH_AS(one.lr_at(51), "fernet::OneCycleLR: step 51 is past total_steps 50", std::invalid_argument);
 }
 
 TEST_CASE("schedule: ReduceLROnPlateau (min/rel with cooldown, max/abs) matches PyTorch") {
-  ReduceLROnPlateau loss({.base_lr = 0.1, .mode = ReduceLROnPlateau::Mode::min, .factor = 0.5, .patience = 2,
-                          .cooldown = 1, .min_lr = 0.01});
+  ReduceLROnPlateau loss({.base_lr = 0.1,
+                          .mode = ReduceLROnPlateau::Mode::min,
+                          .factor = 0.5,
+                          .patience = 2,
+                          .cooldown = 1,
+                          .min_lr = 0.01});
   check_sequence("min", ref::plateau_min_lr, [&](long t) {
     loss.step(ref::plateau_loss[t]);
     return loss.lr();
   });
-  ReduceLROnPlateau acc({.base_lr = 0.05, .mode = ReduceLROnPlateau::Mode::max, .factor = 0.2, .patience = 1,
-                         .threshold = 0.01, .relative = false, .min_lr = 1e-4});
+  ReduceLROnPlateau acc({.base_lr = 0.05,
+                         .mode = ReduceLROnPlateau::Mode::max,
+                         .factor = 0.2,
+                         .patience = 1,
+                         .threshold = 0.01,
+                         .relative = false,
+                         .min_lr = 1e-4});
   check_sequence("max", ref::plateau_max_lr, [&](long t) {
     acc.step(ref::plateau_accuracy[t]);
     return acc.lr();
@@ -98,8 +112,8 @@ TEST_CASE("schedule: a plateau schedule resumed from its text ends bit-identical
   std::filesystem::remove(path);
   for (std::size_t t = 10; t < n; ++t) back.end_epoch(ref::plateau_loss[t]);
   CHECK(back.to_string() == whole.to_string());
-  CHECK_THROWS_WITH_AS(LrSchedule::restore(Checkpoint{}, "old.fernet"), "old.fernet: checkpoint has no 'lr_schedule' entry",
-                       CheckpointError);
+  CHECK_THROWS_WITH_AS(LrSchedule::restore(Checkpoint{}, "old.fernet"),
+                       "old.fernet: checkpoint has no 'lr_schedule' entry", CheckpointError);
 }
 
 TEST_CASE("schedule: LrSchedule picks epochs or steps, round-trips through text, and names bad text") {
@@ -134,8 +148,9 @@ TEST_CASE("schedule: LrSchedule picks epochs or steps, round-trips through text,
 }
 
 TEST_CASE("clip_grad_norm: equals torch.nn.utils.clip_grad_norm_ when clipping and when not") {
-  for (auto [max_norm, norm, grads] : {std::tuple{0.5f, ref::clip_small_norm[0], std::span<const float>(ref::clip_small_grads)},
-                                       std::tuple{100.f, ref::clip_large_norm[0], std::span<const float>(ref::clip_large_grads)}}) {
+  for (auto [max_norm, norm, grads] :
+       {std::tuple{0.5f, ref::clip_small_norm[0], std::span<const float>(ref::clip_small_grads)},
+        std::tuple{100.f, ref::clip_large_norm[0], std::span<const float>(ref::clip_large_grads)}}) {
     INFO("max_norm " << max_norm);
     std::vector<float> g(std::begin(ref::clip_grads), std::end(ref::clip_grads));
     CHECK(clip_grad_norm(g, max_norm) == doctest::Approx(norm).epsilon(1e-6));
@@ -146,7 +161,8 @@ TEST_CASE("clip_grad_norm: equals torch.nn.utils.clip_grad_norm_ when clipping a
                        std::invalid_argument);
 }
 
-TEST_CASE("WeightAverage: the moving average by hand, warm-up, buffers, and a checkpoint resume that ends bit-identical") {
+TEST_CASE(
+    "WeightAverage: the moving average by hand, warm-up, buffers, and a checkpoint resume that ends bit-identical") {
   std::vector<float> p{1.f, -2.f}, b{10.f};
   WeightAverage ema(p, b, {.decay = 0.9f});
   p = {2.f, 0.f};
@@ -173,7 +189,8 @@ TEST_CASE("WeightAverage: the moving average by hand, warm-up, buffers, and a ch
     return std::vector<float>{std::sin(0.3f * step), std::cos(0.7f * step), 0.01f * step};
   };
   std::vector<float> buf{0.f};
-  WeightAverage whole(weights(0), buf, {.decay = 0.95f, .warmup = true}), part(weights(0), buf, {.decay = 0.95f, .warmup = true});
+  WeightAverage whole(weights(0), buf, {.decay = 0.95f, .warmup = true}),
+      part(weights(0), buf, {.decay = 0.95f, .warmup = true});
   for (int s = 1; s <= 20; ++s) whole.update(weights(s), std::vector<float>{float(s)});
   for (int s = 1; s <= 8; ++s) part.update(weights(s), std::vector<float>{float(s)});
   const auto path = std::filesystem::temp_directory_path() / ("fernet_ema_" + std::to_string(::getpid()) + ".fernet");

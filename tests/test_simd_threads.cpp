@@ -11,9 +11,8 @@
 using namespace fernet;
 
 namespace {
-using SmallCNN = Sequential<Input<1, 24, 24>, Conv<1, 8, 3>, ReLU, Pool<2>, Conv<8, 16, 3, 1, 1>,
-                            BatchNorm2d<16>, ReLU, Pool<2>, Flatten, Linear<16 * 5 * 5, 32>, ReLU,
-                            Dropout<0.2f>, Linear<32, 7>>;
+using SmallCNN = Sequential<Input<1, 24, 24>, Conv<1, 8, 3>, ReLU, Pool<2>, Conv<8, 16, 3, 1, 1>, BatchNorm2d<16>, ReLU,
+                            Pool<2>, Flatten, Linear<16 * 5 * 5, 32>, ReLU, Dropout<0.2f>, Linear<32, 7>>;
 
 struct StepResult {
   std::vector<float> out, grads, params;

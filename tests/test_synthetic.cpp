@@ -28,12 +28,9 @@ TEST_CASE("synthetic: sizes, split order and defaults") {
   REQUIRE(d.size() == 910);
   CHECK(d.pixels.size() == 910u * image_pixels);
   CHECK(d.usage.size() == 910);
-  CHECK(std::all_of(d.usage.begin(), d.usage.begin() + 700,
-                    [](Split s) { return s == Split::Training; }));
-  CHECK(std::all_of(d.usage.begin() + 700, d.usage.begin() + 840,
-                    [](Split s) { return s == Split::PublicTest; }));
-  CHECK(std::all_of(d.usage.begin() + 840, d.usage.end(),
-                    [](Split s) { return s == Split::PrivateTest; }));
+  CHECK(std::all_of(d.usage.begin(), d.usage.begin() + 700, [](Split s) { return s == Split::Training; }));
+  CHECK(std::all_of(d.usage.begin() + 700, d.usage.begin() + 840, [](Split s) { return s == Split::PublicTest; }));
+  CHECK(std::all_of(d.usage.begin() + 840, d.usage.end(), [](Split s) { return s == Split::PrivateTest; }));
 
   const SyntheticOptions defaults;
   CHECK(defaults.training == 7000);
@@ -112,8 +109,7 @@ TEST_CASE("synthetic: expressions follow their descriptions") {
   CHECK(share(happy, [](const Expression& e) { return e.mouth_curve > 0.5; }) > 0.95);
   CHECK(share(sad, [](const Expression& e) { return e.mouth_curve < 0; }) > 0.95);
   CHECK(share(sad, [](const Expression& e) { return e.brow_inner > e.brow_outer; }) > 0.95);
-  CHECK(share(surprise, [](const Expression& e) { return e.mouth_open > 2 && e.eye_open > 2; }) >
-        0.9);
+  CHECK(share(surprise, [](const Expression& e) { return e.mouth_open > 2 && e.eye_open > 2; }) > 0.9);
   CHECK(share(angry, [](const Expression& e) { return e.brow_inner < e.brow_outer; }) > 0.95);
   CHECK(share(disgust, [](const Expression& e) { return e.mouth_sneer > 0.5; }) > 0.95);
   CHECK(share(fear, [](const Expression& e) { return e.eye_open > 2 && e.brow_inner > 5; }) > 0.8);
@@ -130,8 +126,7 @@ TEST_CASE("synthetic: class mean images differ around the mouth") {
   const auto counts = d.class_counts();
   for (std::size_t i = 0; i < d.size(); ++i)
     for (int p = 0; p < image_pixels; ++p)
-      mean[d.labels[i]][static_cast<std::size_t>(p)] +=
-          d.image(i)[p] / static_cast<double>(counts[d.labels[i]]);
+      mean[d.labels[i]][static_cast<std::size_t>(p)] += d.image(i)[p] / static_cast<double>(counts[d.labels[i]]);
   const auto mouth_distance = [&](std::size_t a, std::size_t b) {  // rows 30..40, central columns
     double s = 0;
     for (int y = 30; y < 41; ++y)

@@ -146,8 +146,8 @@ TEST_CASE("tta: ten-crop evaluation equals the mean of ten explicit crops, in on
   CHECK(evc.loss != doctest::Approx(ev.loss));
   // Centre and mirror: two views per sample, the mean of the two explicit outputs.
   Linear two;
-  const auto evm = tta::evaluate<CrossEntropyLoss>(classes, full, source, two,
-                                                   {.crop_height = ch, .crop_width = cw, .views = tta::Views::mirrored});
+  const auto evm = tta::evaluate<CrossEntropyLoss>(
+      classes, full, source, two, {.crop_height = ch, .crop_width = cw, .views = tta::Views::mirrored});
   CHECK(evm.forward_calls == 3);
   CHECK(evm.views_forwarded == 20);
   double mirrored_loss = 0;

@@ -29,7 +29,8 @@ const std::atomic<bool>& stop_requested() { return g_stop; }
 int stop_signal() { return g_signal.load(); }
 
 struct StopSignals::Saved {
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
 };
 
 StopSignals::StopSignals() : saved_(std::make_unique<Saved>()) {
@@ -110,9 +111,7 @@ std::string weights_checksum(const Checkpoint& c) {
 std::unique_ptr<device::Backend> open_backend(const std::string& name) {
   try {
     return device::make_backend(name);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(e.what());
-  }
+  } catch (const std::invalid_argument& e) { throw UsageError(e.what()); }
 }
 
 }  // namespace fernet::app

@@ -45,8 +45,8 @@ void require_input_file(const std::string& path, const std::string& what);
 // or the built-in synthetic faces when it is empty.
 data::Fer2013 load_data(const std::string& path, std::string& description);
 data::Split parse_split_or_throw(const std::string& name);  // UsageError for an unknown name
-Checkpoint load_checkpoint(const std::string& path);  // a directory gets a hint
-std::string weights_checksum(const Checkpoint& c);     // FNV-1a of parameters and buffers, hex
+Checkpoint load_checkpoint(const std::string& path);        // a directory gets a hint
+std::string weights_checksum(const Checkpoint& c);          // FNV-1a of parameters and buffers, hex
 // A backend by name (null for "cpu"); an unknown name is a usage error.
 std::unique_ptr<device::Backend> open_backend(const std::string& name);
 

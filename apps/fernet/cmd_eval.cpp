@@ -51,7 +51,8 @@ int cmd_eval(const EvalArgs& a) {
   const data::Fer2013 all = load_data(data_for(a.data, c), description);
   const data::Fer2013 subset = all.split(split);
   if (subset.size() == 0)
-    throw std::runtime_error(description + " has no " + a.split + " rows (" + data::split_counts(all) + "); choose another --split");
+    throw std::runtime_error(description + " has no " + a.split + " rows (" + data::split_counts(all) +
+                             "); choose another --split");
   const Evaluation ev = m.evaluate(c, a.load, subset, a.batch, checkpoint_preprocess(c, m), backend.get());
   if (a.json_out) {
     json j = metrics_json(ev.confusion);
@@ -64,8 +65,8 @@ int cmd_eval(const EvalArgs& a) {
     j["weights_checksum"] = weights_checksum(c);
     std::cout << j.dump(2) << "\n";
   } else {
-    std::printf("%s (%s, epoch %s) on %s, %s: %zu images\n", a.load.c_str(), m.name.c_str(), c.get("epoch", "?").c_str(),
-                description.c_str(), a.split.c_str(), subset.size());
+    std::printf("%s (%s, epoch %s) on %s, %s: %zu images\n", a.load.c_str(), m.name.c_str(),
+                c.get("epoch", "?").c_str(), description.c_str(), a.split.c_str(), subset.size());
     std::printf("%s accuracy: %.4f (%ld of %ld), loss %.4f\n\n", a.split.c_str(), ev.accuracy(), ev.confusion.correct(),
                 ev.confusion.total(), ev.loss);
     std::printf("%s", ev.confusion.report([](int k) { return data::emotion_name(k); }).c_str());
@@ -77,7 +78,8 @@ int cmd_eval(const EvalArgs& a) {
 
 Command add_eval_command(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
-  auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint: accuracy, per-class precision/recall/F1, confusion matrix");
+  auto* eval =
+      app.add_subcommand("eval", "Evaluate a checkpoint: accuracy, per-class precision/recall/F1, confusion matrix");
   eval->add_option("--load", a->load, "checkpoint, e.g. DIR/model.fernet")->required();
   eval->add_option("--data", a->data, "FER2013 CSV (plain or .gz); default: the data the model was trained on");
   eval->add_option("--split", a->split, "Training, PublicTest or PrivateTest")->capture_default_str();

@@ -1,4 +1,4 @@
-// fernet info [--checkpoint FILE]: version, SIMD architecture, threads, CUDA, the default data
+// fernet info [--checkpoint FILE | --model NAME --summary]: version, SIMD architecture, threads, CUDA, the default data
 // file and the models with their notebook defaults; or a checkpoint's metadata and checksum.
 #include <cstdio>
 #include <memory>
@@ -21,17 +21,26 @@ namespace fernet::app {
 namespace {
 
 struct InfoArgs {
-  std::string checkpoint;
+  std::string checkpoint, model;
+  bool summary = false;
   int threads = 0;
 };
 
 int cmd_info(const InfoArgs& a) {
   if (a.threads > 0) set_threads(a.threads);
+  if (a.summary) {
+    if (a.model.empty()) throw UsageError("--summary needs --model NAME (one of: " + model_names() + ")");
+    const ModelInfo* m = find_model(a.model);
+    if (!m) throw UsageError("unknown model '" + a.model + "'; choose one of: " + model_names());
+    std::printf("%s (%s)\n%s", m->name.c_str(), m->network.c_str(), m->summary().c_str());
+    return 0;
+  }
+  if (!a.model.empty()) throw UsageError("--model is for --summary");
   if (!a.checkpoint.empty()) {
     const Checkpoint c = load_checkpoint(a.checkpoint);
     std::printf("checkpoint: %s\n", a.checkpoint.c_str());
-    for (const char* key : {"model", "parameter_count", "epoch", "best_accuracy", "optimizer", "optimizer_steps", "seed",
-                            "preprocess", "data", "eval_split", "fernet_version", "shapes"})
+    for (const char* key : {"model", "parameter_count", "epoch", "best_accuracy", "optimizer", "optimizer_steps",
+                            "seed", "preprocess", "data", "eval_split", "fernet_version", "shapes"})
       if (!c.get(key).empty()) std::printf("%s: %s\n", key, c.get(key).c_str());
     std::printf("weights checksum: %s\n", weights_checksum(c).c_str());
     return 0;
@@ -43,7 +52,8 @@ int cmd_info(const InfoArgs& a) {
   std::printf("CUDA: %s\n", device::cuda_report().c_str());
   std::printf("machine: %s, %s\n", os_description().c_str(), cpu_model().c_str());
   const std::string data = data::default_data_path();
-  std::printf("default data: %s\n", data.empty() ? "none found, training uses the built-in synthetic faces" : data.c_str());
+  std::printf("default data: %s\n",
+              data.empty() ? "none found, training uses the built-in synthetic faces" : data.c_str());
   std::printf("\nmodels (notebook defaults):\n");
   std::printf("  %-11s %-10s %11s  %-16s %-5s %8s %6s %6s %5s  %s\n", "name", "network", "parameters", "loss", "optim",
               "lr", "epochs", "batch", "seed", "input");
@@ -58,8 +68,11 @@ int cmd_info(const InfoArgs& a) {
 
 Command add_info_command(CLI::App& app) {
   auto a = std::make_shared<InfoArgs>();
-  auto* info = app.add_subcommand("info", "Version, SIMD architecture, threads, CUDA, models; or a checkpoint's metadata");
+  auto* info =
+      app.add_subcommand("info", "Version, SIMD architecture, threads, CUDA, models; or a checkpoint's metadata");
   info->add_option("--checkpoint", a->checkpoint, "describe this checkpoint (model, epoch, weights checksum)");
+  info->add_option("--model", a->model, "with --summary: the model to describe");
+  info->add_flag("--summary", a->summary, "the model's layers: output shapes, parameters, activation memory");
   info->add_option("--threads", a->threads, "CPU threads");
   return {info, [a] { return cmd_info(*a); }};
 }

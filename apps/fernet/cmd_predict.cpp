@@ -60,8 +60,8 @@ std::string predictions_csv(const data::Fer2013& d, const Predictions& probs, lo
   for (std::size_t i = 0; i < probs.size(); ++i) {
     const int best = probs.predicted(i);
     correct += best == d.labels[i];
-    text += std::to_string(i + 1) + "," + std::string(data::split_name(d.usage[i])) + "," + std::to_string(d.labels[i]) +
-            "," + std::to_string(best) + "," + std::string(data::emotion_name(best));
+    text += std::to_string(i + 1) + "," + std::string(data::split_name(d.usage[i])) + "," +
+            std::to_string(d.labels[i]) + "," + std::to_string(best) + "," + std::string(data::emotion_name(best));
     for (int k = 0; k < probs.classes; ++k) {
       std::snprintf(buf, sizeof buf, ",%.5f", probs.row(i)[k]);
       text += buf;
@@ -84,7 +84,8 @@ int cmd_predict(const PredictArgs& a) {
     for (const auto& path : a.images) faces.push_back(to_fer2013(load_grey(path)));  // all checked before any work
     std::vector<const std::uint8_t*> ptrs;
     for (const auto& f : faces) ptrs.push_back(f.data());
-    print_image_predictions(a.images, m.predict(c, a.load, preprocess_images(ptrs, pre), static_cast<int>(faces.size())));
+    print_image_predictions(a.images,
+                            m.predict(c, a.load, preprocess_images(ptrs, pre), static_cast<int>(faces.size())));
   }
   if (!a.csv.empty()) {
     require_input_file(a.csv, "data file");
@@ -109,9 +110,11 @@ int cmd_predict(const PredictArgs& a) {
 
 Command add_predict_command(CLI::App& app) {
   auto a = std::make_shared<PredictArgs>();
-  auto* predict = app.add_subcommand("predict", "Classify face images (PNG, JPEG, ... any size and colour) or the rows of a FER2013 CSV");
+  auto* predict = app.add_subcommand(
+      "predict", "Classify face images (PNG, JPEG, ... any size and colour) or the rows of a FER2013 CSV");
   predict->add_option("--load", a->load, "checkpoint, e.g. DIR/model.fernet")->required();
-  predict->add_option("images", a->images, "image files (converted to grey, centre-cropped to a square, resized to 48x48)");
+  predict->add_option("images", a->images,
+                      "image files (converted to grey, centre-cropped to a square, resized to 48x48)");
   predict->add_option("--csv", a->csv, "predict every row of this FER2013-format file");
   predict->add_option("--out", a->out, "write the --csv predictions to this CSV file (default: standard output)");
   predict->add_option("--model", a->model, "expect this network (refuses a checkpoint of another)");

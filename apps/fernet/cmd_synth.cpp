@@ -44,8 +44,9 @@ int cmd_synth(const SynthArgs& a) {
     fs::create_directories(a.images, ec);
     if (ec) throw std::runtime_error("cannot create '" + a.images + "': " + ec.message());
     for (std::size_t i = 0; i < d.size(); ++i) {
-      const std::string stem = (fs::path(a.images) / ("face" + std::to_string(i) + "_" +
-                                                      std::string(data::emotion_name(d.labels[i])))).string();
+      const std::string stem =
+          (fs::path(a.images) / ("face" + std::to_string(i) + "_" + std::string(data::emotion_name(d.labels[i]))))
+              .string();
       const auto png = tinted_rgb(d.image(i), 96, 96);
       write_png(stem + ".png", 96, 96, 3, png.data());
       const auto jpg = tinted_rgb(d.image(i), 120, 100);
@@ -60,7 +61,9 @@ int cmd_synth(const SynthArgs& a) {
 
 Command add_synth_command(CLI::App& app) {
   auto a = std::make_shared<SynthArgs>();
-  auto* synth = app.add_subcommand("synth", "Write the synthetic FER2013 look-alike data set as a CSV (80% Training, 10% PublicTest, 10% PrivateTest)");
+  auto* synth = app.add_subcommand(
+      "synth",
+      "Write the synthetic FER2013 look-alike data set as a CSV (80% Training, 10% PublicTest, 10% PrivateTest)");
   synth->add_option("--rows", a->rows, "images")->capture_default_str();
   synth->add_option("--out", a->out, "output FER2013 CSV; gzip-compressed when it ends in .gz");
   synth->add_option("--seed", a->seed, "seed; the same seed gives the same bytes")->capture_default_str();

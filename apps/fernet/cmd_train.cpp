@@ -58,17 +58,19 @@ RunStart resume_run(const TrainArgs& a, const std::string& cmdline) {
   r.resume = true;
   r.original_cmdline = cmdline;
   r.started = iso_time_now();
-  for (CLI::Option* o : {a.o_model, a.o_data, a.o_out, a.o_init, a.o_split, a.o_batch, a.o_lr, a.o_seed,
-                         a.o_synthetic, a.o_force})
+  for (CLI::Option* o :
+       {a.o_model, a.o_data, a.o_out, a.o_init, a.o_split, a.o_batch, a.o_lr, a.o_seed, a.o_synthetic, a.o_force})
     if (o->count())
       throw UsageError(o->get_name() + " cannot be given with --resume: the run's settings are in " +
-                       (fs::path(a.resume) / "run.json").string() + " (only --epochs, --threads and --device may change)");
+                       (fs::path(a.resume) / "run.json").string() +
+                       " (only --epochs, --threads and --device may change)");
   r.dir = a.resume;
   const fs::path run_json = fs::path(r.dir) / "run.json";
   std::error_code ec;
   if (!fs::is_directory(r.dir, ec)) throw std::runtime_error("cannot resume: '" + r.dir + "' is not a directory");
   if (!fs::exists(run_json, ec))
-    throw std::runtime_error("cannot resume: '" + r.dir + "' holds no run (no run.json); start one with fernet train --model NAME --out " + r.dir);
+    throw std::runtime_error("cannot resume: '" + r.dir +
+                             "' holds no run (no run.json); start one with fernet train --model NAME --out " + r.dir);
   std::ifstream in(run_json);
   json j;
   try {
@@ -80,8 +82,8 @@ RunStart resume_run(const TrainArgs& a, const std::string& cmdline) {
     throw std::runtime_error("cannot resume: " + run_json.string() + " is not a valid run file: " + e.what());
   }
   if (!fs::exists(fs::path(r.dir) / "last.fernet"))
-    throw std::runtime_error("cannot resume: '" + r.dir + "' has no last.fernet, so no epoch finished; start the run again: " +
-                             r.original_cmdline);
+    throw std::runtime_error("cannot resume: '" + r.dir +
+                             "' has no last.fernet, so no epoch finished; start the run again: " + r.original_cmdline);
   RunSettings& s = r.settings;
   if (a.o_epochs->count()) s.epochs = a.epochs;
   if (a.o_threads->count()) s.threads = a.threads;
@@ -104,8 +106,10 @@ RunStart new_run(const TrainArgs& a, const std::string& cmdline) {
   RunStart r;
   r.original_cmdline = cmdline;
   r.started = iso_time_now();
-  if (!a.o_model->count()) throw UsageError("--model NAME is required (one of: " + model_names() + "), or --resume DIR");
-  if (!a.o_out->count()) throw UsageError("--out DIR is required: the directory for the model, history, plots and report");
+  if (!a.o_model->count())
+    throw UsageError("--model NAME is required (one of: " + model_names() + "), or --resume DIR");
+  if (!a.o_out->count())
+    throw UsageError("--out DIR is required: the directory for the model, history, plots and report");
   const ModelInfo* m = find_model(a.model);
   if (!m) throw UsageError("unknown model '" + a.model + "'; choose one of: " + model_names());
   RunSettings& s = r.settings;
@@ -118,7 +122,8 @@ RunStart new_run(const TrainArgs& a, const std::string& cmdline) {
   s.device = a.device;
   s.eval_split = a.eval_split;
   parse_split_or_throw(s.eval_split);
-  if (s.eval_split == "Training") throw UsageError("--eval-split must be PublicTest or PrivateTest, not the training split");
+  if (s.eval_split == "Training")
+    throw UsageError("--eval-split must be PublicTest or PrivateTest, not the training split");
   validate(s);
   r.backend = open_backend(s.device);
   if (a.synthetic && a.o_data->count()) throw UsageError("--synthetic and --data exclude each other");
@@ -136,8 +141,8 @@ RunStart new_run(const TrainArgs& a, const std::string& cmdline) {
   std::error_code ec;
   fs::create_directories(r.dir, ec);
   if (ec || !fs::is_directory(r.dir))
-    throw std::runtime_error("cannot create output directory '" + r.dir + "': " +
-                             (ec ? ec.message() : std::string("a file of that name exists")));
+    throw std::runtime_error("cannot create output directory '" + r.dir +
+                             "': " + (ec ? ec.message() : std::string("a file of that name exists")));
   if (fs::exists(fs::path(r.dir) / "run.json") && !a.force)
     throw std::runtime_error("'" + r.dir + "' already holds a run; continue it with: fernet train --resume " + r.dir +
                              " (or pass --force to start over, or choose another --out)");
@@ -180,40 +185,45 @@ void write_report(const RunStart& run, const ModelInfo& m, const RunResult& r, s
 
   json history = json::array();
   for (const auto& e : r.history) history.push_back(epoch_json(e));
-  json report = {
-      {"fernet_version", version_string},
-      {"command_line", cmdline},
-      {"original_command_line", run.original_cmdline},
-      {"started", run.started},
-      {"finished", iso_time_now()},
-      {"model", m.name},
-      {"network", m.network},
-      {"parameters", m.parameters},
-      {"loss", m.loss},
-      {"optimizer", m.optimizer},
-      {"preprocess", m.preprocess_name},
-      {"settings", settings_json(s)},
-      {"data", {{"source", s.data.empty() ? json("synthetic") : json(s.data)},
-                {"training_images", training_images},
-                {"eval_split", s.eval_split},
-                {"eval_images", eval_images}}},
-      {"epochs", r.completed_epochs},
-      {"best_epoch", best_epoch},
-      {"evaluation", metrics_json(cm)},
-      {"accuracy", cm.accuracy()},
-      {"eval_loss", number(r.best->loss)},
-      {"last_epoch", r.history.empty() ? json(nullptr) : epoch_json(r.history.back())},
-      {"history", history},
-      {"wall_seconds", wall_seconds},
-      {"train_seconds", train_seconds},
-      {"images_per_second", train_seconds > 0 ? images / train_seconds : 0.0},
-      {"threads", threads()},
-      {"simd_arch", simd_arch()},
-      {"device", run.backend ? run.backend->name() : std::string("cpu")},
-      {"cuda", device::cuda_report()},
-      {"machine", machine_json()},
-      {"files", {{"best_checkpoint", "model.fernet"}, {"last_checkpoint", "last.fernet"}, {"history", "history.csv"},
-                 {"curves", "curves.png"}, {"confusion", "confusion.png"}, {"settings", "run.json"}}}};
+  json report = {{"fernet_version", version_string},
+                 {"command_line", cmdline},
+                 {"original_command_line", run.original_cmdline},
+                 {"started", run.started},
+                 {"finished", iso_time_now()},
+                 {"model", m.name},
+                 {"network", m.network},
+                 {"parameters", m.parameters},
+                 {"loss", m.loss},
+                 {"optimizer", m.optimizer},
+                 {"preprocess", m.preprocess_name},
+                 {"settings", settings_json(s)},
+                 {"data",
+                  {{"source", s.data.empty() ? json("synthetic") : json(s.data)},
+                   {"training_images", training_images},
+                   {"eval_split", s.eval_split},
+                   {"eval_images", eval_images}}},
+                 {"epochs", r.completed_epochs},
+                 {"best_epoch", best_epoch},
+                 {"evaluation", metrics_json(cm)},
+                 {"accuracy", cm.accuracy()},
+                 {"eval_loss", number(r.best->loss)},
+                 {"last_epoch", r.history.empty() ? json(nullptr) : epoch_json(r.history.back())},
+                 {"history", history},
+                 {"wall_seconds", wall_seconds},
+                 {"train_seconds", train_seconds},
+                 {"images_per_second", train_seconds > 0 ? images / train_seconds : 0.0},
+                 {"threads", threads()},
+                 {"simd_arch", simd_arch()},
+                 {"device", run.backend ? run.backend->name() : std::string("cpu")},
+                 {"cuda", device::cuda_report()},
+                 {"machine", machine_json()},
+                 {"files",
+                  {{"best_checkpoint", "model.fernet"},
+                   {"last_checkpoint", "last.fernet"},
+                   {"history", "history.csv"},
+                   {"curves", "curves.png"},
+                   {"confusion", "confusion.png"},
+                   {"settings", "run.json"}}}};
   report["evaluation"]["split"] = s.eval_split;
   report["evaluation"]["checkpoint"] = "model.fernet";
   report["evaluation"]["loss"] = number(r.best->loss);
@@ -240,8 +250,9 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
       data::training_splits(load_data(s.data, description), parse_split_or_throw(s.eval_split), description);
   const data::Fer2013 &train = splits.train, &eval = splits.eval;
   if (s.data.empty() && !run.resume && !a.synthetic)
-    std::printf("data: built-in synthetic faces (no --data given and no FER2013 file found at "
-                "../shared/data/fer2013-dev.csv.gz; pass --data FILE for the real data)\n");
+    std::printf(
+        "data: built-in synthetic faces (no --data given and no FER2013 file found at "
+        "../shared/data/fer2013-dev.csv.gz; pass --data FILE for the real data)\n");
 
   TrainJob job;
   job.settings = s;
@@ -266,7 +277,8 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
     std::printf("Interrupted by %s. %s; continue with: fernet train --resume %s\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT",
                 r.completed_epochs > 0 ? ("epoch " + std::to_string(r.completed_epochs) + " is saved in " +
-                                          (fs::path(run.dir) / "last.fernet").string()).c_str()
+                                          (fs::path(run.dir) / "last.fernet").string())
+                                             .c_str()
                                        : "no epoch finished",
                 shell_quote(run.dir).c_str());
     std::fflush(stdout);
@@ -283,19 +295,27 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
 
 Command add_train_command(CLI::App& app, const std::string& cmdline) {
   auto a = std::make_shared<TrainArgs>();
-  auto* train = app.add_subcommand("train", "Train a notebook network; writes the model, history, plots and report to --out DIR");
+  auto* train =
+      app.add_subcommand("train", "Train a notebook network; writes the model, history, plots and report to --out DIR");
   a->o_model = train->add_option("--model", a->model, "network: " + model_names());
-  a->o_data = train->add_option("--data", a->data, "FER2013 CSV (plain or .gz); default ../shared/data/fer2013-dev.csv.gz when present, else the built-in synthetic set");
-  a->o_synthetic = train->add_flag("--synthetic", a->synthetic, "train on the built-in synthetic faces even when real data is present");
+  a->o_data = train->add_option("--data", a->data,
+                                "FER2013 CSV (plain or .gz); default ../shared/data/fer2013-dev.csv.gz when present, "
+                                "else the built-in synthetic set");
+  a->o_synthetic = train->add_flag("--synthetic", a->synthetic,
+                                   "train on the built-in synthetic faces even when real data is present");
   a->o_epochs = train->add_option("--epochs", a->epochs, "epochs (default: the notebook's for the model)");
   a->o_batch = train->add_option("--batch", a->batch, "batch size (default: the notebook's)");
   a->o_lr = train->add_option("--lr", a->lr, "learning rate (default: the notebook's)");
-  a->o_seed = train->add_option("--seed", a->seed, "seed for initialisation, shuffling and dropout (default: the notebook's)");
+  a->o_seed =
+      train->add_option("--seed", a->seed, "seed for initialisation, shuffling and dropout (default: the notebook's)");
   a->o_threads = train->add_option("--threads", a->threads, "CPU threads (default: all cores)");
-  a->o_device = train->add_option("--device", a->device,
-                                  "where to train: cpu, cuda, cuda:N, or emulated (the GPU code path on the CPU, for testing)")
-                    ->capture_default_str();
-  a->o_split = train->add_option("--eval-split", a->eval_split, "split evaluated after every epoch")->capture_default_str();
+  a->o_device =
+      train
+          ->add_option("--device", a->device,
+                       "where to train: cpu, cuda, cuda:N, or emulated (the GPU code path on the CPU, for testing)")
+          ->capture_default_str();
+  a->o_split =
+      train->add_option("--eval-split", a->eval_split, "split evaluated after every epoch")->capture_default_str();
   a->o_init = train->add_option("--init", a->init, "start from this checkpoint's weights (same network)");
   a->o_out = train->add_option("--out", a->out, "output directory");
   a->o_force = train->add_flag("--force", a->force, "start over in an --out directory that already holds a run");

@@ -19,5 +19,6 @@ Command add_eval_command(CLI::App& app);
 Command add_predict_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
+Command add_export_command(CLI::App& app);
 
 }  // namespace fernet::app

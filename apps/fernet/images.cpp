@@ -54,7 +54,8 @@ void write_png(const std::string& path, int width, int height, int channels, con
 }
 
 void write_jpeg(const std::string& path, int width, int height, int channels, const std::uint8_t* pixels) {
-  if (!stbi_write_jpg(path.c_str(), width, height, channels, pixels, 92)) throw ImageError("cannot write '" + path + "'");
+  if (!stbi_write_jpg(path.c_str(), width, height, channels, pixels, 92))
+    throw ImageError("cannot write '" + path + "'");
 }
 
 std::vector<std::uint8_t> tinted_rgb(const std::uint8_t* grey48, int width, int height) {

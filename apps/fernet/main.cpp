@@ -4,7 +4,8 @@
 //   fernet eval --load FILE [--data FILE] [--split NAME] [--json]
 //   fernet predict --load FILE IMAGE... | --csv FILE [--out FILE]
 //   fernet synth --rows N --out FILE.csv[.gz]
-//   fernet info [--checkpoint FILE]
+//   fernet info [--checkpoint FILE | --model NAME --summary]
+//   fernet export --load FILE --out FILE.onnx
 // Each command, with its flags, is in cmd_<name>.cpp; this file parses and dispatches.
 // Exit codes: 0 success, 1 an error (file, data, checkpoint), 2 a usage error (flag or value),
 // 128 + signal when training was interrupted by SIGINT/SIGTERM (the run can be resumed).
@@ -34,8 +35,9 @@ int report_parse_error(CLI::App& app, const CLI::ParseError& e) {
     std::vector<std::string> extras = sub.empty() ? app.remaining() : app.get_subcommand(sub)->remaining();
     std::string flags, args;
     for (const auto& x : extras) (x.rfind("-", 0) == 0 && x.size() > 1 ? flags : args) += " " + x;
-    message = !flags.empty() ? "unknown flag" + std::string(flags.find(' ', 1) != std::string::npos ? "s" : "") + ":" + flags
-                             : "unexpected argument" + std::string(args.find(' ', 1) != std::string::npos ? "s" : "") + ":" + args;
+    message = !flags.empty()
+                  ? "unknown flag" + std::string(flags.find(' ', 1) != std::string::npos ? "s" : "") + ":" + flags
+                  : "unexpected argument" + std::string(args.find(' ', 1) != std::string::npos ? "s" : "") + ":" + args;
   }
   std::fprintf(stderr, "fernet: error: %s\nRun 'fernet%s --help' for the flags.\n", message.c_str(),
                sub.empty() ? "" : (" " + sub).c_str());
@@ -45,21 +47,29 @@ int report_parse_error(CLI::App& app, const CLI::ParseError& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"fernet: train, evaluate and use the FER2013 notebook's networks (fernet " +
-                   std::string(version_string) + ")",
-               "fernet"};
+  CLI::App app{
+      "fernet: train, evaluate and use the FER2013 notebook's networks (fernet " + std::string(version_string) + ")",
+      "fernet"};
   app.require_subcommand(1);
   app.set_version_flag("--version", version_string);
-  app.footer("Models: " + model_names() + "\nExit codes: 0 success, 1 error, 2 usage error, 130/143 training interrupted (resumable).");
-  const std::vector<Command> commands = {add_train_command(app, command_line(argc, argv)), add_eval_command(app),
-                                         add_predict_command(app), add_synth_command(app), add_info_command(app)};
+  app.footer("Models: " + model_names() +
+             "\nExit codes: 0 success, 1 error, 2 usage error, 130/143 training interrupted (resumable).");
+  const std::vector<Command> commands = {add_train_command(app, command_line(argc, argv)),
+                                         add_eval_command(app),
+                                         add_predict_command(app),
+                                         add_synth_command(app),
+                                         add_info_command(app),
+                                         add_export_command(app)};
 
   if (argc > 1 && argv[1][0] != '-' && [&] {
-        for (const CLI::App* sub : app.get_subcommands({})) if (sub->get_name() == argv[1]) return false;
+        for (const CLI::App* sub : app.get_subcommands({}))
+          if (sub->get_name() == argv[1]) return false;
         return true;
       }()) {
-    std::fprintf(stderr, "fernet: error: unknown command '%s'; the commands are train, eval, predict, synth and info\n"
-                         "Run 'fernet --help' for more.\n", argv[1]);
+    std::fprintf(stderr,
+                 "fernet: error: unknown command '%s'; the commands are train, eval, predict, synth, info and export\n"
+                 "Run 'fernet --help' for more.\n",
+                 argv[1]);
     return 2;
   }
   try {

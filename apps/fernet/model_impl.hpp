@@ -8,9 +8,12 @@
 #include <stdexcept>
 #include <string>
 
+#include <fernet/data/fer2013_dataset.hpp>
 #include <fernet/fernet.hpp>
 #include <fernet/networks.hpp>
+#include <fernet/onnx/export.hpp>
 #include <fernet/probabilities.hpp>
+#include <fernet/summary.hpp>
 #include <fernet/train/run.hpp>
 #include <fernet/train/trainer.hpp>
 
@@ -79,12 +82,28 @@ Predictions predict_network(const ModelInfo& m, const Checkpoint& c, const std::
   return out;
 }
 
+// The checkpoint's network as ONNX, its preprocessing and the class names in the graph.
+template <class Net>
+void export_network(const ModelInfo& m, const Checkpoint& c, const std::string& source, const data::Preprocess& pre,
+                    const std::string& out) {
+  auto net = std::make_unique<Net>(0);
+  restore_checkpoint(*net, c, source, m.name);  // first: another network's checkpoint names both
+  onnx::ExportOptions opt;
+  opt.model_name = m.network;
+  opt.preprocessing = onnx::Preprocessing{pre.scale, pre.offset};
+  if (Net::classes == data::num_classes)
+    for (int k = 0; k < data::num_classes; ++k) opt.class_names.emplace_back(data::emotion_name(k));
+  opt.metadata = {{"fernet.model", m.name}, {"fernet.preprocess", c.get("preprocess", m.preprocess_name)}};
+  onnx::export_model(*net, out, opt);
+}
+
 template <class Net, class Loss, class Optimizer>
 ModelInfo make_model(ModelInfo m) {
   m.loss = loss_name<Loss>();
   m.optimizer = optimizer_name<Optimizer>({});
   m.parameters = Net::parameter_count;
   m.signature = [] { return Net::signature(); };
+  m.summary = [] { return fernet::summary<Net>().to_string(); };
   // The lambdas copy the descriptive part of m (not the functions, which are set below).
   const ModelInfo plain = m;
   m.train = [plain](const TrainJob& job) { return train_network<Net, Loss, Optimizer>(plain, job); };
@@ -95,6 +114,8 @@ ModelInfo make_model(ModelInfo m) {
   m.predict = [plain](const Checkpoint& c, const std::string& src, const std::vector<float>& images, int n) {
     return predict_network<Net>(plain, c, src, images, n);
   };
+  m.export_onnx = [plain](const Checkpoint& c, const std::string& src, const data::Preprocess& pre,
+                          const std::string& out) { export_network<Net>(plain, c, src, pre, out); };
   return m;
 }
 

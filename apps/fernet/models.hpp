@@ -26,19 +26,19 @@ struct RunSettings {
   int epochs = 0, batch = 0, threads = 0;
   double lr = 0;
   std::uint64_t seed = 0;
-  std::string data;          // absolute path, or empty for the built-in synthetic set
+  std::string data;  // absolute path, or empty for the built-in synthetic set
   std::string eval_split = "PublicTest";
-  std::string init;          // optional checkpoint the weights start from
+  std::string init;            // optional checkpoint the weights start from
   std::string device = "cpu";  // cpu, cuda, cuda:N or emulated (device/select.hpp)
 };
 
 struct TrainJob {
   RunSettings settings;
-  RunData data;  // training and evaluation images, described for the banner
+  RunData data;         // training and evaluation images, described for the banner
   std::string out_dir;  // receives history.csv, last.fernet and model.fernet
   bool resume = false;
   const std::atomic<bool>* stop = nullptr;
-  device::Backend* backend = nullptr;  // null: train on the CPU
+  device::Backend* backend = nullptr;             // null: train on the CPU
   std::map<std::string, std::string> extra_meta;  // added to every checkpoint the run writes
 };
 
@@ -52,10 +52,10 @@ struct Predictions {
 };
 
 struct ModelInfo {
-  std::string name;         // command-line name, also the checkpoint's "model"
-  std::string network;      // type in fernet::networks
+  std::string name;     // command-line name, also the checkpoint's "model"
+  std::string network;  // type in fernet::networks
   std::string loss, optimizer;
-  std::string notebook;     // what the notebook reached
+  std::string notebook;  // what the notebook reached
   int epochs = 0, batch = 0;
   double lr = 0;
   std::uint64_t seed = 0;
@@ -64,6 +64,12 @@ struct ModelInfo {
   std::size_t parameters = 0;
 
   std::function<std::string()> signature;
+  // The Keras-style table of the network's layers (fernet::summary).
+  std::function<std::string()> summary;
+  // Loads the checkpoint into this network and writes it as ONNX to `out`, with the given
+  // preprocessing as graph nodes (the graph then takes raw 0..255 grey pixels).
+  std::function<void(const Checkpoint&, const std::string& source, const data::Preprocess&, const std::string& out)>
+      export_onnx;
   // Trains through fernet::train_from_recipe; model.fernet evaluated again is RunResult::best.
   std::function<RunResult(const TrainJob&)> train;
   // Loads the checkpoint into this network (the error names both when it is another network's)

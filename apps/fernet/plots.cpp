@@ -20,8 +20,7 @@ constexpr Rgb black{0, 0, 0}, grid{0.88, 0.88, 0.88}, blue{0.12, 0.47, 0.71}, or
 
 class Canvas {
  public:
-  Canvas(int w, int h)
-      : surface_(cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h)), cr_(cairo_create(surface_)) {
+  Canvas(int w, int h) : surface_(cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h)), cr_(cairo_create(surface_)) {
     cairo_set_source_rgb(cr_, 1, 1, 1);
     cairo_paint(cr_);
     cairo_select_font_face(cr_, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
@@ -107,8 +106,9 @@ struct Series {
   bool squares;
 };
 
-void panel(const Canvas& cv, double x, double y, double w, double h, const std::string& title, const std::string& ylabel,
-           const std::vector<int>& epochs, const std::vector<Series>& series, bool unit_range) {
+void panel(const Canvas& cv, double x, double y, double w, double h, const std::string& title,
+           const std::string& ylabel, const std::vector<int>& epochs, const std::vector<Series>& series,
+           bool unit_range) {
   cairo_t* cr = cv.cr();
   const double px0 = x + 78, px1 = x + w - 22, py0 = y + 42, py1 = y + h - 56;
 
@@ -165,20 +165,16 @@ void panel(const Canvas& cv, double x, double y, double w, double h, const std::
         pen = false;
         continue;
       }
-      if (pen)
-        cairo_line_to(cr, X(epochs[i]), Y(s.values[i]));
-      else
-        cairo_move_to(cr, X(epochs[i]), Y(s.values[i]));
+      if (pen) cairo_line_to(cr, X(epochs[i]), Y(s.values[i]));
+      else cairo_move_to(cr, X(epochs[i]), Y(s.values[i]));
       pen = true;
     }
     cairo_stroke(cr);
     if (s.values.size() <= 60)  // markers while they stay readable
       for (std::size_t i = 0; i < s.values.size(); ++i) {
         if (!std::isfinite(s.values[i])) continue;
-        if (s.squares)
-          cairo_rectangle(cr, X(epochs[i]) - 3.5, Y(s.values[i]) - 3.5, 7, 7);
-        else
-          cairo_arc(cr, X(epochs[i]), Y(s.values[i]), 4, 0, 2 * M_PI);
+        if (s.squares) cairo_rectangle(cr, X(epochs[i]) - 3.5, Y(s.values[i]) - 3.5, 7, 7);
+        else cairo_arc(cr, X(epochs[i]), Y(s.values[i]), 4, 0, 2 * M_PI);
         cairo_fill(cr);
       }
   }
@@ -198,10 +194,8 @@ void panel(const Canvas& cv, double x, double y, double w, double h, const std::
     lx -= 8;
     cv.line(lx - 24, y + 14, lx, y + 14, it->colour, 2.2);
     cv.colour(it->colour);
-    if (it->squares)
-      cairo_rectangle(cr, lx - 12 - 3.5, y + 14 - 3.5, 7, 7);
-    else
-      cairo_arc(cr, lx - 12, y + 14, 4, 0, 2 * M_PI);
+    if (it->squares) cairo_rectangle(cr, lx - 12 - 3.5, y + 14 - 3.5, 7, 7);
+    else cairo_arc(cr, lx - 12, y + 14, 4, 0, 2 * M_PI);
     cairo_fill(cr);
     lx -= 24 + 18;
   }

@@ -6,8 +6,8 @@
 namespace fernet::app {
 
 const std::vector<ModelInfo>& models() {
-  static const std::vector<ModelInfo> all = {make_linear_mlp(), make_cnn_adam(),  make_cnn_sgd(),  make_tf_cnn(),
-                                             make_resnet18(),   make_resnet50(),  make_resnet152()};
+  static const std::vector<ModelInfo> all = {make_linear_mlp(), make_cnn_adam(), make_cnn_sgd(),  make_tf_cnn(),
+                                             make_resnet18(),   make_resnet50(), make_resnet152()};
   return all;
 }
 
@@ -44,9 +44,7 @@ data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m) 
   if (scale.empty() || offset.empty() || channels.empty()) return m.preprocess;
   try {
     return {std::stof(scale), std::stof(offset), std::stoi(channels)};
-  } catch (const std::exception&) {
-    return m.preprocess;
-  }
+  } catch (const std::exception&) { return m.preprocess; }
 }
 
 void store_preprocess(std::map<std::string, std::string>& meta, const data::Preprocess& p) {

@@ -48,7 +48,9 @@ inline std::vector<std::string> class_names() {
 }
 
 // NaN has no JSON form; it becomes null.
-inline nlohmann::ordered_json number(double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); }
+inline nlohmann::ordered_json number(double v) {
+  return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
+}
 
 inline nlohmann::ordered_json metrics_json(const ConfusionMatrix& m) {
   nlohmann::ordered_json per_class = nlohmann::ordered_json::array();

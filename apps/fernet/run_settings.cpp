@@ -10,10 +10,16 @@ namespace fernet::app {
 using json = nlohmann::ordered_json;
 
 json settings_json(const RunSettings& s) {
-  return {{"model", s.model},   {"epochs", s.epochs},         {"batch", s.batch},
-          {"lr", s.lr},         {"seed", s.seed},             {"threads", s.threads},
-          {"data", s.data.empty() ? json(nullptr) : json(s.data)}, {"eval_split", s.eval_split},
-          {"init", s.init.empty() ? json(nullptr) : json(s.init)}, {"device", s.device}};
+  return {{"model", s.model},
+          {"epochs", s.epochs},
+          {"batch", s.batch},
+          {"lr", s.lr},
+          {"seed", s.seed},
+          {"threads", s.threads},
+          {"data", s.data.empty() ? json(nullptr) : json(s.data)},
+          {"eval_split", s.eval_split},
+          {"init", s.init.empty() ? json(nullptr) : json(s.init)},
+          {"device", s.device}};
 }
 
 RunSettings settings_from_json(const json& j) {

@@ -9,5 +9,5 @@ namespace fernet::app {
 
 nlohmann::ordered_json settings_json(const RunSettings& s);
 RunSettings settings_from_json(const nlohmann::ordered_json& j);  // throws nlohmann's errors
-void validate(const RunSettings& s);                               // UsageError naming the flag
+void validate(const RunSettings& s);                              // UsageError naming the flag
 }  // namespace fernet::app

@@ -10,10 +10,10 @@
 #include <optional>
 #include <string>
 
-#include <fernet/fernet.hpp>
 #include <fernet/data/fer2013.hpp>
 #include <fernet/data/fer2013_source.hpp>
 #include <fernet/device/select.hpp>
+#include <fernet/fernet.hpp>
 #include <fernet/train/recipes.hpp>
 #include <fernet/train/run.hpp>
 
@@ -34,18 +34,22 @@ inline void add_common_flags(CLI::App& app, Options& o, const Recipe& d) {
   o.batch = d.batch;
   o.lr = d.lr;
   o.seed = d.seed;
-  app.add_option("--data", o.data_path, "FER2013 CSV (plain or .gz); default ../shared/data/fer2013-dev.csv.gz when present, else the built-in synthetic set");
+  app.add_option("--data", o.data_path,
+                 "FER2013 CSV (plain or .gz); default ../shared/data/fer2013-dev.csv.gz when present, else the "
+                 "built-in synthetic set");
   app.add_option("--epochs", o.epochs, "epochs to train")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--batch", o.batch, "batch size")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--lr", o.lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--seed", o.seed, "seed for initialisation, shuffling and dropout")->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
-  app.add_option("--device", o.device, "where to train: cpu, cuda, cuda:N, or emulated (the GPU code path run on the CPU, for testing)")
+  app.add_option("--device", o.device,
+                 "where to train: cpu, cuda, cuda:N, or emulated (the GPU code path run on the CPU, for testing)")
       ->capture_default_str();
   app.add_option("--save", o.save, "write the model checkpoint here after every epoch");
   app.add_option("--load", o.load, "start from this checkpoint's weights")->check(CLI::ExistingFile);
   app.add_option("--history", o.history, "write per-epoch history to this CSV file");
-  app.add_option("--eval-split", o.eval_split, "split to evaluate on")->capture_default_str()
+  app.add_option("--eval-split", o.eval_split, "split to evaluate on")
+      ->capture_default_str()
       ->check(CLI::IsMember({"PublicTest", "PrivateTest", "Training"}));
   app.add_flag("--synthetic", o.synthetic, "use the built-in synthetic data set even if real data is present");
   if (d.preprocess.scale == 1.f)
@@ -54,7 +58,8 @@ inline void add_common_flags(CLI::App& app, Options& o, const Recipe& d) {
 
 // The --data file, else the default file, else (or with --synthetic) the synthetic faces.
 inline data::TrainingSplits load_datasets(const Options& o, std::string& description) {
-  const std::string path = o.synthetic ? std::string() : (o.data_path.empty() ? data::default_data_path() : o.data_path);
+  const std::string path =
+      o.synthetic ? std::string() : (o.data_path.empty() ? data::default_data_path() : o.data_path);
   const data::Fer2013 all = data::load_fer2013_or_synthetic(path, description);
   if (path.empty()) description += " (no FER2013 file given or found; pass --data FILE for the real data)";
   return data::training_splits(all, *data::parse_split(o.eval_split), description);
@@ -95,9 +100,7 @@ template <class Run>
 int run_main(CLI::App& app, int argc, char** argv, Run&& run) {
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  } catch (const CLI::ParseError& e) { return app.exit(e); }
   try {
     return run();
   } catch (const std::exception& e) {

@@ -26,8 +26,7 @@ inline void write_file_atomically(const std::string& path, const std::function<v
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::string tmpl = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
   const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0)
-    throw IoError("cannot write '" + path + "': " + std::strerror(errno));
+  if (fd < 0) throw IoError("cannot write '" + path + "': " + std::strerror(errno));
   ::fchmod(fd, 0644);  // mkstemp creates 0600; a model or report is meant to be shared
   std::FILE* f = ::fdopen(fd, "wb");
   if (!f) {

@@ -14,9 +14,14 @@ namespace fernet {
 
 namespace detail {
 
-template <class... T> struct type_list {};
-template <class T, class List> struct prepend;
-template <class T, class... U> struct prepend<T, type_list<U...>> { using type = type_list<T, U...>; };
+template <class... T>
+struct type_list {};
+template <class T, class List>
+struct prepend;
+template <class T, class... U>
+struct prepend<T, type_list<U...>> {
+  using type = type_list<T, U...>;
+};
 
 // Stand-in after a mismatch so that only the first error is reported.
 struct poisoned_shape : Shape<0, 0, 0> {};
@@ -28,20 +33,26 @@ struct poisoned_layer : ParameterFree<poisoned_shape, poisoned_shape, Exec> {
 };
 
 template <std::size_t I, class InShape, class L, class Exec, bool Ok = L::template accepts<InShape>>
-struct checked_bind { using type = typename L::template layer<InShape, Exec>; };
+struct checked_bind {
+  using type = typename L::template layer<InShape, Exec>;
+};
 
 template <std::size_t I, class InShape, class L, class Exec>
 struct checked_bind<I, InShape, L, Exec, false> {
-  using report = typename shape_mismatch<layer<I>, L, typename L::template expects<InShape>,
-                                         but_layer<static_cast<int>(I) - 1>,
-                                         produces<InShape::channels, InShape::height, InShape::width, InShape::size>>::type;
+  using report =
+      typename shape_mismatch<layer<I>, L, typename L::template expects<InShape>, but_layer<static_cast<int>(I) - 1>,
+                              produces<InShape::channels, InShape::height, InShape::width, InShape::size>>::type;
   using type = poisoned_layer<Exec>;
 };
 
 template <std::size_t I, class L, class Exec>
-struct checked_bind<I, poisoned_shape, L, Exec, true> { using type = poisoned_layer<Exec>; };
+struct checked_bind<I, poisoned_shape, L, Exec, true> {
+  using type = poisoned_layer<Exec>;
+};
 template <std::size_t I, class L, class Exec>
-struct checked_bind<I, poisoned_shape, L, Exec, false> { using type = poisoned_layer<Exec>; };
+struct checked_bind<I, poisoned_shape, L, Exec, false> {
+  using type = poisoned_layer<Exec>;
+};
 
 // Binds each spec of a list to the shape its predecessor produces. Fusions of adjacent specs
 // (layers/fusions.hpp) specialise this walk.
@@ -102,7 +113,8 @@ struct ChainWalk {
   }
   template <std::size_t I>
   const float* input_of(const float* x) const {
-    if constexpr (I == 0) return x; else return acts[I - 1].data();
+    if constexpr (I == 0) return x;
+    else return acts[I - 1].data();
   }
 
   template <std::size_t I>
@@ -118,8 +130,8 @@ struct ChainWalk {
   template <std::size_t I>
   static constexpr bool params_before = [] {
     std::size_t total = 0;
-    [&]<std::size_t... J>(std::index_sequence<J...>) { ((total += layer_t<J>::param_count), ...); }(
-        std::make_index_sequence<I>{});
+    [&]<std::size_t... J>(std::index_sequence<J...>) { ((total += layer_t<J>::param_count), ...); }
+    (std::make_index_sequence<I>{});
     return total > 0;
   }();
 
@@ -128,7 +140,8 @@ struct ChainWalk {
   template <std::size_t I>
   void backward_from(const float* x, const float* y, const float* dy, float* dx, int n, const Context& ctx) {
     const float* out = [&] {
-      if constexpr (I + 1 == count) return y; else return static_cast<const float*>(acts[I].data());
+      if constexpr (I + 1 == count) return y;
+      else return static_cast<const float*>(acts[I].data());
     }();
     const float* grad_out = (I + 1 == count) ? dy : grads[I % 2].data();
     const bool go_on = dx || params_before<I>;  // anything below layer I still to compute?
@@ -147,7 +160,8 @@ struct ChainWalk {
   }
 };
 
-template <class List, class Exec> struct chain_impl;
+template <class List, class Exec>
+struct chain_impl;
 
 template <class... Impls, class Exec>
 struct chain_impl<type_list<Impls...>, Exec> {
@@ -180,7 +194,8 @@ struct chain_impl<type_list<Impls...>, Exec> {
       (std::get<I>(layers).bind(p ? p + param_offset<I> : nullptr, g ? g + param_offset<I> : nullptr,
                                 b ? b + buffer_offset<I> : nullptr),
        ...);
-    }(std::make_index_sequence<count>{});
+    }
+    (std::make_index_sequence<count>{});
   }
 
   void bind(float* params, float* grads, float* buffers) { bind_layers(walk_.layers, params, grads, buffers); }
@@ -210,17 +225,23 @@ template <class... Layers>
 struct Chain {
   static std::string name() { return "Chain<" + detail::names<Layers...>() + ">"; }
   // Each inner layer is checked against its own predecessor when the chain is bound.
-  template <class InShape> static constexpr bool accepts = true;
-  template <class InShape> using expects = InShape;
+  template <class InShape>
+  static constexpr bool accepts = true;
+  template <class InShape>
+  using expects = InShape;
   template <class InShape, class Exec = CpuExec>
   using layer = detail::chain_impl<typename detail::bind_chain<0, InShape, Exec, Layers...>::impls, Exec>;
 };
 
 namespace detail {
-template <class T, std::size_t> using always = T;
-template <class T, class Seq> struct repeat_impl;
+template <class T, std::size_t>
+using always = T;
+template <class T, class Seq>
+struct repeat_impl;
 template <class T, std::size_t... I>
-struct repeat_impl<T, std::index_sequence<I...>> { using type = Chain<always<T, I>...>; };
+struct repeat_impl<T, std::index_sequence<I...>> {
+  using type = Chain<always<T, I>...>;
+};
 }  // namespace detail
 
 // Repeat<N, Block>: N copies of Block in a chain (ResNet stages).

@@ -45,8 +45,7 @@ struct Checkpoint {
   // Copies a section into dst, which must have exactly its size.
   void copy_section(const std::string& name, std::span<float> dst, const std::string& source) const {
     auto it = sections.find(name);
-    if (it == sections.end())
-      throw CheckpointError(source + ": checkpoint has no '" + name + "' section");
+    if (it == sections.end()) throw CheckpointError(source + ": checkpoint has no '" + name + "' section");
     if (it->second.size() != dst.size())
       throw CheckpointError(source + ": section '" + name + "' holds " + std::to_string(it->second.size()) +
                             " values, expected " + std::to_string(dst.size()));
@@ -60,11 +59,17 @@ struct Checkpoint {
       bytes.insert(bytes.end(), c, c + n);
     };
     auto put_u32 = [&](std::uint32_t v) { put(&v, 4); };
-    auto put_str = [&](const std::string& s) { put_u32(static_cast<std::uint32_t>(s.size())); put(s.data(), s.size()); };
+    auto put_str = [&](const std::string& s) {
+      put_u32(static_cast<std::uint32_t>(s.size()));
+      put(s.data(), s.size());
+    };
     put(magic, 8);
     put_u32(format_version);
     put_u32(static_cast<std::uint32_t>(meta.size()));
-    for (const auto& [k, v] : meta) { put_str(k); put_str(v); }
+    for (const auto& [k, v] : meta) {
+      put_str(k);
+      put_str(v);
+    }
     put_u32(static_cast<std::uint32_t>(sections.size()));
     for (const auto& [name, values] : sections) {
       put_str(name);
@@ -97,17 +102,23 @@ struct Checkpoint {
     auto fail = [&](const std::string& why) -> CheckpointError {
       return CheckpointError(source + ": not a valid fernet checkpoint (" + why + ")");
     };
-    if (bytes.size() < 8 + 4 + 8 || std::memcmp(bytes.data(), magic, 8) != 0)
-      throw fail("missing the FERNETCK header");
+    if (bytes.size() < 8 + 4 + 8 || std::memcmp(bytes.data(), magic, 8) != 0) throw fail("missing the FERNETCK header");
     std::uint64_t stored;
     std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
-    if (stored != fnv1a(bytes.data(), bytes.size() - 8)) throw fail("checksum mismatch: the file is truncated or corrupt");
+    if (stored != fnv1a(bytes.data(), bytes.size() - 8))
+      throw fail("checksum mismatch: the file is truncated or corrupt");
     std::size_t pos = 8;
     const std::size_t end = bytes.size() - 8;
     auto need = [&](std::size_t n) {
       if (n > end - pos) throw fail("truncated");
     };
-    auto get_u32 = [&] { need(4); std::uint32_t v; std::memcpy(&v, bytes.data() + pos, 4); pos += 4; return v; };
+    auto get_u32 = [&] {
+      need(4);
+      std::uint32_t v;
+      std::memcpy(&v, bytes.data() + pos, 4);
+      pos += 4;
+      return v;
+    };
     auto get_str = [&] {
       const std::uint32_t n = get_u32();
       need(n);
@@ -169,8 +180,8 @@ void restore_checkpoint(Net& net, const Checkpoint& c, const std::string& source
     throw CheckpointError(source + ": checkpoint holds network '" + other + "' (" + c.get("shapes") + ", " +
                           c.get("parameter_count", "?") + " parameters: " + detail::shorten(c.get("signature")) +
                           ") but this is network '" + model_name + "' (" + Net::shape_string() + ", " +
-                          std::to_string(Net::parameter_count) + " parameters: " +
-                          detail::shorten(Net::signature()) + ")");
+                          std::to_string(Net::parameter_count) + " parameters: " + detail::shorten(Net::signature()) +
+                          ")");
   }
   c.copy_section("parameters", net.parameters(), source);
   c.copy_section("buffers", net.buffers(), source);

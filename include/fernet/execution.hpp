@@ -107,7 +107,9 @@ struct CpuExec {
   template <class T>
   using array = std::vector<T>;
   template <class T>
-  array<T> make_array() const { return {}; }
+  array<T> make_array() const {
+    return {};
+  }
   CpuOps ops() const { return {}; }
 };
 

@@ -13,10 +13,10 @@
 namespace fernet {
 
 struct GradcheckOptions {
-  float epsilon = 1e-3f;          // finite-difference step (retried at a tenth near kinks)
+  float epsilon = 1e-3f;            // finite-difference step (retried at a tenth near kinks)
   double atol = 2e-3, rtol = 2e-2;  // pass when |a - n| <= atol + rtol * max(|a|, |n|)
-  int max_checks = 200;           // coordinates sampled per tensor (input, parameters)
-  double max_fail_fraction = 0.0; // allowance for kinks (ReLU at 0, max-pool ties)
+  int max_checks = 200;             // coordinates sampled per tensor (input, parameters)
+  double max_fail_fraction = 0.0;   // allowance for kinks (ReLU at 0, max-pool ties)
   std::uint64_t seed = 1;
 };
 

@@ -36,9 +36,7 @@ struct Context {
   bool training = false;
   std::uint64_t noise_seed = 0;  // dropout masks derive from it: same seed, same masks
   // The context handed to the i-th layer of a chain: distinct noise per position.
-  Context child(std::size_t i) const {
-    return {training, hash64(noise_seed, 0x5EEDull + i)};
-  }
+  Context child(std::size_t i) const { return {training, hash64(noise_seed, 0x5EEDull + i)}; }
 };
 
 namespace detail {
@@ -62,7 +60,9 @@ struct LayerBase {
  protected:
   decltype(auto) ops() const { return exec_.ops(); }
   template <class T>
-  auto make_array() const { return exec_.template make_array<T>(); }
+  auto make_array() const {
+    return exec_.template make_array<T>();
+  }
   static long total_in(int n) { return static_cast<long>(n) * InShape::size; }
   static long total_out(int n) { return static_cast<long>(n) * OutShape::size; }
   Exec exec_;
@@ -90,11 +90,16 @@ struct AnyShape {
 // shape_mismatch below, which reads as a sentence, e.g.
 //   fernet::shape_mismatch<fernet::layer<10>, fernet::Linear<2047, 1024>,
 //     fernet::expects_inputs<2047>, fernet::but_layer<9>, fernet::produces<128, 4, 4, 2048>>
-template <std::size_t I> struct layer {};
-template <int N> struct but_layer {};
-template <int C, int H, int W, std::size_t Total> struct produces {};
-template <int N> struct expects_inputs {};
-template <int N> struct expects_channels {};
+template <std::size_t I>
+struct layer {};
+template <int N>
+struct but_layer {};
+template <int C, int H, int W, std::size_t Total>
+struct produces {};
+template <int N>
+struct expects_inputs {};
+template <int N>
+struct expects_channels {};
 
 template <class... Sentence>
 inline constexpr bool always_false = false;

@@ -15,8 +15,8 @@ namespace fernet {
 namespace detail {
 inline void check_label(int label, int classes, int row) {
   if (label < 0 || label >= classes)
-    throw std::out_of_range("fernet: label " + std::to_string(label) + " of sample " +
-                            std::to_string(row) + " is outside 0.." + std::to_string(classes - 1));
+    throw std::out_of_range("fernet: label " + std::to_string(label) + " of sample " + std::to_string(row) +
+                            " is outside 0.." + std::to_string(classes - 1));
 }
 }  // namespace detail
 
@@ -54,7 +54,8 @@ struct StepResult {
 };
 
 // Which input a loss takes: log-probabilities (NLLLoss) or raw scores (CrossEntropyLoss).
-template <class Loss> inline constexpr bool takes_log_probs = std::is_same_v<Loss, NLLLoss>;
+template <class Loss>
+inline constexpr bool takes_log_probs = std::is_same_v<Loss, NLLLoss>;
 
 // Index of the largest score of each row (the first on ties): the predicted class.
 inline int argmax_row(const float* row, int classes) { return kernels::argmax_of_row(row, classes); }

@@ -6,35 +6,24 @@
 namespace fernet::networks {
 
 // Section 3: 2304-1024-256-64-7 MLP with dropout 0.2 and log-softmax (NLLLoss).
-using LinearMLP = Sequential<Input<1, 48, 48>, Flatten,
-    Linear<2304, 1024>, ReLU, Dropout<0.2f>,
-    Linear<1024, 256>, ReLU, Dropout<0.2f>,
-    Linear<256, 64>, ReLU, Dropout<0.2f>,
-    Linear<64, 7>, LogSoftmax>;
+using LinearMLP = Sequential<Input<1, 48, 48>, Flatten, Linear<2304, 1024>, ReLU, Dropout<0.2f>, Linear<1024, 256>,
+                             ReLU, Dropout<0.2f>, Linear<256, 64>, ReLU, Dropout<0.2f>, Linear<64, 7>, LogSoftmax>;
 
 // Sections 4.1 / 4.2: three 3x3 convolutions with 2x2 max pooling, then the MLP head.
 template <float DropP>
-using NotebookCNN = Sequential<Input<1, 48, 48>,
-    Conv<1, 32, 3>, ReLU, Pool<2>,
-    Conv<32, 64, 3>, ReLU, Pool<2>,
-    Conv<64, 128, 3>, ReLU, Pool<2>,
-    Flatten,
-    Linear<2048, 1024>, ReLU, Dropout<DropP>,
-    Linear<1024, 256>, ReLU, Dropout<DropP>,
-    Linear<256, 64>, ReLU, Dropout<DropP>,
-    Linear<64, 7>, LogSoftmax>;
+using NotebookCNN =
+    Sequential<Input<1, 48, 48>, Conv<1, 32, 3>, ReLU, Pool<2>, Conv<32, 64, 3>, ReLU, Pool<2>, Conv<64, 128, 3>, ReLU,
+               Pool<2>, Flatten, Linear<2048, 1024>, ReLU, Dropout<DropP>, Linear<1024, 256>, ReLU, Dropout<DropP>,
+               Linear<256, 64>, ReLU, Dropout<DropP>, Linear<64, 7>, LogSoftmax>;
 using NetAdam = NotebookCNN<0.2f>;
 using NetSGD = NotebookCNN<0.3f>;
 
 // Section 5: the TensorFlow CNN on 48x48x3 (grey replicated), 'SAME' padding, convolutions
 // without bias, Xavier initialisation as tf.contrib.layers; logits out (CrossEntropyLoss).
-using TfCNN = Sequential<Input<3, 48, 48>,
-    ConvSame<3, 8, 4, 1, false, init::XavierUniform>, ReLU, PoolSame<4, 4>,
-    ConvSame<8, 16, 2, 1, false, init::XavierUniform>, ReLU, PoolSame<2, 2>,
-    Flatten,
-    Linear<576, 120, true, init::XavierUniform>, ReLU,
-    Linear<120, 64, true, init::XavierUniform>, ReLU,
-    Linear<64, 7, true, init::XavierUniform>>;
+using TfCNN = Sequential<Input<3, 48, 48>, ConvSame<3, 8, 4, 1, false, init::XavierUniform>, ReLU, PoolSame<4, 4>,
+                         ConvSame<8, 16, 2, 1, false, init::XavierUniform>, ReLU, PoolSame<2, 2>, Flatten,
+                         Linear<576, 120, true, init::XavierUniform>, ReLU, Linear<120, 64, true, init::XavierUniform>,
+                         ReLU, Linear<64, 7, true, init::XavierUniform>>;
 
 // Section 6: torchvision ResNets with a 1-channel conv1 and a 7-way fc without bias.
 // torchvision initialises its convolutions kaiming_normal(fan_out); the notebook replaces conv1
@@ -43,24 +32,22 @@ template <int In, int Out, int K, int Stride, int Pad>
 using ResConv = Conv<In, Out, K, Stride, Pad, false, init::KaimingNormalFanOut>;
 
 template <int In, int Out, int Stride>
-using Downsample = std::conditional_t<(Stride != 1 || In != Out),
-                                      Chain<ResConv<In, Out, 1, Stride, 0>, BatchNorm2d<Out>>, Identity>;
+using Downsample =
+    std::conditional_t<(Stride != 1 || In != Out), Chain<ResConv<In, Out, 1, Stride, 0>, BatchNorm2d<Out>>, Identity>;
 
 template <int In, int Out, int Stride>
-using BasicBlock = Chain<
-    Residual<Chain<ResConv<In, Out, 3, Stride, 1>, BatchNorm2d<Out>, ReLU,
-                   ResConv<Out, Out, 3, 1, 1>, BatchNorm2d<Out>>,
-             Downsample<In, Out, Stride>>,
-    ReLU>;
+using BasicBlock = Chain<Residual<Chain<ResConv<In, Out, 3, Stride, 1>, BatchNorm2d<Out>, ReLU,
+                                        ResConv<Out, Out, 3, 1, 1>, BatchNorm2d<Out>>,
+                                  Downsample<In, Out, Stride>>,
+                         ReLU>;
 
 // torchvision's Bottleneck (ResNet v1.5: the stride sits on the 3x3 convolution).
 template <int In, int Width, int Stride>
-using Bottleneck = Chain<
-    Residual<Chain<ResConv<In, Width, 1, 1, 0>, BatchNorm2d<Width>, ReLU,
-                   ResConv<Width, Width, 3, Stride, 1>, BatchNorm2d<Width>, ReLU,
-                   ResConv<Width, 4 * Width, 1, 1, 0>, BatchNorm2d<4 * Width>>,
-             Downsample<In, 4 * Width, Stride>>,
-    ReLU>;
+using Bottleneck =
+    Chain<Residual<Chain<ResConv<In, Width, 1, 1, 0>, BatchNorm2d<Width>, ReLU, ResConv<Width, Width, 3, Stride, 1>,
+                         BatchNorm2d<Width>, ReLU, ResConv<Width, 4 * Width, 1, 1, 0>, BatchNorm2d<4 * Width>>,
+                   Downsample<In, 4 * Width, Stride>>,
+          ReLU>;
 
 // A stage: the first block changes width/stride, the rest repeat.
 template <template <int, int, int> class Block, int In, int Width, int Out, int Stride, int Blocks>
@@ -70,16 +57,14 @@ using ResNetStem = Chain<Conv<1, 64, 7, 2, 3, false>, BatchNorm2d<64>, ReLU, Poo
 using ResNetHead = Chain<GlobalAvgPool, Flatten>;
 
 template <int B1, int B2, int B3, int B4>
-using ResNetBasic = Sequential<Input<1, 48, 48>, ResNetStem,
-    Stage<BasicBlock, 64, 64, 64, 1, B1>, Stage<BasicBlock, 64, 128, 128, 2, B2>,
-    Stage<BasicBlock, 128, 256, 256, 2, B3>, Stage<BasicBlock, 256, 512, 512, 2, B4>,
-    ResNetHead, Linear<512, 7, false>>;
+using ResNetBasic = Sequential<Input<1, 48, 48>, ResNetStem, Stage<BasicBlock, 64, 64, 64, 1, B1>,
+                               Stage<BasicBlock, 64, 128, 128, 2, B2>, Stage<BasicBlock, 128, 256, 256, 2, B3>,
+                               Stage<BasicBlock, 256, 512, 512, 2, B4>, ResNetHead, Linear<512, 7, false>>;
 
 template <int B1, int B2, int B3, int B4>
-using ResNetBottleneck = Sequential<Input<1, 48, 48>, ResNetStem,
-    Stage<Bottleneck, 64, 64, 256, 1, B1>, Stage<Bottleneck, 256, 128, 512, 2, B2>,
-    Stage<Bottleneck, 512, 256, 1024, 2, B3>, Stage<Bottleneck, 1024, 512, 2048, 2, B4>,
-    ResNetHead, Linear<2048, 7, false>>;
+using ResNetBottleneck = Sequential<Input<1, 48, 48>, ResNetStem, Stage<Bottleneck, 64, 64, 256, 1, B1>,
+                                    Stage<Bottleneck, 256, 128, 512, 2, B2>, Stage<Bottleneck, 512, 256, 1024, 2, B3>,
+                                    Stage<Bottleneck, 1024, 512, 2048, 2, B4>, ResNetHead, Linear<2048, 7, false>>;
 
 using ResNet18 = ResNetBasic<2, 2, 2, 2>;
 using ResNet50 = ResNetBottleneck<3, 4, 6, 3>;

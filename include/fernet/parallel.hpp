@@ -2,8 +2,8 @@
 // Threading: OpenMP (Debian's libgomp with g++; libomp with clang) because every kernel here is
 // a data-parallel loop and OpenMP gives that with one pragma and no pool of our own to maintain.
 #include <omp.h>
-#include <xmmintrin.h>
 #include <pmmintrin.h>
+#include <xmmintrin.h>
 
 namespace fernet {
 

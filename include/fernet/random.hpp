@@ -45,8 +45,7 @@ class Rng {
   float normal(float mean = 0.f, float stddev = 1.f) {
     const double u1 = (static_cast<double>(next() >> 11) + 1.0) * 0x1.0p-53;
     const double u2 = static_cast<double>(next() >> 11) * 0x1.0p-53;
-    return mean + stddev * static_cast<float>(std::sqrt(-2.0 * std::log(u1)) *
-                                              std::cos(2.0 * std::numbers::pi * u2));
+    return mean + stddev * static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
   }
   std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
 

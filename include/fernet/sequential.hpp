@@ -8,8 +8,8 @@
 //   const float* out = net.forward(x, n);   // n samples of Net::input_shape, NCHW
 //   net.zero_grad(); net.backward(dout);    // adds to net.gradients()
 #include <algorithm>
-#include <cstring>
 #include <array>
+#include <cstring>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -94,8 +94,8 @@ class Sequential {
   void backward(const Tensor<2>& dy) {
     if (dy.shape()[0] != static_cast<std::size_t>(batch_) || dy.shape()[1] != output_shape::size)
       throw std::invalid_argument("fernet: backward() needs a " + std::to_string(batch_) + "x" +
-                                  std::to_string(output_shape::size) + " gradient, got " + std::to_string(dy.shape()[0]) +
-                                  "x" + std::to_string(dy.shape()[1]));
+                                  std::to_string(output_shape::size) + " gradient, got " +
+                                  std::to_string(dy.shape()[0]) + "x" + std::to_string(dy.shape()[1]));
     backward(dy.data());
   }
 
@@ -117,7 +117,8 @@ class Sequential {
     const float* y = forward(x, n);
     const float loss = Loss::compute(y, labels, n, classes, step_grad_.data());
     StepResult r{static_cast<double>(loss) * n, 0};
-    for (int i = 0; i < n; ++i) r.correct += argmax_row(y + static_cast<std::ptrdiff_t>(i) * classes, classes) == labels[i];
+    for (int i = 0; i < n; ++i)
+      r.correct += argmax_row(y + static_cast<std::ptrdiff_t>(i) * classes, classes) == labels[i];
     zero_grad();
     backward(step_grad_.data());
     opt.step();
@@ -147,18 +148,15 @@ class Sequential {
     ((s += " " + Layers::name()), ...);
     return s;
   }
-  static std::string shape_string() {
-    return input_shape::str() + " -> " + output_shape::str();
-  }
+  static std::string shape_string() { return input_shape::str() + " -> " + output_shape::str(); }
 
  private:
   template <class T>
   static void check_input(const T& x) {
     const auto& s = x.shape();
     if (s[1] != input_shape::channels || s[2] != input_shape::height || s[3] != input_shape::width)
-      throw std::invalid_argument("fernet: input tensor is " + std::to_string(s[1]) + "x" +
-                                  std::to_string(s[2]) + "x" + std::to_string(s[3]) +
-                                  " per sample, the network expects " + input_shape::str());
+      throw std::invalid_argument("fernet: input tensor is " + std::to_string(s[1]) + "x" + std::to_string(s[2]) + "x" +
+                                  std::to_string(s[3]) + " per sample, the network expects " + input_shape::str());
     if (s[0] == 0) throw std::invalid_argument("fernet: empty input batch");
   }
 

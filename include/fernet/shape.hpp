@@ -9,9 +9,7 @@ template <int C, int H, int W>
 struct Shape {
   static constexpr int channels = C, height = H, width = W;
   static constexpr std::size_t size = static_cast<std::size_t>(C) * H * W;
-  static std::string str() {
-    return std::to_string(C) + "x" + std::to_string(H) + "x" + std::to_string(W);
-  }
+  static std::string str() { return std::to_string(C) + "x" + std::to_string(H) + "x" + std::to_string(W); }
 };
 
 // The first element of every Sequential: the shape of one input sample.

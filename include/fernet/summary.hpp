@@ -27,7 +27,8 @@
 namespace fernet {
 
 // ---- deconstructing the spec types ---------------------------------------------------------
-template <class Net> struct network_traits;  // only Sequential<Input<...>, Layers...> is a network
+template <class Net>
+struct network_traits;  // only Sequential<Input<...>, Layers...> is a network
 template <class InputSpec, class... Layers>
 struct network_traits<Sequential<InputSpec, Layers...>> {
   using input_spec = InputSpec;
@@ -35,11 +36,16 @@ struct network_traits<Sequential<InputSpec, Layers...>> {
   using body = Chain<Layers...>;
 };
 
-template <class Spec> inline constexpr bool is_chain = false;
-template <class... Ls> inline constexpr bool is_chain<Chain<Ls...>> = true;
-template <class Spec> inline constexpr bool is_residual = false;
-template <class B, class S> inline constexpr bool is_residual<Residual<B, S>> = true;
-template <class Spec> struct residual_traits;
+template <class Spec>
+inline constexpr bool is_chain = false;
+template <class... Ls>
+inline constexpr bool is_chain<Chain<Ls...>> = true;
+template <class Spec>
+inline constexpr bool is_residual = false;
+template <class B, class S>
+inline constexpr bool is_residual<Residual<B, S>> = true;
+template <class Spec>
+struct residual_traits;
 template <class B, class S>
 struct residual_traits<Residual<B, S>> {
   using body = B;
@@ -75,8 +81,10 @@ struct LayerNode {
 template <class Spec, class In, class Visitor>
 void walk_node(Visitor& v, const LayerNode<Spec, In>& node);
 
-template <class In, class... Ls> struct list_walker {
-  template <class Visitor> static void run(Visitor&, std::size_t, std::size_t, int) {}
+template <class In, class... Ls>
+struct list_walker {
+  template <class Visitor>
+  static void run(Visitor&, std::size_t, std::size_t, int) {}
 };
 template <class In, class L, class... Rest>
 struct list_walker<In, L, Rest...> {
@@ -89,7 +97,8 @@ struct list_walker<In, L, Rest...> {
   }
 };
 
-template <class List> struct chain_walker;
+template <class List>
+struct chain_walker;
 template <class... Ls>
 struct chain_walker<Chain<Ls...>> {
   template <class In, class Visitor>
@@ -123,19 +132,18 @@ void walk_node(Visitor& v, const LayerNode<Spec, In>& node) {
 // Walks the layers of Net (a Sequential) at depth 0, parameters and buffers from offset 0.
 template <class Net, class Visitor>
 void walk_network(Visitor& v) {
-  chain_walker<typename network_traits<Net>::body>::template run<typename network_traits<Net>::input_shape>(v, 0, 0,
-                                                                                                             0);
+  chain_walker<typename network_traits<Net>::body>::template run<typename network_traits<Net>::input_shape>(v, 0, 0, 0);
 }
 
 // ---- the summary ----------------------------------------------------------------------------
 struct SummaryRow {
-  int depth = 0;                       // indentation: 0 for the network's own layers
-  std::string name;                    // the spec's name; "Chain" / "Residual" for blocks
-  Role role = Role::plain;             // inside a Residual: its body or its shortcut
-  bool block = false;                  // Chain or Residual: its counts include everything inside
-  std::array<int, 3> output_shape{};   // channels, height, width of one image
+  int depth = 0;                      // indentation: 0 for the network's own layers
+  std::string name;                   // the spec's name; "Chain" / "Residual" for blocks
+  Role role = Role::plain;            // inside a Residual: its body or its shortcut
+  bool block = false;                 // Chain or Residual: its counts include everything inside
+  std::array<int, 3> output_shape{};  // channels, height, width of one image
   std::size_t parameters = 0;
-  std::size_t buffers = 0;             // floats outside the parameters (batch-norm running statistics)
+  std::size_t buffers = 0;  // floats outside the parameters (batch-norm running statistics)
   // Floats of the output this row itself produces for one image. A Chain's output is its last
   // layer's (0 here); a Residual produces its sum. The column adds up to the total.
   std::size_t activation_floats = 0;
@@ -145,7 +153,7 @@ struct Summary {
   std::array<int, 3> input_shape{};
   std::vector<SummaryRow> rows;
   std::size_t parameters = 0, buffers = 0;
-  std::size_t activation_floats = 0;   // per image, the input excluded
+  std::size_t activation_floats = 0;  // per image, the input excluded
   static constexpr std::size_t bytes_per_float = sizeof(float);
 
   // A table like Keras' model.summary(): layer, output shape, parameters, activations per image.
@@ -154,7 +162,9 @@ struct Summary {
 
 namespace detail {
 template <class S>
-std::array<int, 3> shape_array() { return {S::channels, S::height, S::width}; }
+std::array<int, 3> shape_array() {
+  return {S::channels, S::height, S::width};
+}
 
 struct SummaryBuilder {
   std::vector<SummaryRow>* rows;
@@ -163,13 +173,19 @@ struct SummaryBuilder {
     rows->push_back({node.depth, std::move(name), node.role, block, shape_array<typename N::out_shape>(),
                      N::param_count, N::buffer_count, activations});
   }
-  template <class N> void layer(const N& node) { add(node, N::spec::name(), false, N::out_shape::size); }
-  template <class N> void enter(const N& node) {
+  template <class N>
+  void layer(const N& node) {
+    add(node, N::spec::name(), false, N::out_shape::size);
+  }
+  template <class N>
+  void enter(const N& node) {
     if constexpr (is_residual<typename N::spec>) add(node, "Residual", true, N::out_shape::size);
     else add(node, "Chain", true, 0);
   }
-  template <class N> void shortcut(const N&) {}
-  template <class N> void leave(const N&) {}
+  template <class N>
+  void shortcut(const N&) {}
+  template <class N>
+  void leave(const N&) {}
 };
 
 inline std::string with_commas(std::size_t n) {
@@ -182,7 +198,10 @@ inline std::string human_bytes(std::size_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB"};
   double v = static_cast<double>(bytes);
   int u = 0;
-  while (v >= 1024.0 && u < 3) { v /= 1024.0; ++u; }
+  while (v >= 1024.0 && u < 3) {
+    v /= 1024.0;
+    ++u;
+  }
   char buf[32];
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
   return buf;
@@ -222,9 +241,9 @@ inline std::string Summary::to_string() const {
     if (r.role == Role::body) name += "body: ";
     if (r.role == Role::shortcut) name += "shortcut: ";
     name += r.name;
-    const std::string acts =
-        r.activation_floats ? with_commas(r.activation_floats) + " (" + detail::human_bytes(r.activation_floats * bytes_per_float) + ")"
-                            : "";
+    const std::string acts = r.activation_floats ? with_commas(r.activation_floats) + " (" +
+                                                       detail::human_bytes(r.activation_floats * bytes_per_float) + ")"
+                                                 : "";
     cells.push_back({name, shape_str(r.output_shape), with_commas(r.parameters), acts});
   }
   std::array<std::size_t, 4> width{};
@@ -236,14 +255,15 @@ inline std::string Summary::to_string() const {
   std::string out = "Input: " + shape_str(input_shape) + "\n" + thick + "\n";
   for (std::size_t i = 0; i < cells.size(); ++i) {
     const auto& row = cells[i];
-    out += pad_right(row[0], width[0]) + "  " + pad_right(row[1], width[1]) + "  " + pad_left(row[2], width[2]) +
-           "  " + pad_right(row[3], width[3]);
+    out += pad_right(row[0], width[0]) + "  " + pad_right(row[1], width[1]) + "  " + pad_left(row[2], width[2]) + "  " +
+           pad_right(row[3], width[3]);
     while (!out.empty() && out.back() == ' ') out.pop_back();
     out += "\n";
     if (i == 0) out += thick + "\n";
   }
   out += thick + "\n";
-  out += "Total parameters: " + with_commas(parameters) + " (" + detail::human_bytes(parameters * bytes_per_float) + ")\n";
+  out +=
+      "Total parameters: " + with_commas(parameters) + " (" + detail::human_bytes(parameters * bytes_per_float) + ")\n";
   out += "Buffers (batch-norm running statistics): " + with_commas(buffers) + " (" +
          detail::human_bytes(buffers * bytes_per_float) + ")\n";
   out += "Activations per image (layer outputs, forward pass): " + with_commas(activation_floats) + " (" +

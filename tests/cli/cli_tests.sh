@@ -62,6 +62,10 @@ info)
   expect 0 "CUDA: (compiled in|not compiled in)" -- info
   expect 0 "threads: 1 " -- info --threads 1
   expect 0 "resnet152 +ResNet152 +58151872" -- info
+  expect 0 "Total parameters: 2,470,151" -- info --model cnn-adam --summary
+  expect 0 "Conv<1,32,3>" -- info --model cnn-adam --summary
+  expect 2 "--summary needs --model NAME" -- info --summary
+  expect 2 "unknown model 'vgg'" -- info --model vgg --summary
   expect 0 "^0\.[0-9]+\.[0-9]+" -- --version
   expect 0 "Usage: fernet" -- --help
   ;;
@@ -84,7 +88,7 @@ usage_errors)
     -- train --model resnet19 --out x
   expect 2 "unknown flag: --learning-rate" -- train --model tf-cnn --learning-rate 0.1 --out x
   expect 2 "unknown flags: --colour --size" -- predict --load m.fernet --colour red --size 3 a.png
-  expect 2 "unknown command 'frobnicate'; the commands are train, eval, predict, synth and info" -- frobnicate
+  expect 2 "unknown command 'frobnicate'; the commands are train, eval, predict, synth, info and export" -- frobnicate
   expect 2 "A subcommand is required" --
   expect 2 "--epochs must be at least 1 \(got 0\)" -- train --model tf-cnn --epochs 0 --out x
   expect 2 "--lr must be a positive number \(got -0\.01\)" -- train --model tf-cnn --lr -0.01 --out x
@@ -198,6 +202,14 @@ eval)
   expect 0 "PublicTest accuracy" -- eval --load "$run_dir/model.fernet"  # data from the checkpoint
   expect 1 "checkpoint holds network 'tf-cnn'.*but this is network 'cnn-adam'" \
     -- eval --load "$run_dir/model.fernet" --data "$data" --model cnn-adam
+  # export: an ONNX file (protobuf: field 1 ir_version, a varint) that onnxruntime and OpenCV
+  # read (tests/onnx checks the numbers); another network's name is refused, naming both
+  expect 0 "wrote model.onnx: tf-cnn as ONNX" -- export --load "$run_dir/model.fernet" --out model.onnx
+  [ "$(head -c 1 model.onnx | od -An -tx1 | tr -d ' ')" = 08 ] || fail "model.onnx does not start with ir_version"
+  grep -q "class_names" model.onnx || fail "model.onnx has no class names"
+  expect 1 "but this is network 'cnn-adam'" -- export --load "$run_dir/model.fernet" --out other.onnx --model cnn-adam
+  [ ! -e other.onnx ] || fail "a refused export left other.onnx behind"
+  expect 2 "--out is required" -- export --load "$run_dir/model.fernet"
   expect 1 "checkpoint holds network 'tf-cnn'.*but this is network 'resnet18'" \
     -- predict --load "$run_dir/model.fernet" --model resnet18 --csv "$data"
   expect 1 "checkpoint holds network 'tf-cnn'.*but this is network 'linear-mlp'" \

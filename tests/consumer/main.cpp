@@ -10,8 +10,8 @@
 #error "fernet::fernet's training headers must not need zlib"
 #endif
 
-using Net = fernet::Sequential<fernet::Input<1, 8, 8>, fernet::Conv<1, 4, 3>, fernet::ReLU,
-                               fernet::Pool<2>, fernet::Flatten, fernet::Linear<36, 3>>;
+using Net = fernet::Sequential<fernet::Input<1, 8, 8>, fernet::Conv<1, 4, 3>, fernet::ReLU, fernet::Pool<2>,
+                               fernet::Flatten, fernet::Linear<36, 3>>;
 
 // 8x8 grey images: class c is bright in its third of the columns.
 fernet::data::LabelledImageSet make_images(std::size_t n, std::uint64_t seed) {

@@ -27,8 +27,7 @@ TEST_CASE("cuda: losses and optimisers match the CPU over several steps") {
 
 TEST_CASE("cuda: NetAdam forward/backward and training steps match the CPU") {
   parity::check_forward_backward<networks::NetAdam>(gpu(), "NetAdam", 16);
-  parity::check_training_steps<networks::NetAdam, NLLLoss, Adam>(gpu(), "NetAdam + Adam", 100, 3,
-                                                                  Adam::Options{1e-3f});
+  parity::check_training_steps<networks::NetAdam, NLLLoss, Adam>(gpu(), "NetAdam + Adam", 100, 3, Adam::Options{1e-3f});
 }
 
 TEST_CASE("cuda: ResNet-18 forward/backward and training steps match the CPU") {
@@ -40,8 +39,7 @@ TEST_CASE("cuda: ResNet-18 forward/backward and training steps match the CPU") {
 int main(int argc, char** argv) {
   std::string why;
   if (cuda::device_count(&why) == 0) {
-    std::printf("SKIPPED: no usable CUDA device, so the CPU-versus-CUDA parity tests did not run (%s)\n",
-                why.c_str());
+    std::printf("SKIPPED: no usable CUDA device, so the CPU-versus-CUDA parity tests did not run (%s)\n", why.c_str());
     return 77;
   }
   std::printf("CUDA devices:\n%s\n", cuda::devices_report().c_str());

@@ -41,11 +41,15 @@ struct Options {
   std::string only;                                // export just this network
 };
 
-template <class Spec> inline constexpr bool is_batch_norm = false;
-template <int C, int M, int E> inline constexpr bool is_batch_norm<BatchNorm2d<C, M, E>> = true;
+template <class Spec>
+inline constexpr bool is_batch_norm = false;
+template <int C, int M, int E>
+inline constexpr bool is_batch_norm<BatchNorm2d<C, M, E>> = true;
 
-template <class Spec> inline constexpr int momentum_permille = 0;
-template <int C, int M, int E> inline constexpr int momentum_permille<BatchNorm2d<C, M, E>> = M;
+template <class Spec>
+inline constexpr int momentum_permille = 0;
+template <int C, int M, int E>
+inline constexpr int momentum_permille<BatchNorm2d<C, M, E>> = M;
 
 // Batch-norm layers as training would leave them, in two steps around one training-mode pass:
 // before, random scales and shifts (fresh ones are 1 and 0) and running statistics of zero;
@@ -72,9 +76,12 @@ struct CalibrateBatchNorm {
       std::fill(running, running + 2 * c, 0.f);
     }
   }
-  template <class N> void enter(const N&) {}
-  template <class N> void shortcut(const N&) {}
-  template <class N> void leave(const N&) {}
+  template <class N>
+  void enter(const N&) {}
+  template <class N>
+  void shortcut(const N&) {}
+  template <class N>
+  void leave(const N&) {}
 };
 
 // Images 0..n-1 preprocessed for Net as data::BatchLoader does: pixel * scale + offset,
@@ -139,14 +146,15 @@ void export_one(const Recipe& recipe, const Options& opt, const std::vector<floa
   }
   write_floats(dir / (std::string(recipe.name) + ".out.f32"), out);
   manifest << recipe.name << '\t' << n << '\t' << k << '\t'
-           << (onnx::ends_in_log_softmax<Net> ? "log-probabilities" : "logits")
-           << '\t' << (ck != opt.checkpoints.end() ? ck->second : "seeded") << '\n';
+           << (onnx::ends_in_log_softmax<Net> ? "log-probabilities" : "logits") << '\t'
+           << (ck != opt.checkpoints.end() ? ck->second : "seeded") << '\n';
   std::cout << recipe.name << ": " << Net::parameter_count << " parameters exported\n";
 }
 
 int usage(const char* why) {
   std::cerr << "fernet_onnx_export: " << why
-            << "\nusage: fernet_onnx_export OUTDIR [--images N] [--data FILE] [--synthetic] [--only MODEL] [--load MODEL=CHECKPOINT]...\n";
+            << "\nusage: fernet_onnx_export OUTDIR [--images N] [--data FILE] [--synthetic] [--only MODEL] [--load "
+               "MODEL=CHECKPOINT]...\n";
   return 2;
 }
 
@@ -175,9 +183,7 @@ int main(int argc, char** argv) {
         opt.checkpoints[v.substr(0, eq)] = v.substr(eq + 1);
       } else if (!a.empty() && a[0] == '-') return usage(("unknown option " + a).c_str());
       else opt.out_dir = a;
-    } catch (const std::exception& e) {
-      return usage(e.what());
-    }
+    } catch (const std::exception& e) { return usage(e.what()); }
   }
   if (opt.out_dir.empty()) return usage("no OUTDIR");
   const std::vector<std::string> names = {recipes::linear_mlp.name, recipes::cnn_adam.name, recipes::cnn_sgd.name,
@@ -204,9 +210,9 @@ int main(int argc, char** argv) {
       source = "synthetic faces (fernet/data/synthetic.hpp)";
     }
     const int n = static_cast<int>(std::min<std::size_t>(images.size(), static_cast<std::size_t>(opt.images)));
-    if (n < opt.images)
-      std::cerr << "fernet_onnx_export: only " << n << " images available, using them all\n";
-    std::vector<float> pixels(images.pixels.begin(), images.pixels.begin() + static_cast<std::ptrdiff_t>(n) * data::image_pixels);
+    if (n < opt.images) std::cerr << "fernet_onnx_export: only " << n << " images available, using them all\n";
+    std::vector<float> pixels(images.pixels.begin(),
+                              images.pixels.begin() + static_cast<std::ptrdiff_t>(n) * data::image_pixels);
     const auto dir = std::filesystem::path(opt.out_dir);
     write_floats(dir / "images.f32", pixels);
     std::ofstream(dir / "source.txt") << n << " images: " << source << '\n';

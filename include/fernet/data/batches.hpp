@@ -23,10 +23,10 @@ struct Preprocess {
   int channels = 1;
 };
 namespace preprocess {
-inline constexpr Preprocess raw{1.f, 0.f, 1};              // notebook sections 3-4: 0..255 floats
-inline constexpr Preprocess unit{1.f / 255.f, 0.f, 1};     // section 6: /255
-inline constexpr Preprocess unit_rgb{1.f / 255.f, 0.f, 3}; // section 5: /255, grey as 3 channels
-inline constexpr Preprocess centered{1.f / 63.75f, -2.f, 1}; // (pixel - 127.5) / 63.75: -2..2, zero-centred
+inline constexpr Preprocess raw{1.f, 0.f, 1};                 // notebook sections 3-4: 0..255 floats
+inline constexpr Preprocess unit{1.f / 255.f, 0.f, 1};        // section 6: /255
+inline constexpr Preprocess unit_rgb{1.f / 255.f, 0.f, 3};    // section 5: /255, grey as 3 channels
+inline constexpr Preprocess centered{1.f / 63.75f, -2.f, 1};  // (pixel - 127.5) / 63.75: -2..2, zero-centred
 }  // namespace preprocess
 
 // Per-sample augmentation hook: called on each training image (channels x height x width floats,
@@ -44,7 +44,8 @@ class BatchLoader {
  public:
   BatchLoader(LabelledImages data, int batch_size, Preprocess pre, bool shuffle, std::uint64_t seed)
       : data_(data), batch_(batch_size), pre_(pre), shuffle_(shuffle), seed_(seed), order_(data.size()) {
-    if (batch_size <= 0) throw std::invalid_argument("batch size must be at least 1, got " + std::to_string(batch_size));
+    if (batch_size <= 0)
+      throw std::invalid_argument("batch size must be at least 1, got " + std::to_string(batch_size));
     if (pre.channels <= 0) throw std::invalid_argument("preprocess channels must be at least 1");
     const int stored = data.shape().channels;
     if (stored != 1 && stored != pre.channels)
@@ -76,7 +77,7 @@ class BatchLoader {
     const int n = static_cast<int>(std::min<std::size_t>(batch_, data_.size() - begin));
     const int per = sample_floats();
     const int stored = static_cast<int>(data_.shape().pixels());  // one plane, or all of them
-    const int copies = per / stored;  // grey replicated to pre_.channels planes, else 1
+    const int copies = per / stored;                              // grey replicated to pre_.channels planes, else 1
     images_.resize(static_cast<std::size_t>(n) * per);
     labels_.resize(n);
 #pragma omp parallel for schedule(static) if (n >= 32)

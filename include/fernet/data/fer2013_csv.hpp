@@ -64,10 +64,8 @@ class Fer2013Parser {
   void line(std::string_view text) {
     ++line_no_;
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-    if (line_no_ == 1)
-      header(text);
-    else
-      row(text);
+    if (line_no_ == 1) header(text);
+    else row(text);
   }
 
   Fer2013 finish() && {
@@ -84,8 +82,7 @@ class Fer2013Parser {
   void header(std::string_view text) {
     constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";  // spreadsheet programs add it
     if (text.substr(0, utf8_bom.size()) == utf8_bom) text.remove_prefix(utf8_bom.size());
-    if (text != fer2013_header)
-      fail("wrong header " + quoted(text) + ", expected " + quoted(fer2013_header));
+    if (text != fer2013_header) fail("wrong header " + quoted(text) + ", expected " + quoted(fer2013_header));
   }
 
   void row(std::string_view text) {
@@ -103,16 +100,13 @@ class Fer2013Parser {
            (comma1 ? "2" : "1"));
     if (find_comma(comma2 + 1)) {
       const auto fields = 1 + std::count(begin, end, ',');
-      fail("extra field: expected 3 comma-separated fields (emotion,pixels,Usage), found " +
-           std::to_string(fields));
+      fail("extra field: expected 3 comma-separated fields (emotion,pixels,Usage), found " + std::to_string(fields));
     }
     const int label = parse_label({begin, static_cast<std::size_t>(comma1 - begin)});
     parse_pixels(comma1 + 1, comma2);
     const std::string_view usage_text(comma2 + 1, static_cast<std::size_t>(end - comma2 - 1));
     const auto which = parse_split(usage_text);
-    if (!which)
-      fail("unknown Usage " + quoted(usage_text) +
-           " (expected Training, PublicTest or PrivateTest)");
+    if (!which) fail("unknown Usage " + quoted(usage_text) + " (expected Training, PublicTest or PrivateTest)");
     out_.append(row_.data(), label, *which);
   }
 
@@ -121,8 +115,7 @@ class Fer2013Parser {
     if (text.empty()) fail("emotion label is empty, expected an integer 0..6");
     const std::string_view digits = text[0] == '-' ? text.substr(1) : text;
     const bool is_integer =
-        !digits.empty() &&
-        std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+        !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!is_integer) fail("emotion label " + quoted(text) + " is not an integer");
     const auto first_nonzero = digits.find_first_not_of('0');
     if (first_nonzero == std::string_view::npos) return 0;  // "00", "-0"
@@ -165,8 +158,8 @@ class Fer2013Parser {
       for (int i = 0; i < block / 16; ++i) {
         const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i));
         const __m128i space = _mm_cmpeq_epi8(c, _mm_set1_epi8(' '));
-        const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('0' - 1)),
-                                            _mm_cmplt_epi8(c, _mm_set1_epi8('9' + 1)));
+        const __m128i digit =
+            _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(c, _mm_set1_epi8('9' + 1)));
         const auto bits = [](__m128i m) {
           return static_cast<std::uint64_t>(static_cast<std::uint16_t>(_mm_movemask_epi8(m)));
         };
@@ -183,8 +176,7 @@ class Fer2013Parser {
         std::memcpy(&word, p + start, 4);
         // Digits to values 0..9, shifted so that the last digit lands in byte 2.
         const std::uint32_t aligned = (word ^ 0x30303030u) << (8 * (3 - digits));
-        const unsigned value =
-            (aligned & 0xFF) * 100 + ((aligned >> 8) & 0xFF) * 10 + ((aligned >> 16) & 0xFF);
+        const unsigned value = (aligned & 0xFF) * 100 + ((aligned >> 8) & 0xFF) * 10 + ((aligned >> 16) & 0xFF);
         if (value > 255) return p + start;
         store_pixel(count++, value);
         start = stop + 1;
@@ -204,11 +196,9 @@ class Fer2013Parser {
     const char* const token_end = std::find(token, end, ' ');
     const std::string_view text(token, static_cast<std::size_t>(token_end - token));
     const std::string where = "pixel index " + std::to_string(index);
-    if (text.empty())
-      fail(where + " is empty (two spaces in a row, or a leading or trailing space)");
+    if (text.empty()) fail(where + " is empty (two spaces in a row, or a leading or trailing space)");
     const std::string_view digits = text[0] == '-' ? text.substr(1) : text;
-    const bool is_integer =
-        !digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos;
+    const bool is_integer = !digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos;
     if (is_integer) fail(where + " value " + quoted(text) + " is outside 0..255");
     fail(where + " is not a number: " + quoted(text));
   }

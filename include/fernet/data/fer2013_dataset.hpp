@@ -41,8 +41,8 @@ inline std::optional<Split> parse_split(std::string_view name) {
 inline constexpr int image_side = 48, image_pixels = image_side * image_side, num_classes = 7;
 
 inline std::string_view emotion_name(int label) {
-  static constexpr std::array<std::string_view, num_classes> names = {
-      "Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"};
+  static constexpr std::array<std::string_view, num_classes> names = {"Angry", "Disgust",  "Fear",   "Happy",
+                                                                      "Sad",   "Surprise", "Neutral"};
   if (label < 0 || label >= num_classes)
     throw std::out_of_range("emotion_name: label " + std::to_string(label) + " is outside 0..6");
   return names[static_cast<std::size_t>(label)];

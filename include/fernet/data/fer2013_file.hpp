@@ -27,8 +27,7 @@ namespace detail {
 // A file read as bytes; gzip files (magic 1f 8b) are decompressed on the fly.
 class FileReader {
  public:
-  explicit FileReader(const std::string& path)
-      : path_(path), file_(std::fopen(path.c_str(), "rb")) {
+  explicit FileReader(const std::string& path) : path_(path), file_(std::fopen(path.c_str(), "rb")) {
     if (!file_) throw DataError(path_ + ": cannot open: " + std::strerror(errno));
     in_.resize(std::size_t{1} << 20);
     in_len_ = fill(in_.data(), in_.size());
@@ -65,8 +64,7 @@ class FileReader {
  private:
   std::size_t fill(void* dst, std::size_t capacity) {
     const std::size_t n = std::fread(dst, 1, capacity, file_.get());
-    if (n < capacity && std::ferror(file_.get()))
-      throw DataError(path_ + ": read error: " + std::strerror(errno));
+    if (n < capacity && std::ferror(file_.get())) throw DataError(path_ + ": read error: " + std::strerror(errno));
     return n;
   }
 
@@ -95,10 +93,8 @@ class FileReader {
       zs_.avail_in = static_cast<uInt>(in_len_ - in_pos_);
       const int status = inflate(&zs_, Z_NO_FLUSH);
       in_pos_ = in_len_ - zs_.avail_in;
-      if (status == Z_STREAM_END)
-        member_ended_ = true;
-      else if (status != Z_OK)
-        corrupt(zs_.msg);
+      if (status == Z_STREAM_END) member_ended_ = true;
+      else if (status != Z_OK) corrupt(zs_.msg);
     }
     return requested - zs_.avail_out;
   }
@@ -141,14 +137,11 @@ class FileWriter {
   // Ends the gzip stream (plain files need nothing).
   void finish() {
     if (gzip_)
-      while (deflate_step(Z_FINISH) != Z_STREAM_END) {
-      }
+      while (deflate_step(Z_FINISH) != Z_STREAM_END) {}
   }
 
  private:
-  [[noreturn]] void fail(const char* what) const {
-    throw DataError(path_ + ": " + what + ": " + std::strerror(errno));
-  }
+  [[noreturn]] void fail(const char* what) const { throw DataError(path_ + ": " + what + ": " + std::strerror(errno)); }
 
   void put(const void* bytes, std::size_t n) {
     if (std::fwrite(bytes, 1, n, file_) != n) fail("write error");
@@ -187,12 +180,12 @@ inline void write_fer2013_csv(const Fer2013& data, const std::string& path) {
   const std::size_t n = data.size();
   if (data.usage.size() != n || data.pixels.size() != n * image_pixels)
     throw DataError(path + ": inconsistent Fer2013: " + std::to_string(n) + " labels, " +
-                    std::to_string(data.usage.size()) + " usages, " +
-                    std::to_string(data.pixels.size()) + " pixel bytes");
+                    std::to_string(data.usage.size()) + " usages, " + std::to_string(data.pixels.size()) +
+                    " pixel bytes");
   for (std::size_t i = 0; i < n; ++i)
     if (data.labels[i] < 0 || data.labels[i] >= num_classes)
-      throw DataError(path + ": row " + std::to_string(i) + " has label " +
-                      std::to_string(data.labels[i]) + ", outside 0..6");
+      throw DataError(path + ": row " + std::to_string(i) + " has label " + std::to_string(data.labels[i]) +
+                      ", outside 0..6");
 
   const bool gzip = path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
   try {

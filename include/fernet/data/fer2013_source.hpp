@@ -37,8 +37,7 @@ struct TrainingSplits {
 // has when either is empty.
 inline TrainingSplits training_splits(const Fer2013& all, Split eval, const std::string& description) {
   TrainingSplits s{all.split(Split::Training), all.split(eval)};
-  if (s.train.size() == 0)
-    throw DataError(description + ": no Training rows to train on (" + split_counts(all) + ")");
+  if (s.train.size() == 0) throw DataError(description + ": no Training rows to train on (" + split_counts(all) + ")");
   if (s.eval.size() == 0)
     throw DataError(description + ": no " + std::string(split_name(eval)) + " rows to evaluate on (" +
                     split_counts(all) + "); choose another evaluation split");

@@ -75,8 +75,8 @@ inline constexpr std::array<Expression, num_classes> expression_prototypes = {{
 inline constexpr int neutral_label = 6;
 
 // FER2013 training class frequencies (3995 436 4097 7215 4830 3171 4965 of 28709).
-inline constexpr std::array<double, num_classes> fer2013_class_share = {
-    0.1392, 0.0152, 0.1427, 0.2513, 0.1682, 0.1105, 0.1729};
+inline constexpr std::array<double, num_classes> fer2013_class_share = {0.1392, 0.0152, 0.1427, 0.2513,
+                                                                        0.1682, 0.1105, 0.1729};
 
 // Per-pixel helpers; shapes keep inverses because they are evaluated for every pixel.
 
@@ -84,16 +84,13 @@ inline constexpr std::array<double, num_classes> fer2013_class_share = {
 // pixel centre to the shape's edge: a one-pixel ramp, i.e. cheap anti-aliasing.
 inline double coverage(double distance_px) { return std::clamp(0.5 - distance_px, 0.0, 1.0); }
 
-inline double mix(double under, double over, double alpha) {
-  return under + alpha * (over - under);
-}
+inline double mix(double under, double over, double alpha) { return under + alpha * (over - under); }
 
 // Axis-aligned, centred on the origin.
 struct Ellipse {
   double rx = 1, ry = 1, inv_rx = 1, inv_ry = 1;
   Ellipse() = default;
-  Ellipse(double x_radius, double y_radius)
-      : rx(x_radius), ry(y_radius), inv_rx(1 / x_radius), inv_ry(1 / y_radius) {}
+  Ellipse(double x_radius, double y_radius) : rx(x_radius), ry(y_radius), inv_rx(1 / x_radius), inv_ry(1 / y_radius) {}
   // Approximate signed distance (exact on the axes; good enough for a one-pixel ramp).
   double distance(double x, double y) const {
     const double xn = x * inv_rx, yn = y * inv_ry;
@@ -130,8 +127,8 @@ struct Face {
   double eye_x, eye_y, nose_y, mouth_y, gaze, brow_thickness;
   int sneer_side;  // which corner of the lip a sneer raises
   Ellipse hair_outline, eye;
-  Box features;  // all of eyes, brows, nose and mouth; the boxes are relative to feature_shift
-  std::array<Box, 2> eye_box, brow_box;           // [0]: left, [1]: right
+  Box features;                          // all of eyes, brows, nose and mouth; the boxes are relative to feature_shift
+  std::array<Box, 2> eye_box, brow_box;  // [0]: left, [1]: right
   std::array<Segment, 2> brow_inner, brow_outer;  // inner end -> arch, arch -> outer end
   double nostril_y, inv_mouth_width, mouth_reach;
   double skin, brow_tone, hair_tone, hairline;
@@ -163,7 +160,7 @@ inline Face sample_face(int label, Rng& rng) {
 
   f.centre_x = 24 + rng.uniform(-3, 3);
   f.centre_y = 25 + rng.uniform(-3, 3);
-  f.scale = rng.uniform(1.0, 1.3);  // like FER2013's crops: the face fills most of the frame
+  f.scale = rng.uniform(1.0, 1.3);          // like FER2013's crops: the face fills most of the frame
   const double tilt = 0.07 * rng.normal();  // radians, |tilt| < 0.25: Taylor series suffice
   const double t2 = tilt * tilt;
   f.sin_tilt = tilt * (1 - t2 / 6 * (1 - t2 / 20));
@@ -193,14 +190,12 @@ inline Face sample_face(int label, Rng& rng) {
   const double brow_reach = 0.5 * f.brow_thickness + 1;
   for (std::size_t side = 0; side < 2; ++side) {
     const double sign = side == 0 ? -1 : 1;
-    f.eye_box[side] = {sign * f.eye_x - 5, sign * f.eye_x + 5, f.eye_y - eye_reach,
-                       f.eye_y + eye_reach};
+    f.eye_box[side] = {sign * f.eye_x - 5, sign * f.eye_x + 5, f.eye_y - eye_reach, f.eye_y + eye_reach};
     const double inner_x = sign * (f.eye_x - 3.6 - e.brow_inset), outer_x = sign * (f.eye_x + 3.6);
     const double arch_x = 0.5 * (inner_x + outer_x);
     f.brow_inner[side] = Segment(inner_x, inner_y, arch_x, arch_y);
     f.brow_outer[side] = Segment(arch_x, arch_y, outer_x, outer_y);
-    f.brow_box[side] = {std::min(inner_x, outer_x) - brow_reach,
-                        std::max(inner_x, outer_x) + brow_reach,
+    f.brow_box[side] = {std::min(inner_x, outer_x) - brow_reach, std::max(inner_x, outer_x) + brow_reach,
                         std::min({inner_y, outer_y, arch_y}) - brow_reach,
                         std::max({inner_y, outer_y, arch_y}) + brow_reach};
   }
@@ -208,8 +203,7 @@ inline Face sample_face(int label, Rng& rng) {
   f.inv_mouth_width = 1 / e.mouth_width;
   f.mouth_reach = 2 + 0.5 * e.mouth_open + e.mouth_sneer + std::abs(e.mouth_curve);
   const double mouth_half_width = e.mouth_width + 1.5;
-  f.features = {std::min(f.eye_box[0].left, f.brow_box[0].left),
-                std::max(f.eye_box[1].right, f.brow_box[1].right),
+  f.features = {std::min(f.eye_box[0].left, f.brow_box[0].left), std::max(f.eye_box[1].right, f.brow_box[1].right),
                 std::min(f.eye_box[0].top, f.brow_box[0].top), f.mouth_y + f.mouth_reach};
   f.features.left = std::min(f.features.left, -mouth_half_width);
   f.features.right = std::max(f.features.right, mouth_half_width);
@@ -246,8 +240,7 @@ inline double shade_face(const Face& f, double u, double v, double under) {
   const double chin_taper = 1 + 0.15 * std::clamp(vn, 0.0, 1.0);  // widens un: a narrower chin
   const double head_r2 = un * un * chin_taper * chin_taper + vn * vn;
   // Most face pixels lie a pixel or more inside, fully covered: no need for the distance.
-  const double head =
-      head_r2 < f.head_solid_r2 ? 1.0 : coverage((std::sqrt(head_r2) - 1) * std::min(a, b) * px);
+  const double head = head_r2 < f.head_solid_r2 ? 1.0 : coverage((std::sqrt(head_r2) - 1) * std::min(a, b) * px);
   g = mix(g, f.skin * (1.05 - 0.25 * rim), head);
   if (f.has_hair && v < f.hairline + 5) {
     const double hair_edge = v - (f.hairline + 3 * un * un);  // lower at the sides
@@ -272,8 +265,7 @@ inline double shade_face(const Face& f, double u, double v, double under) {
       if (ev < 0.5) g = mix(g, f.brow_tone, coverage((std::abs(eye) - 0.35) * px));
     }
     if (f.brow_box[side].contains(fu, v)) {
-      const double brow =
-          std::min(f.brow_inner[side].distance(fu, v), f.brow_outer[side].distance(fu, v));
+      const double brow = std::min(f.brow_inner[side].distance(fu, v), f.brow_outer[side].distance(fu, v));
       g = mix(g, f.brow_tone, coverage((brow - 0.5 * f.brow_thickness) * px));
     }
     const double nu = fu - sign * 1.6, nv = v - f.nostril_y;
@@ -292,8 +284,7 @@ inline double shade_face(const Face& f, double u, double v, double under) {
     const double top = centre - half_open - e.mouth_sneer * std::max(0.0, f.sneer_side * s);
     const double bottom = centre + half_open;
     const double beyond_corner = std::abs(mu) - hw;
-    const double lips =
-        std::max(std::max(top - 0.7 - mv, mv - bottom - 0.9) / across, beyond_corner - 0.3);
+    const double lips = std::max(std::max(top - 0.7 - mv, mv - bottom - 0.9) / across, beyond_corner - 0.3);
     g = mix(g, f.skin * 0.62, coverage(lips * px));
     if (bottom > top) {
       const double opening = std::max(std::max(top - mv, mv - bottom) / across, beyond_corner);
@@ -304,7 +295,7 @@ inline double shade_face(const Face& f, double u, double v, double under) {
 }
 
 inline void render_face(const Face& f, Rng& rng, std::uint8_t* out) {
-  constexpr double grid_step = 6.0 / (image_side - 1);  // pixel -> background grid coordinate
+  constexpr double grid_step = 6.0 / (image_side - 1);                        // pixel -> background grid coordinate
   constexpr double centre = (image_side - 1) / 2.0, half = image_side / 2.0;  // for the lighting
   const double inv_scale = 1 / f.scale;
   for (int y = 0; y < image_side; ++y) {
@@ -320,8 +311,7 @@ inline void render_face(const Face& f, Rng& rng, std::uint8_t* out) {
     for (int x = 0; x < image_side; ++x) {
       const double gx = x * grid_step;
       const std::size_t ix = std::min(static_cast<std::size_t>(gx), std::size_t{5});
-      const double texture =
-          mix(row_texture[ix], row_texture[ix + 1], gx - static_cast<double>(ix));
+      const double texture = mix(row_texture[ix], row_texture[ix + 1], gx - static_cast<double>(ix));
       const double background = f.background + f.background_texture * texture;
 
       // Image -> face coordinates: undo shift, tilt and scale.
@@ -356,9 +346,7 @@ inline std::vector<std::uint8_t> synthetic_labels(std::size_t n, Rng& rng) {
     std::size_t pick = classes;
     for (std::size_t c = 0; c < classes; ++c) {
       if (!add && counts[c] <= 1) continue;
-      if (pick == classes ||
-          (add ? remainder[c] > remainder[pick] : remainder[c] < remainder[pick]))
-        pick = c;
+      if (pick == classes || (add ? remainder[c] > remainder[pick] : remainder[c] < remainder[pick])) pick = c;
     }
     if (add) {
       ++counts[pick], --remainder[pick], ++assigned;
@@ -368,8 +356,7 @@ inline std::vector<std::uint8_t> synthetic_labels(std::size_t n, Rng& rng) {
   }
   std::vector<std::uint8_t> labels;
   labels.reserve(n);
-  for (std::size_t c = 0; c < classes; ++c)
-    labels.insert(labels.end(), counts[c], static_cast<std::uint8_t>(c));
+  for (std::size_t c = 0; c < classes; ++c) labels.insert(labels.end(), counts[c], static_cast<std::uint8_t>(c));
   for (std::size_t i = labels.size(); i > 1; --i) {  // Fisher-Yates
     const auto j = static_cast<std::size_t>(rng.uniform() * static_cast<double>(i));
     std::swap(labels[i - 1], labels[j]);
@@ -388,8 +375,7 @@ inline Fer2013 make_synthetic(const SyntheticOptions& options = {}) {
   }};
   Fer2013 out;
   for (const auto& [split, n] : splits) {
-    const std::uint64_t split_seed =
-        detail::mix_seed(options.seed, static_cast<std::uint64_t>(split));
+    const std::uint64_t split_seed = detail::mix_seed(options.seed, static_cast<std::uint64_t>(split));
     detail::Rng order(detail::mix_seed(split_seed, ~std::uint64_t{0}));
     const std::vector<std::uint8_t> labels = detail::synthetic_labels(n, order);
     const std::size_t first = out.size();
@@ -401,8 +387,7 @@ inline Fer2013 make_synthetic(const SyntheticOptions& options = {}) {
     for (std::ptrdiff_t i = 0; i < count; ++i) {
       detail::Rng rng(detail::mix_seed(split_seed, static_cast<std::uint64_t>(i)));
       const detail::Face face = detail::sample_face(labels[static_cast<std::size_t>(i)], rng);
-      detail::render_face(face, rng,
-                          out.pixels.data() + (first + static_cast<std::size_t>(i)) * image_pixels);
+      detail::render_face(face, rng, out.pixels.data() + (first + static_cast<std::size_t>(i)) * image_pixels);
     }
   }
   return out;

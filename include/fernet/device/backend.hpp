@@ -90,9 +90,16 @@ class DeviceArray {
     }
     n_ = n;
   }
-  void zero() { if (n_) be_->zero(p_, n_ * sizeof(T)); }
-  void upload(const T* host, std::size_t n) { resize(n); if (n) be_->upload(p_, host, n * sizeof(T)); }
-  void download(T* host) const { if (n_) be_->download(host, p_, n_ * sizeof(T)); }
+  void zero() {
+    if (n_) be_->zero(p_, n_ * sizeof(T));
+  }
+  void upload(const T* host, std::size_t n) {
+    resize(n);
+    if (n) be_->upload(p_, host, n * sizeof(T));
+  }
+  void download(T* host) const {
+    if (n_) be_->download(host, p_, n_ * sizeof(T));
+  }
 
   T* data() { return p_; }
   const T* data() const { return p_; }

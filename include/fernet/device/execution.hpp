@@ -11,7 +11,9 @@ struct DeviceExec {
   template <class T>
   using array = DeviceArray<T>;
   template <class T>
-  array<T> make_array() const { return DeviceArray<T>(*backend); }
+  array<T> make_array() const {
+    return DeviceArray<T>(*backend);
+  }
   Backend& ops() const { return *backend; }
   Backend* backend = nullptr;
 };

@@ -33,10 +33,8 @@ class HostBackend final : public ExecBackend<HostExec> {
  public:
   std::string name() const override { return "host (device code path emulated on the CPU)"; }
 
-  void* allocate(std::size_t bytes) override {
-    return ::operator new(bytes ? bytes : 1, std::align_val_t{64});
-  }
-  void deallocate(void* p) noexcept override { ::operator delete(p, std::align_val_t{64}); }
+  void* allocate(std::size_t bytes) override { return ::operator new (bytes ? bytes : 1, std::align_val_t{64}); }
+  void deallocate(void* p) noexcept override { ::operator delete (p, std::align_val_t{64}); }
   void upload(void* dst, const void* src, std::size_t bytes) override { std::memcpy(dst, src, bytes); }
   void download(void* dst, const void* src, std::size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy(void* dst, const void* src, std::size_t bytes) override { std::memmove(dst, src, bytes); }

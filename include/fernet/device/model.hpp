@@ -37,8 +37,17 @@ class DeviceModel {
   static constexpr int classes = static_cast<int>(output_shape::size);
 
   DeviceModel(Backend& be, const Net& host)
-      : be_(be), params_(be, parameter_count), grads_(be, parameter_count), buffers_(be, buffer_count), input_(be),
-        output_(be), grad_out_(be), labels_(be), loss_scratch_(be), loss_result_(be, 2), body_(DeviceExec{&be}) {
+      : be_(be),
+        params_(be, parameter_count),
+        grads_(be, parameter_count),
+        buffers_(be, buffer_count),
+        input_(be),
+        output_(be),
+        grad_out_(be),
+        labels_(be),
+        loss_scratch_(be),
+        loss_result_(be, 2),
+        body_(DeviceExec{&be}) {
     body_.bind(params_.data(), grads_.data(), buffers_.data());
     upload(host);
     grads_.zero();
@@ -137,7 +146,8 @@ class DeviceModel {
 // The device form of a CPU optimiser: its state lives on the device, its options and step
 // count stay in the host optimiser, which it reads at every step (so a learning rate set on the
 // host optimiser between epochs takes effect at once, as on the CPU).
-template <class HostOptimizer> class DeviceOptimizer;
+template <class HostOptimizer>
+class DeviceOptimizer;
 
 template <class HostOptimizer>
 class DeviceOptimizerBase {

@@ -24,8 +24,7 @@ using kernels::WindowGeometry;
 
 template <class Exec>
 void im2col(Exec& ex, const float* x, WindowGeometry d, int samples, float* col) {
-  ex.for_each(d.rows() * samples * d.pixels(),
-              [=] FERNET_LAMBDA(long i) { col[i] = im2col_at(x, d, samples, i); });
+  ex.for_each(d.rows() * samples * d.pixels(), [=] FERNET_LAMBDA(long i) { col[i] = im2col_at(x, d, samples, i); });
 }
 
 template <class Exec>
@@ -84,7 +83,8 @@ void maxpool_forward(Exec& ex, const float* x, WindowGeometry d, long planes, fl
 
 template <class Exec>
 void maxpool_backward(Exec& ex, const float* dy, const int* argmax, WindowGeometry d, long planes, float* dx) {
-  ex.for_each(planes * d.height * d.width, [=] FERNET_LAMBDA(long i) { dx[i] = maxpool_backward_at(dy, argmax, d, i); });
+  ex.for_each(planes * d.height * d.width,
+              [=] FERNET_LAMBDA(long i) { dx[i] = maxpool_backward_at(dy, argmax, d, i); });
 }
 
 // Element-wise activations: the rule is number `rule` of kernels::activation_rule_list, its
@@ -94,7 +94,8 @@ void activation_forward_with(Exec& ex, Rule r, const float* x, float* y, long co
   ex.for_each(count, [=] FERNET_LAMBDA(long e) { y[e] = r.forward(x[e]); });
 }
 template <class Rule, class Exec>
-void activation_backward_with(Exec& ex, Rule r, const float* x, const float* y, const float* dy, float* dx, long count) {
+void activation_backward_with(Exec& ex, Rule r, const float* x, const float* y, const float* dy, float* dx,
+                              long count) {
   ex.for_each(count, [=] FERNET_LAMBDA(long e) { dx[e] = r.backward(x[e], y[e], dy[e]); });
 }
 template <class Exec, class... Rules>
@@ -127,7 +128,8 @@ void dropout_forward(Exec& ex, const float* x, float* y, long count, uint64_t se
 }
 
 template <class Exec>
-void dropout_backward(Exec& ex, const float* dy, float* dx, long count, uint64_t seed, uint32_t threshold, float scale) {
+void dropout_backward(Exec& ex, const float* dy, float* dx, long count, uint64_t seed, uint32_t threshold,
+                      float scale) {
   ex.for_each(count, [=] FERNET_LAMBDA(long i) { dx[i] = dropout_keeps(seed, i, threshold) ? dy[i] * scale : 0.f; });
 }
 
@@ -145,12 +147,14 @@ void batchnorm_statistics(Exec& ex, const float* x, int n, int channels, long pl
     return;
   }
   ex.segment_sums(
-      channels, count, [=] FERNET_LAMBDA(long c, long j) {
+      channels, count,
+      [=] FERNET_LAMBDA(long c, long j) {
         return static_cast<double>(x[channel_element(static_cast<int>(c), j, channels, plane)]);
       },
       [=] FERNET_LAMBDA(long c, double s) { mean[c] = static_cast<float>(s / count); });
   ex.segment_sums(
-      channels, count, [=] FERNET_LAMBDA(long c, long j) {
+      channels, count,
+      [=] FERNET_LAMBDA(long c, long j) {
         const double dev = x[channel_element(static_cast<int>(c), j, channels, plane)] - mean[c];
         return dev * dev;
       },
@@ -176,11 +180,12 @@ void batchnorm_apply(Exec& ex, const float* x, int n, int channels, long plane, 
 // Adds d(gamma), d(beta) to grads and writes dx (when not null). sums: 2 x channels scratch.
 template <class Exec>
 void batchnorm_backward(Exec& ex, const float* x, const float* dy, int n, int channels, long plane,
-                        const float* gamma_beta, const float* mean, const float* invstd, bool training,
-                        float* grads, float* sums, float* dx) {
+                        const float* gamma_beta, const float* mean, const float* invstd, bool training, float* grads,
+                        float* sums, float* dx) {
   const long count = n * plane;
   ex.segment_sums(
-      channels, count, [=] FERNET_LAMBDA(long c, long j) {
+      channels, count,
+      [=] FERNET_LAMBDA(long c, long j) {
         return static_cast<double>(dy[channel_element(static_cast<int>(c), j, channels, plane)]);
       },
       [=] FERNET_LAMBDA(long c, double s) {
@@ -188,7 +193,8 @@ void batchnorm_backward(Exec& ex, const float* x, const float* dy, int n, int ch
         grads[channels + c] += static_cast<float>(s);
       });
   ex.segment_sums(
-      channels, count, [=] FERNET_LAMBDA(long c, long j) {
+      channels, count,
+      [=] FERNET_LAMBDA(long c, long j) {
         const long e = channel_element(static_cast<int>(c), j, channels, plane);
         return static_cast<double>(dy[e]) * (x[e] - mean[c]);
       },

@@ -48,7 +48,8 @@ inline std::unique_ptr<Backend> make_backend(const std::string& name) {
   return fernet::cuda::make_backend(index);
 #else
   (void)index;
-  throw DeviceError("device '" + name + "': this fernet build has no CUDA backend (configure with "
+  throw DeviceError("device '" + name +
+                    "': this fernet build has no CUDA backend (configure with "
                     "-DFERNET_CUDA=ON on a machine with the CUDA toolkit)");
 #endif
 }

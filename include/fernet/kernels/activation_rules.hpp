@@ -24,14 +24,16 @@ struct rule_list {
 // Every rule a device backend can run; the device operations dispatch on the index in this list.
 using activation_rule_list = rule_list<LeakyReluRule>;
 
-template <class Rule, class List> inline constexpr int index_in = -1;
+template <class Rule, class List>
+inline constexpr int index_in = -1;
 template <class Rule, class First, class... Rest>
 inline constexpr int index_in<Rule, rule_list<First, Rest...>> =
     __is_same(Rule, First) ? 0 : (index_in<Rule, rule_list<Rest...>> < 0 ? -1 : 1 + index_in<Rule, rule_list<Rest...>>);
 template <class Rule>
 inline constexpr int rule_index = [] {
   constexpr int i = index_in<Rule, activation_rule_list>;
-  static_assert(i >= 0, "fernet: this activation rule is not in kernels::activation_rule_list, so no device backend runs it");
+  static_assert(i >= 0,
+                "fernet: this activation rule is not in kernels::activation_rule_list, so no device backend runs it");
   return i;
 }();
 

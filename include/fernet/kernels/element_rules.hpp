@@ -91,7 +91,10 @@ FERNET_HD void maxpool_forward_at(const float* x, const WindowGeometry& d, long 
       const int w = w0 + kw;
       if (w < 0 || w >= d.width) continue;
       const float v = xp[h * d.width + w];
-      if (v > best || arg < 0) { best = v; arg = h * d.width + w; }
+      if (v > best || arg < 0) {
+        best = v;
+        arg = h * d.width + w;
+      }
     }
   }
   y[i] = best;
@@ -174,8 +177,7 @@ FERNET_HD float loss_row(const float* z, int label, int k, int n, bool log_probs
   double sum = 0.0;
   for (int j = 0; j < k; ++j) sum += exp(static_cast<double>(z[j] - m));
   const double lse = m + log(sum);
-  for (int j = 0; j < k; ++j)
-    grad[j] = static_cast<float>((exp(z[j] - lse) - (j == label ? 1.0 : 0.0)) / n);
+  for (int j = 0; j < k; ++j) grad[j] = static_cast<float>((exp(z[j] - lse) - (j == label ? 1.0 : 0.0)) / n);
   return static_cast<float>(lse - z[label]);
 }
 

@@ -47,7 +47,8 @@ void simd_loop(std::ptrdiff_t n, Vec&& vec, Sca&& sca) {
 
 inline void relu_forward(const float* x, float* y, std::ptrdiff_t n) {
   detail::simd_loop(
-      n, [&](std::ptrdiff_t i) { xsimd::max(simd_batch::load_unaligned(x + i), simd_batch(0.f)).store_unaligned(y + i); },
+      n,
+      [&](std::ptrdiff_t i) { xsimd::max(simd_batch::load_unaligned(x + i), simd_batch(0.f)).store_unaligned(y + i); },
       [&](std::ptrdiff_t i) { y[i] = x[i] > 0.f ? x[i] : 0.f; });
 }
 
@@ -65,14 +66,20 @@ inline void relu_backward(const float* y, const float* dy, float* dx, std::ptrdi
 // y += x
 inline void add_inplace(float* y, const float* x, std::ptrdiff_t n) {
   detail::simd_loop(
-      n, [&](std::ptrdiff_t i) { (simd_batch::load_unaligned(y + i) + simd_batch::load_unaligned(x + i)).store_unaligned(y + i); },
+      n,
+      [&](std::ptrdiff_t i) {
+        (simd_batch::load_unaligned(y + i) + simd_batch::load_unaligned(x + i)).store_unaligned(y + i);
+      },
       [&](std::ptrdiff_t i) { y[i] += x[i]; });
 }
 
 // y = a + b
 inline void add(const float* a, const float* b, float* y, std::ptrdiff_t n) {
   detail::simd_loop(
-      n, [&](std::ptrdiff_t i) { (simd_batch::load_unaligned(a + i) + simd_batch::load_unaligned(b + i)).store_unaligned(y + i); },
+      n,
+      [&](std::ptrdiff_t i) {
+        (simd_batch::load_unaligned(a + i) + simd_batch::load_unaligned(b + i)).store_unaligned(y + i);
+      },
       [&](std::ptrdiff_t i) { y[i] = a[i] + b[i]; });
 }
 

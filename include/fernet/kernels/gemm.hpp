@@ -24,13 +24,12 @@ enum class Trans : bool { no = false, yes = true };
 namespace detail {
 
 inline float at(const float* X, int ld, Trans t, int r, int c) {
-  return t == Trans::no ? X[static_cast<std::ptrdiff_t>(r) * ld + c]
-                        : X[static_cast<std::ptrdiff_t>(c) * ld + r];
+  return t == Trans::no ? X[static_cast<std::ptrdiff_t>(r) * ld + c] : X[static_cast<std::ptrdiff_t>(c) * ld + r];
 }
 
 // Reference loop: also the "scalar path" of the library.
-inline void gemm_scalar(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A,
-                        int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+inline void gemm_scalar(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                        int ldb, float beta, float* C, int ldc) {
   const bool par = !omp_in_parallel() && static_cast<long>(M) * N * K > 32768;
 #pragma omp parallel for schedule(static) if (par)
   for (int i = 0; i < M; ++i) {
@@ -70,8 +69,7 @@ inline float* scratch(buffer& b, std::size_t n) {
 
 // dst[k*width + j] = src[j*lds + k] for j < n, zero for n <= j < width; k < kc. This is the
 // transposing half of packing; op(A) rows and op(B)^T rows are read contiguously.
-inline void pack_transposed(const float* src, std::ptrdiff_t lds, int n, int width, int kc,
-                            float* dst) {
+inline void pack_transposed(const float* src, std::ptrdiff_t lds, int n, int width, int kc, float* dst) {
   int k = 0;
 #if XSIMD_WITH_AVX512F
   // 16 x 16 register transposes (xsimd 8 has no cross-lane shuffles, hence raw intrinsics).
@@ -84,8 +82,7 @@ inline void pack_transposed(const float* src, std::ptrdiff_t lds, int n, int wid
         __m512 r[16], t[16];
         // 16 strided rows defeat the hardware prefetcher: fetch two steps ahead by hand.
         for (int i = 0; i < rows; ++i) __builtin_prefetch(src + (g + i) * lds + k + 32);
-        for (int i = 0; i < 16; ++i)
-          r[i] = i < rows ? _mm512_loadu_ps(src + (g + i) * lds + k) : _mm512_setzero_ps();
+        for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + (g + i) * lds + k) : _mm512_setzero_ps();
         for (int i = 0; i < 16; i += 2) {
           t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
           t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
@@ -108,10 +105,8 @@ inline void pack_transposed(const float* src, std::ptrdiff_t lds, int n, int wid
         }
         for (int i = 0; i < 16; ++i) {
           float* d = dst + (k + i) * width + g;
-          if (gw == 16)
-            _mm512_storeu_ps(d, r[i]);
-          else
-            _mm256_storeu_ps(d, _mm512_castps512_ps256(r[i]));
+          if (gw == 16) _mm512_storeu_ps(d, r[i]);
+          else _mm256_storeu_ps(d, _mm512_castps512_ps256(r[i]));
         }
       }
     }
@@ -123,8 +118,7 @@ inline void pack_transposed(const float* src, std::ptrdiff_t lds, int n, int wid
 }
 
 // Ap[k*MR + r] = op(A)(i0 + r, k0 + k), rows past M zero-filled.
-inline void pack_a(Trans ta, const float* A, int lda, int i0, int rows, int k0, int kc,
-                   float* Ap) {
+inline void pack_a(Trans ta, const float* A, int lda, int i0, int rows, int k0, int kc, float* Ap) {
   if (ta == Trans::no) {
     pack_transposed(A + static_cast<std::ptrdiff_t>(i0) * lda + k0, lda, rows, MR, kc, Ap);
   } else {
@@ -138,8 +132,7 @@ inline void pack_a(Trans ta, const float* A, int lda, int i0, int rows, int k0, 
 }
 
 // Bp[k*NR + j] = op(B)(k0 + k, j0 + j), columns past N zero-filled.
-inline void pack_b(Trans tb, const float* B, int ldb, int k0, int kc, int j0, int cols,
-                   float* Bp) {
+inline void pack_b(Trans tb, const float* B, int ldb, int k0, int kc, int j0, int cols, float* Bp) {
   if (tb == Trans::yes) {
     pack_transposed(B + static_cast<std::ptrdiff_t>(j0) * ldb + k0, ldb, cols, NR, kc, Bp);
     return;
@@ -158,8 +151,8 @@ inline void pack_b(Trans tb, const float* B, int ldb, int k0, int kc, int j0, in
 }
 
 // C[MR x NR] = alpha * Ap * Bp + beta * C; beta == 0 writes C without reading it.
-inline void micro_kernel(int kc, const float* __restrict Ap, const float* __restrict Bp,
-                         float alpha, float beta, float* C, int ldc) {
+inline void micro_kernel(int kc, const float* __restrict Ap, const float* __restrict Bp, float alpha, float beta,
+                         float* C, int ldc) {
   constexpr int NV = NR / W;
   simd_batch acc[MR][NV];
   // C comes from L3 or memory; start fetching it now so the final update does not stall.
@@ -188,17 +181,15 @@ inline void micro_kernel(int kc, const float* __restrict Ap, const float* __rest
     float* c = C + static_cast<std::ptrdiff_t>(r) * ldc;
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      if (beta == 0.f)
-        (va * acc[r][v]).store_unaligned(c + v * W);
-      else
-        xsimd::fma(va, acc[r][v], vb * simd_batch::load_unaligned(c + v * W)).store_unaligned(c + v * W);
+      if (beta == 0.f) (va * acc[r][v]).store_unaligned(c + v * W);
+      else xsimd::fma(va, acc[r][v], vb * simd_batch::load_unaligned(c + v * W)).store_unaligned(c + v * W);
     }
   }
 }
 
 // Ragged tile: run the full kernel into a scratch tile, then merge the valid part the same way.
-inline void edge_kernel(int kc, const float* Ap, const float* Bp, float alpha, float beta,
-                        float* C, int ldc, int rows, int cols) {
+inline void edge_kernel(int kc, const float* Ap, const float* Bp, float alpha, float beta, float* C, int ldc, int rows,
+                        int cols) {
   alignas(64) float t[MR * NR];
   micro_kernel(kc, Ap, Bp, 1.f, 0.f, t, NR);
   for (int r = 0; r < rows; ++r) {
@@ -209,8 +200,8 @@ inline void edge_kernel(int kc, const float* Ap, const float* Bp, float alpha, f
 }
 
 // Single-threaded blocked product; each thread of a parallel call runs it on its own part of C.
-inline void gemm_block(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A,
-                       int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+inline void gemm_block(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                       int ldb, float beta, float* C, int ldc) {
   thread_local buffer abuf, bbuf;
   // Row blocks of (nearly) equal height, a multiple of MR.
   const int mb = (M + MC - 1) / MC;
@@ -223,21 +214,17 @@ inline void gemm_block(Trans ta, Trans tb, int M, int N, int K, float alpha, con
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = std::min(KC, K - pc);
       const float b = pc == 0 ? beta : 1.f;
-      for (int jr = 0; jr < nc; jr += NR)
-        pack_b(tb, B, ldb, pc, kc, jc + jr, std::min(NR, nc - jr), Bp + jr * kc);
+      for (int jr = 0; jr < nc; jr += NR) pack_b(tb, B, ldb, pc, kc, jc + jr, std::min(NR, nc - jr), Bp + jr * kc);
       for (int ic = 0; ic < M; ic += mc_step) {
         const int mc = std::min(mc_step, M - ic);
-        for (int ir = 0; ir < mc; ir += MR)
-          pack_a(ta, A, lda, ic + ir, std::min(MR, mc - ir), pc, kc, Ap + ir * kc);
+        for (int ir = 0; ir < mc; ir += MR) pack_a(ta, A, lda, ic + ir, std::min(MR, mc - ir), pc, kc, Ap + ir * kc);
         for (int jr = 0; jr < nc; jr += NR) {
           const int cols = std::min(NR, nc - jr);
           for (int ir = 0; ir < mc; ir += MR) {
             const int rows = std::min(MR, mc - ir);
             float* c = C + static_cast<std::ptrdiff_t>(ic + ir) * ldc + jc + jr;
-            if (rows == MR && cols == NR)
-              micro_kernel(kc, Ap + ir * kc, Bp + jr * kc, alpha, b, c, ldc);
-            else
-              edge_kernel(kc, Ap + ir * kc, Bp + jr * kc, alpha, b, c, ldc, rows, cols);
+            if (rows == MR && cols == NR) micro_kernel(kc, Ap + ir * kc, Bp + jr * kc, alpha, b, c, ldc);
+            else edge_kernel(kc, Ap + ir * kc, Bp + jr * kc, alpha, b, c, ldc, rows, cols);
           }
         }
       }
@@ -250,12 +237,10 @@ inline void gemm_block(Trans ta, Trans tb, int M, int N, int K, float alpha, con
 // a shared-B design with two barriers per k-slab fell to 2-20 GFLOP/s under a concurrent
 // build). Split N when op(A) is the smaller operand (each thread packs all of op(A)), else M;
 // boundaries fall on the MR/NR tile grid, so results do not depend on the thread count.
-inline void gemm_packed(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A,
-                        int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+inline void gemm_packed(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                        int ldb, float beta, float* C, int ldc) {
   // Below ~2 MFLOP (about 15 us on one core) waking a second thread costs more than it saves.
-  const int nt = omp_in_parallel() || static_cast<long>(M) * N * K < (1L << 20)
-                     ? 1
-                     : omp_get_max_threads();
+  const int nt = omp_in_parallel() || static_cast<long>(M) * N * K < (1L << 20) ? 1 : omp_get_max_threads();
   const int mpanels = (M + MR - 1) / MR, npanels = (N + NR - 1) / NR;
   const bool split_n = npanels >= 2 * nt && (M <= N || mpanels < 2 * nt);
   const int units = split_n ? npanels : mpanels;
@@ -275,8 +260,7 @@ inline void gemm_packed(Trans ta, Trans tb, int M, int N, int K, float alpha, co
     } else {
       const int i0 = u0 * MR, i1 = std::min(M, u1 * MR);
       const float* Ai = ta == Trans::no ? A + static_cast<std::ptrdiff_t>(i0) * lda : A + i0;
-      gemm_block(ta, tb, i1 - i0, N, K, alpha, Ai, lda, B, ldb, beta,
-                 C + static_cast<std::ptrdiff_t>(i0) * ldc, ldc);
+      gemm_block(ta, tb, i1 - i0, N, K, alpha, Ai, lda, B, ldb, beta, C + static_cast<std::ptrdiff_t>(i0) * ldc, ldc);
     }
   }
 }
@@ -322,8 +306,8 @@ inline void gemm_rows_dot(int M, int N, int K, float alpha, const float* A, int 
 }
 }  // namespace detail
 
-inline void gemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
-                 const float* B, int ldb, float beta, float* C, int ldc) {
+inline void gemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                 float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   if (!simd_enabled()) {
     detail::gemm_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

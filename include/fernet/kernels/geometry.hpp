@@ -9,7 +9,7 @@ namespace fernet::kernels {
 struct WindowGeometry {
   int channels, height, width;  // input
   int kh, kw, stride;
-  int pad_top, pad_left;        // bottom/right padding is implied by out_h, out_w
+  int pad_top, pad_left;  // bottom/right padding is implied by out_h, out_w
   int out_h, out_w;
   FERNET_HD long rows() const { return static_cast<long>(channels) * kh * kw; }  // im2col rows
   FERNET_HD long pixels() const { return static_cast<long>(out_h) * out_w; }     // per channel

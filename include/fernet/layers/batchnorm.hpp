@@ -22,11 +22,17 @@ struct BatchNormBase : LayerBase<InShape, InShape, Exec> {
   static constexpr double momentum = MomentumPermille / 1000.0;
   static inline const double eps = std::pow(10.0, EpsExp10);
 
-  void bind(float* p, float* g, float* b) { p_ = p; g_ = g; b_ = b; }
+  void bind(float* p, float* g, float* b) {
+    p_ = p;
+    g_ = g;
+    b_ = b;
+  }
   void init(Rng&) {
     for (int c = 0; c < C; ++c) {
-      p_[c] = 1.f; p_[C + c] = 0.f;
-      b_[c] = 0.f; b_[C + c] = 1.f;
+      p_[c] = 1.f;
+      p_[C + c] = 0.f;
+      b_[c] = 0.f;
+      b_[C + c] = 1.f;
     }
   }
 
@@ -42,7 +48,9 @@ template <class InShape, int C, int MomentumPermille, int EpsExp10, class Exec>
 struct BatchNormLayer : BatchNormBase<InShape, C, MomentumPermille, EpsExp10, Exec> {
   using Base = BatchNormBase<InShape, C, MomentumPermille, EpsExp10, Exec>;
   explicit BatchNormLayer(const Exec& exec = {})
-      : Base(exec), mean_(this->template make_array<float>()), invstd_(this->template make_array<float>()),
+      : Base(exec),
+        mean_(this->template make_array<float>()),
+        invstd_(this->template make_array<float>()),
         sums_(this->template make_array<float>()) {
     mean_.resize(C);
     invstd_.resize(C);
@@ -78,7 +86,7 @@ struct BatchNormLayer<InShape, C, MomentumPermille, EpsExp10, CpuExec>
     invstd_.resize(C);
     const std::ptrdiff_t cstride = static_cast<std::ptrdiff_t>(C) * plane;
     const double count = static_cast<double>(n) * plane;
-#pragma omp parallel for schedule(static) if (static_cast<long>(n) * InShape::size > (1 << 15))
+#pragma omp parallel for schedule(static) if (static_cast <long>(n) * InShape::size > (1 << 15))
     for (int c = 0; c < C; ++c) {
       const float* xc0 = x + static_cast<std::ptrdiff_t>(c) * plane;
       double mean, var;
@@ -91,7 +99,10 @@ struct BatchNormLayer<InShape, C, MomentumPermille, EpsExp10, CpuExec>
         const float m = static_cast<float>(mean);
         double ss = 0.0;
         for (int i = 0; i < n; ++i)
-          ss += plane_sum(xc0 + i * cstride, [m](auto v) { const auto d = v - decltype(v)(m); return d * d; });
+          ss += plane_sum(xc0 + i * cstride, [m](auto v) {
+            const auto d = v - decltype(v)(m);
+            return d * d;
+          });
         var = ss / count;
         const double unbiased = count > 1 ? var * count / (count - 1) : var;
         this->b_[c] = static_cast<float>((1 - momentum) * this->b_[c] + momentum * mean);
@@ -106,16 +117,17 @@ struct BatchNormLayer<InShape, C, MomentumPermille, EpsExp10, CpuExec>
       const float scale = static_cast<float>(this->p_[c] * invstd);
       const float shift = static_cast<float>(this->p_[C + c] - mean * this->p_[c] * invstd);
       for (int i = 0; i < n; ++i)
-        plane_map(xc0 + i * cstride, y + i * cstride + static_cast<std::ptrdiff_t>(c) * plane,
-                  [scale, shift](auto v) { return xsimd::fma(v, decltype(v)(scale), decltype(v)(shift)); },
-                  [scale, shift](float v) { return v * scale + shift; });
+        plane_map(
+            xc0 + i * cstride, y + i * cstride + static_cast<std::ptrdiff_t>(c) * plane,
+            [scale, shift](auto v) { return xsimd::fma(v, decltype(v)(scale), decltype(v)(shift)); },
+            [scale, shift](float v) { return v * scale + shift; });
     }
   }
 
   void backward(const float* x, const float*, const float* dy, float* dx, int n, const Context& ctx) {
     const std::ptrdiff_t cstride = static_cast<std::ptrdiff_t>(C) * plane;
     const double count = static_cast<double>(n) * plane;
-#pragma omp parallel for schedule(static) if (static_cast<long>(n) * InShape::size > (1 << 15))
+#pragma omp parallel for schedule(static) if (static_cast <long>(n) * InShape::size > (1 << 15))
     for (int c = 0; c < C; ++c) {
       const float mean = mean_[c], invstd = invstd_[c];
       const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(c) * plane;
@@ -138,8 +150,12 @@ struct BatchNormLayer<InShape, C, MomentumPermille, EpsExp10, CpuExec>
           a = xsimd::hadd(va);
           b = xsimd::hadd(vb);
         }
-        for (; k < plane; ++k) { a += gc[k]; b += gc[k] * (xc[k] - mean); }
-        sum_dy += a; sum_dy_xhat += b;
+        for (; k < plane; ++k) {
+          a += gc[k];
+          b += gc[k] * (xc[k] - mean);
+        }
+        sum_dy += a;
+        sum_dy_xhat += b;
       }
       sum_dy_xhat *= invstd;
       this->g_[c] += static_cast<float>(sum_dy_xhat);
@@ -180,10 +196,10 @@ struct BatchNormLayer<InShape, C, MomentumPermille, EpsExp10, CpuExec>
     float total = 0.f;
     if constexpr (vector_planes) {
       if (simd_enabled()) {
-      constexpr int w = static_cast<int>(simd_width);
-      simd_batch acc(0.f);
-      for (; k + w <= plane; k += w) acc += f(simd_batch::load_unaligned(xc + k));
-      total = xsimd::hadd(acc);
+        constexpr int w = static_cast<int>(simd_width);
+        simd_batch acc(0.f);
+        for (; k + w <= plane; k += w) acc += f(simd_batch::load_unaligned(xc + k));
+        total = xsimd::hadd(acc);
       }
     }
     for (; k < plane; ++k) total += f(xc[k]);
@@ -211,8 +227,10 @@ struct BatchNormLayer<InShape, C, MomentumPermille, EpsExp10, CpuExec>
 template <int C, int MomentumPermille = 100, int EpsExp10 = -5>
 struct BatchNorm2d {
   static std::string name() { return "BatchNorm2d<" + std::to_string(C) + ">"; }
-  template <class InShape> static constexpr bool accepts = InShape::channels == C;
-  template <class InShape> using expects = expects_channels<C>;
+  template <class InShape>
+  static constexpr bool accepts = InShape::channels == C;
+  template <class InShape>
+  using expects = expects_channels<C>;
   template <class InShape, class Exec = CpuExec>
   using layer = detail::BatchNormLayer<InShape, C, MomentumPermille, EpsExp10, Exec>;
 };

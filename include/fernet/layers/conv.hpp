@@ -25,20 +25,24 @@ namespace detail {
 // What both forms of the convolution share: shapes, geometry, parameter layout, initialisation.
 template <class InShape, int Cin, int Cout, int K, int S, int PT, int PL, int PB, int PR, bool HasBias, class Init,
           class Exec>
-struct ConvBase : LayerBase<InShape, Shape<Cout, kernels::window_out(InShape::height, K, S, PT, PB),
-                                           kernels::window_out(InShape::width, K, S, PL, PR)>, Exec> {
+struct ConvBase : LayerBase<InShape,
+                            Shape<Cout, kernels::window_out(InShape::height, K, S, PT, PB),
+                                  kernels::window_out(InShape::width, K, S, PL, PR)>,
+                            Exec> {
   static constexpr int H = InShape::height, W = InShape::width;
-  static_assert(H + PT + PB >= K && W + PL + PR >= K,
-                "fernet: convolution kernel larger than its (padded) input");
+  static_assert(H + PT + PB >= K && W + PL + PR >= K, "fernet: convolution kernel larger than its (padded) input");
   static constexpr int Ho = kernels::window_out(H, K, S, PT, PB), Wo = kernels::window_out(W, K, S, PL, PR);
-  static constexpr int P = Ho * Wo;          // output pixels per channel
-  static constexpr int KK = Cin * K * K;     // rows of the im2col matrix
+  static constexpr int P = Ho * Wo;       // output pixels per channel
+  static constexpr int KK = Cin * K * K;  // rows of the im2col matrix
   static constexpr std::size_t weight_count = static_cast<std::size_t>(Cout) * KK;
   static constexpr std::size_t param_count = weight_count + (HasBias ? Cout : 0), buffer_count = 0;
   static constexpr kernels::WindowGeometry geometry{Cin, H, W, K, K, S, PT, PL, Ho, Wo};
   using LayerBase<InShape, Shape<Cout, Ho, Wo>, Exec>::LayerBase;
 
-  void bind(float* p, float* g, float*) { w_ = p; dw_ = g; }
+  void bind(float* p, float* g, float*) {
+    w_ = p;
+    dw_ = g;
+  }
   void init(Rng& rng) {
     Init::weights(w_, weight_count, KK, Cout * K * K, rng);
     if constexpr (HasBias) Init::bias(w_ + weight_count, Cout, KK, Cout * K * K, rng);
@@ -68,8 +72,7 @@ struct ConvLayer : ConvBase<InShape, Cin, Cout, K, S, PT, PL, PB, PR, HasBias, I
       const int ld = size_buffers(cs);
       ops.im2col(x + s0 * static_cast<long>(InShape::size), geometry, cs, col_.data());
       ops.gemm(false, false, Cout, ld, KK, 1.f, this->w_, KK, col_.data(), ld, 0.f, out_.data(), ld);
-      ops.channels_to_samples(out_.data(), HasBias ? this->w_ + weight_count : nullptr, cs, Cout, P,
-                              y + s0 * out_size);
+      ops.channels_to_samples(out_.data(), HasBias ? this->w_ + weight_count : nullptr, cs, Cout, P, y + s0 * out_size);
     }
   }
 
@@ -185,7 +188,7 @@ struct ConvLayer<InShape, Cin, Cout, K, S, PT, PL, PB, PR, HasBias, Init, CpuExe
     // out is Cout x (sample, pixel); y is (sample, Cout, pixel): scatter rows, adding the bias.
     float* ys = y + static_cast<std::ptrdiff_t>(s0) * Cout * P;
     const float* out = sc.out.data();
-#pragma omp parallel for schedule(static) if (static_cast<long>(cs) * Cout * P > (1 << 15) && !omp_in_parallel())
+#pragma omp parallel for schedule(static) if (static_cast <long>(cs) * Cout * P > (1 << 15) && !omp_in_parallel())
     for (int s = 0; s < cs; ++s)
       for (int o = 0; o < Cout; ++o) {
         const float* src = out + o * ld + static_cast<std::ptrdiff_t>(s) * P;
@@ -209,11 +212,11 @@ struct ConvLayer<InShape, Cin, Cout, K, S, PT, PL, PB, PR, HasBias, Init, CpuExe
     sc.out.resize(static_cast<std::size_t>(Cout) * ld);
     float* out = sc.out.data();
     const float* dys = dy + static_cast<std::ptrdiff_t>(s0) * Cout * P;
-#pragma omp parallel for schedule(static) if (static_cast<long>(cs) * Cout * P > (1 << 15) && !omp_in_parallel())
+#pragma omp parallel for schedule(static) if (static_cast <long>(cs) * Cout * P > (1 << 15) && !omp_in_parallel())
     for (int o = 0; o < Cout; ++o)
       for (int s = 0; s < cs; ++s)
-        std::memcpy(out + o * ld + static_cast<std::ptrdiff_t>(s) * P, dys + (static_cast<std::ptrdiff_t>(s) * Cout + o) * P,
-                    sizeof(float) * P);
+        std::memcpy(out + o * ld + static_cast<std::ptrdiff_t>(s) * P,
+                    dys + (static_cast<std::ptrdiff_t>(s) * Cout + o) * P, sizeof(float) * P);
     if constexpr (HasBias) {
       for (int o = 0; o < Cout; ++o) {
         const float g = kernels::sum(out + o * ld, ld);
@@ -226,13 +229,14 @@ struct ConvLayer<InShape, Cin, Cout, K, S, PT, PL, PB, PR, HasBias, Init, CpuExe
                   static_cast<int>(ld), accumulate ? 1.f : 0.f, dw, KK);
     if (!dx) return;
     // dcol = W^T dY, then each column block is folded back into its sample's dx.
-    kernels::gemm(Trans::yes, Trans::no, KK, static_cast<int>(ld), Cout, 1.f, this->w_, KK, out, static_cast<int>(ld), 0.f,
-                  sc.col.data(), static_cast<int>(ld));
+    kernels::gemm(Trans::yes, Trans::no, KK, static_cast<int>(ld), Cout, 1.f, this->w_, KK, out, static_cast<int>(ld),
+                  0.f, sc.col.data(), static_cast<int>(ld));
     float* dxs = dx + static_cast<std::ptrdiff_t>(s0) * InShape::size;
     const float* col = sc.col.data();
 #pragma omp parallel for schedule(static) if (cs > 1 && !omp_in_parallel())
     for (int s = 0; s < cs; ++s)
-      kernels::col2im_fixed<Base::geometry>(col + static_cast<std::ptrdiff_t>(s) * P, dxs + static_cast<std::ptrdiff_t>(s) * InShape::size, ld);
+      kernels::col2im_fixed<Base::geometry>(col + static_cast<std::ptrdiff_t>(s) * P,
+                                            dxs + static_cast<std::ptrdiff_t>(s) * InShape::size, ld);
   }
 
   // im2col of cs samples side by side: col is KK x (cs * P).
@@ -242,7 +246,8 @@ struct ConvLayer<InShape, Cin, Cout, K, S, PT, PL, PB, PR, HasBias, Init, CpuExe
     float* c = col.data();
 #pragma omp parallel for schedule(static) if (cs > 1 && !omp_in_parallel())
     for (int s = 0; s < cs; ++s)
-      kernels::im2col_fixed<Base::geometry>(x + static_cast<std::ptrdiff_t>(s) * InShape::size, c + static_cast<std::ptrdiff_t>(s) * P, ld);
+      kernels::im2col_fixed<Base::geometry>(x + static_cast<std::ptrdiff_t>(s) * InShape::size,
+                                            c + static_cast<std::ptrdiff_t>(s) * P, ld);
   }
 
   std::vector<Scratch> scratch_;
@@ -251,16 +256,17 @@ struct ConvLayer<InShape, Cin, Cout, K, S, PT, PL, PB, PR, HasBias, Init, CpuExe
 
 }  // namespace detail
 
-template <int In, int Out, int K, int Stride = 1, int Pad = 0, bool Bias = true,
-          class Init = init::KaimingUniform>
+template <int In, int Out, int K, int Stride = 1, int Pad = 0, bool Bias = true, class Init = init::KaimingUniform>
 struct Conv {
   static_assert(In > 0 && Out > 0 && K > 0 && Stride > 0 && Pad >= 0,
                 "fernet: Conv<In, Out, K, Stride, Pad> needs positive sizes");
   static std::string name() {
     return "Conv<" + detail::join_ints(In, Out, K, Stride, Pad) + (Bias ? "" : ",nobias") + ">";
   }
-  template <class InShape> static constexpr bool accepts = InShape::channels == In;
-  template <class InShape> using expects = expects_channels<In>;
+  template <class InShape>
+  static constexpr bool accepts = InShape::channels == In;
+  template <class InShape>
+  using expects = expects_channels<In>;
   template <class InShape, class Exec = CpuExec>
   using layer = detail::ConvLayer<InShape, In, Out, K, Stride, Pad, Pad, Pad, Pad, Bias, Init, Exec>;
 };
@@ -270,8 +276,10 @@ struct ConvSame {
   static std::string name() {
     return "ConvSame<" + detail::join_ints(In, Out, K, Stride) + (Bias ? "" : ",nobias") + ">";
   }
-  template <class InShape> static constexpr bool accepts = InShape::channels == In;
-  template <class InShape> using expects = expects_channels<In>;
+  template <class InShape>
+  static constexpr bool accepts = InShape::channels == In;
+  template <class InShape>
+  using expects = expects_channels<In>;
   template <class InShape, class Exec = CpuExec>
   using layer = detail::ConvLayer<InShape, In, Out, K, Stride, kernels::same_pad_before(InShape::height, K, Stride),
                                   kernels::same_pad_before(InShape::width, K, Stride),

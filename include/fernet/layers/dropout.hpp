@@ -15,17 +15,13 @@ struct DropoutLayer : ParameterFree<InShape, InShape, Exec> {
   static constexpr std::uint32_t threshold = kernels::dropout_threshold(P);
 
   void forward(const float* x, float* y, int n, const Context& ctx) {
-    if (!ctx.training || P == 0.f)
-      this->ops().copy(y, x, sizeof(float) * this->total_in(n));
-    else
-      this->ops().dropout_forward(x, y, this->total_in(n), ctx.noise_seed, threshold, scale);
+    if (!ctx.training || P == 0.f) this->ops().copy(y, x, sizeof(float) * this->total_in(n));
+    else this->ops().dropout_forward(x, y, this->total_in(n), ctx.noise_seed, threshold, scale);
   }
   void backward(const float*, const float*, const float* dy, float* dx, int n, const Context& ctx) {
     if (!dx) return;
-    if (!ctx.training || P == 0.f)
-      this->ops().copy(dx, dy, sizeof(float) * this->total_in(n));
-    else
-      this->ops().dropout_backward(dy, dx, this->total_in(n), ctx.noise_seed, threshold, scale);
+    if (!ctx.training || P == 0.f) this->ops().copy(dx, dy, sizeof(float) * this->total_in(n));
+    else this->ops().dropout_backward(dy, dx, this->total_in(n), ctx.noise_seed, threshold, scale);
   }
 };
 }  // namespace detail

@@ -16,9 +16,12 @@ namespace fernet {
 
 namespace detail {
 
-template <class L> inline constexpr bool is_max_pool = false;
-template <int K, int S, int P> inline constexpr bool is_max_pool<Pool<K, S, P>> = true;
-template <int K, int S> inline constexpr bool is_max_pool<PoolSame<K, S>> = true;
+template <class L>
+inline constexpr bool is_max_pool = false;
+template <int K, int S, int P>
+inline constexpr bool is_max_pool<Pool<K, S, P>> = true;
+template <int K, int S>
+inline constexpr bool is_max_pool<PoolSame<K, S>> = true;
 
 template <class PoolImpl>
 struct ReluThenPool : PoolImpl {
@@ -42,8 +45,8 @@ struct ReluThenPool : PoolImpl {
 };
 
 template <std::size_t I, class InShape, class Exec, class P, class... Rest>
-  requires(is_max_pool<P> && !std::is_same_v<InShape, poisoned_shape>)
-struct bind_chain<I, InShape, Exec, ReLU, P, Rest...> {
+requires(is_max_pool<P> &&
+         !std::is_same_v<InShape, poisoned_shape>) struct bind_chain<I, InShape, Exec, ReLU, P, Rest...> {
   using bound = ReluThenPool<typename P::template layer<InShape, Exec>>;
   using next = bind_chain<I + 2, typename bound::out_shape, Exec, Rest...>;
   using impls = typename prepend<bound, typename next::impls>::type;

@@ -13,7 +13,10 @@ struct LinearLayer : LayerBase<InShape, Shape<O, 1, 1>, Exec> {
   static constexpr std::size_t weight_count = static_cast<std::size_t>(I) * O;
   static constexpr std::size_t param_count = weight_count + (HasBias ? O : 0), buffer_count = 0;
 
-  void bind(float* p, float* g, float*) { w_ = p; dw_ = g; }
+  void bind(float* p, float* g, float*) {
+    w_ = p;
+    dw_ = g;
+  }
   void init(Rng& rng) {
     Init::weights(w_, weight_count, I, O, rng);
     if constexpr (HasBias) Init::bias(w_ + weight_count, O, I, O, rng);
@@ -39,11 +42,11 @@ struct LinearLayer : LayerBase<InShape, Shape<O, 1, 1>, Exec> {
 template <int In, int Out, bool Bias = true, class Init = init::KaimingUniform>
 struct Linear {
   static_assert(In > 0 && Out > 0, "fernet: Linear<In, Out> needs positive sizes");
-  static std::string name() {
-    return "Linear<" + detail::join_ints(In, Out) + (Bias ? "" : ",nobias") + ">";
-  }
-  template <class InShape> static constexpr bool accepts = InShape::size == static_cast<std::size_t>(In);
-  template <class InShape> using expects = expects_inputs<In>;
+  static std::string name() { return "Linear<" + detail::join_ints(In, Out) + (Bias ? "" : ",nobias") + ">"; }
+  template <class InShape>
+  static constexpr bool accepts = InShape::size == static_cast<std::size_t>(In);
+  template <class InShape>
+  using expects = expects_inputs<In>;
   template <class InShape, class Exec = CpuExec>
   using layer = detail::LinearLayer<InShape, In, Out, Bias, Init, Exec>;
 };

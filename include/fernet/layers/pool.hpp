@@ -39,7 +39,8 @@ struct MaxPoolLayer : MaxPoolBase<InShape, K, S, PT, PL, PB, PR, Exec> {
     this->ops().maxpool_forward(x, Base::geometry, static_cast<long>(n) * InShape::channels, y, argmax_.data());
   }
   void backward(const float*, const float*, const float* dy, float* dx, int n, const Context&) {
-    if (dx) this->ops().maxpool_backward(dy, argmax_.data(), Base::geometry, static_cast<long>(n) * InShape::channels, dx);
+    if (dx)
+      this->ops().maxpool_backward(dy, argmax_.data(), Base::geometry, static_cast<long>(n) * InShape::channels, dx);
   }
 
  private:
@@ -80,7 +81,10 @@ struct MaxPoolLayer<InShape, K, S, PT, PL, PB, PR, CpuExec> : MaxPoolBase<InShap
               const int w = w0 + kw;
               if (w < 0 || w >= W) continue;
               const float v = xp[h * W + w];
-              if (v > best || arg < 0) { best = v; arg = h * W + w; }
+              if (v > best || arg < 0) {
+                best = v;
+                arg = h * W + w;
+              }
             }
           }
           yp[oh * Wo + ow] = best;
@@ -117,7 +121,8 @@ struct MaxPoolLayer<InShape, K, S, PT, PL, PB, PR, CpuExec> : MaxPoolBase<InShap
     if (simd_enabled()) {
       const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
       const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-      const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+      const __m512i lane2 =
+          _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
       for (; oh < Ho; ++oh) {
         const float* r0 = xp + 2 * oh * W;
         const float* r1 = r0 + W;
@@ -159,9 +164,18 @@ struct MaxPoolLayer<InShape, K, S, PT, PL, PB, PR, CpuExec> : MaxPoolBase<InShap
         const int c = 2 * ow;
         float best = r0[c];
         int arg = 2 * oh * W + c;
-        if (r0[c + 1] > best) { best = r0[c + 1]; arg = 2 * oh * W + c + 1; }
-        if (r1[c] > best) { best = r1[c]; arg = (2 * oh + 1) * W + c; }
-        if (r1[c + 1] > best) { best = r1[c + 1]; arg = (2 * oh + 1) * W + c + 1; }
+        if (r0[c + 1] > best) {
+          best = r0[c + 1];
+          arg = 2 * oh * W + c + 1;
+        }
+        if (r1[c] > best) {
+          best = r1[c];
+          arg = (2 * oh + 1) * W + c;
+        }
+        if (r1[c + 1] > best) {
+          best = r1[c + 1];
+          arg = (2 * oh + 1) * W + c + 1;
+        }
         yp[oh * Wo + ow] = best;
         ap[oh * Wo + ow] = arg;
       }
@@ -205,7 +219,9 @@ struct MaxPoolLayer<InShape, K, S, PT, PL, PB, PR, CpuExec> : MaxPoolBase<InShap
       for (int w = 0; w < W; ++w) dp[h * W + w] = 0.f;
     return true;
 #else
-    (void)gp; (void)ap; (void)dp;
+    (void)gp;
+    (void)ap;
+    (void)dp;
     return false;
 #endif
   }

@@ -27,15 +27,22 @@ struct ResidualLayer : LayerBase<InShape, typename Body::template layer<InShape,
   static constexpr std::size_t buffer_count = body_t::buffer_count + short_t::buffer_count;
 
   explicit ResidualLayer(const Exec& exec = {})
-      : LayerBase<InShape, out_shape, Exec>(exec), body_(exec), short_(exec), body_out_(this->template make_array<float>()),
-        short_out_(this->template make_array<float>()), short_dx_(this->template make_array<float>()) {}
+      : LayerBase<InShape, out_shape, Exec>(exec),
+        body_(exec),
+        short_(exec),
+        body_out_(this->template make_array<float>()),
+        short_out_(this->template make_array<float>()),
+        short_dx_(this->template make_array<float>()) {}
 
   void bind(float* p, float* g, float* b) {
     body_.bind(p, g, b);
     short_.bind(p ? p + body_t::param_count : nullptr, g ? g + body_t::param_count : nullptr,
                 b ? b + body_t::buffer_count : nullptr);
   }
-  void init(Rng& rng) { body_.init(rng); short_.init(rng); }
+  void init(Rng& rng) {
+    body_.init(rng);
+    short_.init(rng);
+  }
 
   void forward(const float* x, float* y, int n, const Context& ctx) {
     const long total = this->total_out(n);
@@ -74,8 +81,10 @@ struct Residual {
   using body = Body;
   using shortcut = Shortcut;
   static std::string name() { return "Residual<" + Body::name() + ", " + Shortcut::name() + ">"; }
-  template <class InShape> static constexpr bool accepts = Body::template accepts<InShape>;
-  template <class InShape> using expects = typename Body::template expects<InShape>;
+  template <class InShape>
+  static constexpr bool accepts = Body::template accepts<InShape>;
+  template <class InShape>
+  using expects = typename Body::template expects<InShape>;
   template <class InShape, class Exec = CpuExec>
   using layer = detail::ResidualLayer<InShape, Body, Shortcut, Exec>;
 };

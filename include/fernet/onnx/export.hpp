@@ -49,9 +49,9 @@ struct Preprocessing {
 };
 
 struct ExportOptions {
-  std::string model_name = "fernet";           // the graph's name
-  std::optional<Preprocessing> preprocessing;  // set: the graph takes raw 0..255 grey pixels
-  std::vector<std::string> class_names;        // metadata "class_names", comma-separated
+  std::string model_name = "fernet";                          // the graph's name
+  std::optional<Preprocessing> preprocessing;                 // set: the graph takes raw 0..255 grey pixels
+  std::vector<std::string> class_names;                       // metadata "class_names", comma-separated
   std::vector<std::pair<std::string, std::string>> metadata;  // more metadata_props
 };
 
@@ -61,7 +61,8 @@ struct ExportError : std::runtime_error {
 
 // How each spec becomes nodes. A spec without a specialisation here cannot be exported and
 // says so at compile time.
-template <class Spec> struct OnnxLayer {
+template <class Spec>
+struct OnnxLayer {
   static_assert(always_false<Spec>,
                 "fernet::onnx: this layer type has no ONNX mapping; add an OnnxLayer<Spec> specialisation "
                 "in fernet/onnx/export.hpp");
@@ -223,9 +224,9 @@ void emit_conv(GraphBuilder& g, const N& node, int cin, int cout, int k, int str
   std::vector<std::string> inputs{g.current, g.parameter("weight", {cout, cin, k, k}, node.param_offset, weights)};
   if (bias) inputs.push_back(g.parameter("bias", {cout}, node.param_offset + weights, static_cast<std::size_t>(cout)));
   g.current = g.add_node("Conv", std::move(inputs),
-                         {Attribute::integers("kernel_shape", square(k)), Attribute::integers("strides", square(stride)),
-                          Attribute::integers("pads", std::move(pads)), Attribute::integers("dilations", square(1)),
-                          Attribute::integer("group", 1)});
+                         {Attribute::integers("kernel_shape", square(k)),
+                          Attribute::integers("strides", square(stride)), Attribute::integers("pads", std::move(pads)),
+                          Attribute::integers("dilations", square(1)), Attribute::integer("group", 1)});
 }
 
 template <class N>
@@ -312,22 +313,30 @@ struct OnnxLayer<Linear<In, Out, Bias, Init>> {
 
 template <>
 struct OnnxLayer<ReLU> {
-  template <class N> static void emit(detail::GraphBuilder& g, const N&) { g.apply("Relu"); }
+  template <class N>
+  static void emit(detail::GraphBuilder& g, const N&) {
+    g.apply("Relu");
+  }
 };
 
 // Dropout is the identity at inference, Identity is the identity: no node.
 template <float P>
 struct OnnxLayer<Dropout<P>> {
-  template <class N> static void emit(detail::GraphBuilder&, const N&) {}
+  template <class N>
+  static void emit(detail::GraphBuilder&, const N&) {}
 };
 template <>
 struct OnnxLayer<Identity> {
-  template <class N> static void emit(detail::GraphBuilder&, const N&) {}
+  template <class N>
+  static void emit(detail::GraphBuilder&, const N&) {}
 };
 
 template <>
 struct OnnxLayer<Flatten> {
-  template <class N> static void emit(detail::GraphBuilder& g, const N&) { g.ensure_flat(); }
+  template <class N>
+  static void emit(detail::GraphBuilder& g, const N&) {
+    g.ensure_flat();
+  }
 };
 
 template <>
@@ -351,7 +360,8 @@ struct OnnxLayer<LogSoftmax> {
 
 // ---- the model ------------------------------------------------------------------------------
 // Whether the network's output is log-probabilities (it ends in LogSoftmax) or logits.
-template <class Net> inline constexpr bool ends_in_log_softmax = false;
+template <class Net>
+inline constexpr bool ends_in_log_softmax = false;
 template <class In, class... Ls>
 inline constexpr bool ends_in_log_softmax<Sequential<In, Ls...>> =
     std::is_same_v<std::tuple_element_t<sizeof...(Ls) - 1, std::tuple<Ls...>>, LogSoftmax>;
@@ -392,13 +402,11 @@ Model build_model(const Net& net, const ExportOptions& options = {}) {
     if (pre.scale != 1.f) g.apply("Mul", {}, {g.constant("scale", {1}, {pre.scale})});
     if (pre.offset != 0.f) g.apply("Add", {}, {g.constant("offset", {1}, {pre.offset})});
     if (InShape::channels > 1)
-      g.current = g.add_node("Concat", std::vector<std::string>(InShape::channels, g.current),
-                             {Attribute::integer("axis", 1)});
+      g.current =
+          g.add_node("Concat", std::vector<std::string>(InShape::channels, g.current), {Attribute::integer("axis", 1)});
     g.leave();
   } else {
-    m.input = {"input",
-               {batch, {InShape::channels, ""}, {InShape::height, ""}, {InShape::width, ""}},
-               ""};
+    m.input = {"input", {batch, {InShape::channels, ""}, {InShape::height, ""}, {InShape::width, ""}}, ""};
     input_doc = "the network's input as it is, N x " + std::to_string(InShape::channels) + " x " +
                 std::to_string(InShape::height) + " x " + std::to_string(InShape::width) +
                 " (no preprocessing in the graph)";
@@ -415,15 +423,13 @@ Model build_model(const Net& net, const ExportOptions& options = {}) {
       for (std::string& s : *names)
         if (s == g.current) s = "output";
   const std::string output_kind = ends_in_log_softmax<Net> ? "log-probabilities" : "logits (scores)";
-  if (g.rank == 2)
-    m.output = {"output", {batch, {static_cast<std::int64_t>(OutShape::size), ""}}, output_kind};
+  if (g.rank == 2) m.output = {"output", {batch, {static_cast<std::int64_t>(OutShape::size), ""}}, output_kind};
   else
-    m.output = {"output", {batch, {OutShape::channels, ""}, {OutShape::height, ""}, {OutShape::width, ""}}, output_kind};
+    m.output = {
+        "output", {batch, {OutShape::channels, ""}, {OutShape::height, ""}, {OutShape::width, ""}}, output_kind};
 
   m.doc = "fernet " + std::string(version_string) + ": " + Net::signature();
-  m.metadata = {{"fernet.network", Net::signature()},
-                {"fernet.input", input_doc},
-                {"fernet.output", output_kind}};
+  m.metadata = {{"fernet.network", Net::signature()}, {"fernet.input", input_doc}, {"fernet.output", output_kind}};
   if (!options.class_names.empty()) m.metadata.emplace_back("class_names", detail::join(options.class_names));
   m.metadata.insert(m.metadata.end(), options.metadata.begin(), options.metadata.end());
   return m;

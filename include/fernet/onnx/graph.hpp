@@ -51,7 +51,9 @@ struct Initializer {
             std::string(reinterpret_cast<const char*>(v.data()), v.size_bytes())};
   }
   static Initializer int64s(std::string n, std::span<const std::int64_t> v) {
-    return {std::move(n), {static_cast<std::int64_t>(v.size())}, Type::int64,
+    return {std::move(n),
+            {static_cast<std::int64_t>(v.size())},
+            Type::int64,
             std::string(reinterpret_cast<const char*>(v.data()), v.size_bytes())};
   }
 };
@@ -86,9 +88,15 @@ inline pb::Message encode(const Attribute& a) {
   pb::Message m;
   m.string(1, a.name);
   switch (a.kind) {
-    case Attribute::Kind::integer: m.varint(3, a.i).varint(20, INT); break;
-    case Attribute::Kind::integers: m.packed_varints(8, a.ints).varint(20, INTS); break;
-    case Attribute::Kind::real: m.fixed_float(2, a.f).varint(20, FLOAT); break;
+    case Attribute::Kind::integer:
+      m.varint(3, a.i).varint(20, INT);
+      break;
+    case Attribute::Kind::integers:
+      m.packed_varints(8, a.ints).varint(20, INTS);
+      break;
+    case Attribute::Kind::real:
+      m.fixed_float(2, a.f).varint(20, FLOAT);
+      break;
   }
   return m;
 }
@@ -117,7 +125,8 @@ inline pb::Message encode(const ValueInfo& v) {
   pb::Message shape;
   for (const Dimension& d : v.dims) {
     pb::Message dim;
-    if (d.param.empty()) dim.varint(1, d.value); else dim.string(2, d.param);
+    if (d.param.empty()) dim.varint(1, d.value);
+    else dim.string(2, d.param);
     shape.message(1, dim);
   }
   pb::Message tensor;

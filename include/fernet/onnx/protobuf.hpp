@@ -58,7 +58,9 @@ class Message {
   const std::string& data() const { return bytes_; }
 
  private:
-  void key(int field, int wire_type) { put_varint(static_cast<std::uint64_t>(field) << 3 | static_cast<unsigned>(wire_type)); }
+  void key(int field, int wire_type) {
+    put_varint(static_cast<std::uint64_t>(field) << 3 | static_cast<unsigned>(wire_type));
+  }
   void put_varint(std::uint64_t v) {
     while (v >= 0x80) {
       bytes_.push_back(static_cast<char>((v & 0x7F) | 0x80));

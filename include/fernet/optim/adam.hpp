@@ -25,7 +25,8 @@ class Adam {
 
   Adam(std::span<float> params, std::span<const float> grads, Options o)
       : p_(params), g_(grads), o_(o), m_(params.size(), 0.f), v_(params.size(), 0.f) {
-    if (params.size() != grads.size()) throw std::invalid_argument("fernet: Adam parameter and gradient blocks differ in size");
+    if (params.size() != grads.size())
+      throw std::invalid_argument("fernet: Adam parameter and gradient blocks differ in size");
     if (!(o.lr >= 0.f)) throw std::invalid_argument("fernet: Adam learning rate must be >= 0");
     if (!(o.beta1 >= 0.f && o.beta1 < 1.f && o.beta2 >= 0.f && o.beta2 < 1.f))
       throw std::invalid_argument("fernet: Adam betas must be in [0, 1)");
@@ -63,7 +64,8 @@ class Adam {
           simd_batch pv = simd_batch::load_unaligned(p + i) * simd_batch(shrink);
           const simd_batch d = xsimd::fma(simd_batch(l2), pv, simd_batch::load_unaligned(g + i));
           const simd_batch mv = xsimd::fma(simd_batch(b1), simd_batch::load_unaligned(m + i), simd_batch(1.f - b1) * d);
-          const simd_batch vv = xsimd::fma(simd_batch(b2), simd_batch::load_unaligned(v + i), simd_batch(1.f - b2) * d * d);
+          const simd_batch vv =
+              xsimd::fma(simd_batch(b2), simd_batch::load_unaligned(v + i), simd_batch(1.f - b2) * d * d);
           mv.store_unaligned(m + i);
           vv.store_unaligned(v + i);
           const simd_batch denom = xsimd::fma(xsimd::sqrt(vv), simd_batch(inv_sqrt_bc2), simd_batch(eps));

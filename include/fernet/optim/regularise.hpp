@@ -61,12 +61,13 @@ class WeightAverage {
     for (std::size_t i = 0; i < params_.size(); ++i) params_[i] += keep * (params[i] - params_[i]);
     if (o_.average_buffers)
       for (std::size_t i = 0; i < buffers_.size(); ++i) buffers_[i] += keep * (buffers[i] - buffers_[i]);
-    else
-      std::copy(buffers.begin(), buffers.end(), buffers_.begin());
+    else std::copy(buffers.begin(), buffers.end(), buffers_.begin());
     ++updates_;
   }
   template <class Model>
-  void update(const Model& m) { update(m.parameters(), m.buffers()); }
+  void update(const Model& m) {
+    update(m.parameters(), m.buffers());
+  }
 
   // Writes the averages into a model's blocks (e.g. a copy of the network kept for evaluation).
   void copy_to(std::span<float> params, std::span<float> buffers) const {
@@ -75,7 +76,9 @@ class WeightAverage {
     std::copy(buffers_.begin(), buffers_.end(), buffers.begin());
   }
   template <class Model>
-  void copy_to(Model& m) const { copy_to(m.parameters(), m.buffers()); }
+  void copy_to(Model& m) const {
+    copy_to(m.parameters(), m.buffers());
+  }
 
   std::span<const float> parameters() const { return params_; }
   std::span<const float> buffers() const { return buffers_; }

@@ -60,7 +60,9 @@ class ScheduleText {
     text_ += " " + key + "=" + v;
     return *this;
   }
-  ScheduleText& put(const std::string& key, StepUnit u) { return put(key, std::string(u == StepUnit::batch ? "batch" : "epoch")); }
+  ScheduleText& put(const std::string& key, StepUnit u) {
+    return put(key, std::string(u == StepUnit::batch ? "batch" : "epoch"));
+  }
   const std::string& str() const { return text_; }
 
   // Parses text written for schedule `name`; every key read must be present.
@@ -129,7 +131,12 @@ struct StepLR {
     return base_lr * std::pow(gamma, static_cast<double>(t / step_size));
   }
   std::string to_string() const {
-    return detail::ScheduleText(name).put("base_lr", base_lr).put("step_size", step_size).put("gamma", gamma).put("unit", unit).str();
+    return detail::ScheduleText(name)
+        .put("base_lr", base_lr)
+        .put("step_size", step_size)
+        .put("gamma", gamma)
+        .put("unit", unit)
+        .str();
   }
   static StepLR from_string(std::string_view text) {
     const auto t = detail::ScheduleText::parse(text, name);
@@ -159,8 +166,12 @@ struct MultiStepLR {
   std::string to_string() const {
     std::string list;
     for (long m : milestones) list += (list.empty() ? "" : ",") + std::to_string(m);
-    return detail::ScheduleText(name).put("base_lr", base_lr).put("milestones", list.empty() ? "none" : list)
-        .put("gamma", gamma).put("unit", unit).str();
+    return detail::ScheduleText(name)
+        .put("base_lr", base_lr)
+        .put("milestones", list.empty() ? "none" : list)
+        .put("gamma", gamma)
+        .put("unit", unit)
+        .str();
   }
   static MultiStepLR from_string(std::string_view text) {
     const auto t = detail::ScheduleText::parse(text, name);
@@ -172,7 +183,8 @@ struct MultiStepLR {
       while (std::getline(in, item, ',')) {
         char* end = nullptr;
         const long m = std::strtol(item.c_str(), &end, 10);
-        if (item.empty() || *end != '\0') detail::schedule_error("MultiStepLR", "milestone '" + item + "' is not a whole number");
+        if (item.empty() || *end != '\0')
+          detail::schedule_error("MultiStepLR", "milestone '" + item + "' is not a whole number");
         s.milestones.push_back(m);
       }
     }
@@ -184,18 +196,19 @@ struct MultiStepLR {
 struct WarmupCosineLR {
   static constexpr const char* name = "cosine";
   double base_lr = 0.1;
-  long warmup = 0;                          // linear warm-up steps (0: none)
-  double warmup_start_factor = 1.0 / 3.0;   // LinearLR's default
-  long t_max = 100;                         // cosine half-period, counted after the warm-up
+  long warmup = 0;                         // linear warm-up steps (0: none)
+  double warmup_start_factor = 1.0 / 3.0;  // LinearLR's default
+  long t_max = 100;                        // cosine half-period, counted after the warm-up
   double eta_min = 0.0;
   StepUnit unit = StepUnit::epoch;
 
   void validate() const {
     if (!(base_lr >= 0) || warmup < 0 || t_max < 1 || !(warmup_start_factor > 0 && warmup_start_factor <= 1))
-      detail::schedule_error("WarmupCosineLR", "needs base_lr >= 0, warmup >= 0, t_max >= 1 and 0 < "
-                                               "warmup_start_factor <= 1 (got " + std::to_string(base_lr) + ", " +
-                                               std::to_string(warmup) + ", " + std::to_string(t_max) + ", " +
-                                               std::to_string(warmup_start_factor) + ")");
+      detail::schedule_error("WarmupCosineLR",
+                             "needs base_lr >= 0, warmup >= 0, t_max >= 1 and 0 < "
+                             "warmup_start_factor <= 1 (got " +
+                                 std::to_string(base_lr) + ", " + std::to_string(warmup) + ", " +
+                                 std::to_string(t_max) + ", " + std::to_string(warmup_start_factor) + ")");
   }
   double lr_at(long t) const {
     detail::check_step("WarmupCosineLR", t);
@@ -205,14 +218,19 @@ struct WarmupCosineLR {
     return eta_min + (base_lr - eta_min) * (1.0 + std::cos(phase)) / 2.0;
   }
   std::string to_string() const {
-    return detail::ScheduleText(name).put("base_lr", base_lr).put("warmup", warmup)
-        .put("warmup_start_factor", warmup_start_factor).put("t_max", t_max).put("eta_min", eta_min)
-        .put("unit", unit).str();
+    return detail::ScheduleText(name)
+        .put("base_lr", base_lr)
+        .put("warmup", warmup)
+        .put("warmup_start_factor", warmup_start_factor)
+        .put("t_max", t_max)
+        .put("eta_min", eta_min)
+        .put("unit", unit)
+        .str();
   }
   static WarmupCosineLR from_string(std::string_view text) {
     const auto t = detail::ScheduleText::parse(text, name);
-    WarmupCosineLR s{t.number("base_lr"), t.integer("warmup"), t.number("warmup_start_factor"), t.integer("t_max"),
-                     t.number("eta_min"), t.unit("unit")};
+    WarmupCosineLR s{t.number("base_lr"), t.integer("warmup"), t.number("warmup_start_factor"),
+                     t.integer("t_max"),  t.number("eta_min"), t.unit("unit")};
     s.validate();
     return s;
   }
@@ -223,7 +241,7 @@ struct OneCycleLR {
   double max_lr = 0.1;
   long total_steps = 100;  // epochs * batches per epoch
   double pct_start = 0.3;
-  bool cosine = true;      // false: linear annealing
+  bool cosine = true;  // false: linear annealing
   double div_factor = 25.0;
   double final_div_factor = 1e4;
   bool three_phase = false;
@@ -233,26 +251,37 @@ struct OneCycleLR {
   void validate() const {
     if (!(max_lr >= 0) || total_steps < 1 || !(pct_start >= 0 && pct_start <= 1) || !(div_factor > 0) ||
         !(final_div_factor > 0))
-      detail::schedule_error("OneCycleLR", "needs max_lr >= 0, total_steps >= 1, pct_start in [0, 1] and positive "
-                                           "div factors (got " + std::to_string(max_lr) + ", " +
-                                           std::to_string(total_steps) + ", " + std::to_string(pct_start) + ")");
+      detail::schedule_error("OneCycleLR",
+                             "needs max_lr >= 0, total_steps >= 1, pct_start in [0, 1] and positive "
+                             "div factors (got " +
+                                 std::to_string(max_lr) + ", " + std::to_string(total_steps) + ", " +
+                                 std::to_string(pct_start) + ")");
   }
   double lr_at(long t) const { return at(t, false); }
   double momentum_at(long t) const { return at(t, true); }
 
   std::string to_string() const {
-    return detail::ScheduleText(name).put("max_lr", max_lr).put("total_steps", total_steps).put("pct_start", pct_start)
-        .put("anneal", std::string(cosine ? "cos" : "linear")).put("div_factor", div_factor)
-        .put("final_div_factor", final_div_factor).put("three_phase", static_cast<long>(three_phase))
-        .put("base_momentum", base_momentum).put("max_momentum", max_momentum).str();
+    return detail::ScheduleText(name)
+        .put("max_lr", max_lr)
+        .put("total_steps", total_steps)
+        .put("pct_start", pct_start)
+        .put("anneal", std::string(cosine ? "cos" : "linear"))
+        .put("div_factor", div_factor)
+        .put("final_div_factor", final_div_factor)
+        .put("three_phase", static_cast<long>(three_phase))
+        .put("base_momentum", base_momentum)
+        .put("max_momentum", max_momentum)
+        .str();
   }
   static OneCycleLR from_string(std::string_view text) {
     const auto t = detail::ScheduleText::parse(text, name);
     const std::string anneal = t.raw("anneal");
-    if (anneal != "cos" && anneal != "linear") detail::schedule_error("OneCycleLR", "anneal must be cos or linear, got " + anneal);
-    OneCycleLR s{t.number("max_lr"), t.integer("total_steps"), t.number("pct_start"), anneal == "cos",
-                 t.number("div_factor"), t.number("final_div_factor"), t.integer("three_phase") != 0,
-                 t.number("base_momentum"), t.number("max_momentum")};
+    if (anneal != "cos" && anneal != "linear")
+      detail::schedule_error("OneCycleLR", "anneal must be cos or linear, got " + anneal);
+    OneCycleLR s{
+        t.number("max_lr"),      t.integer("total_steps"),     t.number("pct_start"),         anneal == "cos",
+        t.number("div_factor"),  t.number("final_div_factor"), t.integer("three_phase") != 0, t.number("base_momentum"),
+        t.number("max_momentum")};
     s.validate();
     return s;
   }
@@ -279,14 +308,15 @@ struct OneCycleLR {
   double at(long t, bool momentum) const {
     detail::check_step("OneCycleLR", t);
     if (t > total_steps)
-      detail::schedule_error("OneCycleLR", "step " + std::to_string(t) + " is past total_steps " +
-                                               std::to_string(total_steps));
+      detail::schedule_error("OneCycleLR",
+                             "step " + std::to_string(t) + " is past total_steps " + std::to_string(total_steps));
     const auto ph = phases();
     double start_step = 0;
     for (std::size_t i = 0; i < ph.size(); ++i) {
       if (static_cast<double>(t) <= ph[i].end_step || i + 1 == ph.size()) {
         const double pct = (static_cast<double>(t) - start_step) / (ph[i].end_step - start_step);
-        return momentum ? anneal(ph[i].start_momentum, ph[i].end_momentum, pct) : anneal(ph[i].start_lr, ph[i].end_lr, pct);
+        return momentum ? anneal(ph[i].start_momentum, ph[i].end_momentum, pct)
+                        : anneal(ph[i].start_lr, ph[i].end_lr, pct);
       }
       start_step = ph[i].end_step;
     }
@@ -313,8 +343,10 @@ class ReduceLROnPlateau {
 
   explicit ReduceLROnPlateau(Options o) : o_(o), lr_(o.base_lr) {
     if (!(o.factor < 1.0 && o.factor >= 0) || o.patience < 0 || o.cooldown < 0 || !(o.base_lr >= 0) || !(o.min_lr >= 0))
-      detail::schedule_error("ReduceLROnPlateau", "needs 0 <= factor < 1, patience >= 0, cooldown >= 0 and "
-                                                  "learning rates >= 0 (got factor " + std::to_string(o.factor) + ")");
+      detail::schedule_error("ReduceLROnPlateau",
+                             "needs 0 <= factor < 1, patience >= 0, cooldown >= 0 and "
+                             "learning rates >= 0 (got factor " +
+                                 std::to_string(o.factor) + ")");
     best_ = worst();
   }
 
@@ -349,19 +381,32 @@ class ReduceLROnPlateau {
   }
 
   std::string to_string() const {
-    return detail::ScheduleText(name).put("base_lr", o_.base_lr).put("mode", std::string(o_.mode == Mode::min ? "min" : "max"))
-        .put("factor", o_.factor).put("patience", o_.patience).put("threshold", o_.threshold)
-        .put("threshold_mode", std::string(o_.relative ? "rel" : "abs")).put("cooldown", o_.cooldown)
-        .put("min_lr", o_.min_lr).put("eps", o_.eps).put("lr", lr_).put("best", best_).put("bad_epochs", bad_epochs_)
-        .put("cooldown_left", cooldown_left_).put("epochs", epochs_).str();
+    return detail::ScheduleText(name)
+        .put("base_lr", o_.base_lr)
+        .put("mode", std::string(o_.mode == Mode::min ? "min" : "max"))
+        .put("factor", o_.factor)
+        .put("patience", o_.patience)
+        .put("threshold", o_.threshold)
+        .put("threshold_mode", std::string(o_.relative ? "rel" : "abs"))
+        .put("cooldown", o_.cooldown)
+        .put("min_lr", o_.min_lr)
+        .put("eps", o_.eps)
+        .put("lr", lr_)
+        .put("best", best_)
+        .put("bad_epochs", bad_epochs_)
+        .put("cooldown_left", cooldown_left_)
+        .put("epochs", epochs_)
+        .str();
   }
   static ReduceLROnPlateau from_string(std::string_view text) {
     const auto t = detail::ScheduleText::parse(text, name);
     Options o;
     o.base_lr = t.number("base_lr");
     const std::string mode = t.raw("mode"), tm = t.raw("threshold_mode");
-    if (mode != "min" && mode != "max") detail::schedule_error("ReduceLROnPlateau", "mode must be min or max, got " + mode);
-    if (tm != "rel" && tm != "abs") detail::schedule_error("ReduceLROnPlateau", "threshold_mode must be rel or abs, got " + tm);
+    if (mode != "min" && mode != "max")
+      detail::schedule_error("ReduceLROnPlateau", "mode must be min or max, got " + mode);
+    if (tm != "rel" && tm != "abs")
+      detail::schedule_error("ReduceLROnPlateau", "threshold_mode must be rel or abs, got " + tm);
     o.mode = mode == "min" ? Mode::min : Mode::max;
     o.relative = tm == "rel";
     o.factor = t.number("factor");
@@ -407,38 +452,46 @@ class LrSchedule {
   using Any = std::variant<Constant, StepLR, MultiStepLR, WarmupCosineLR, OneCycleLR, ReduceLROnPlateau>;
 
   LrSchedule(Any s) : s_(std::move(s)) {
-    std::visit([](const auto& v) {
-      if constexpr (requires { v.validate(); }) v.validate();
-    }, s_);
+    std::visit(
+        [](const auto& v) {
+          if constexpr (requires { v.validate(); }) v.validate();
+        },
+        s_);
   }
   static LrSchedule constant(double lr) { return LrSchedule(Constant{lr}); }
 
   const Any& get() const { return s_; }
   bool per_batch() const {
-    return std::visit([](const auto& s) {
-      using T = std::decay_t<decltype(s)>;
-      if constexpr (std::is_same_v<T, Constant>) return false;
-      else return s.unit == StepUnit::batch;
-    }, s_);
+    return std::visit(
+        [](const auto& s) {
+          using T = std::decay_t<decltype(s)>;
+          if constexpr (std::is_same_v<T, Constant>) return false;
+          else return s.unit == StepUnit::batch;
+        },
+        s_);
   }
   double lr(long epochs_done, long steps_done) const {
-    return std::visit([&](const auto& s) -> double {
-      using T = std::decay_t<decltype(s)>;
-      if constexpr (std::is_same_v<T, Constant>) return s.lr;
-      else if constexpr (std::is_same_v<T, ReduceLROnPlateau>) return s.lr();
-      else return s.lr_at(s.unit == StepUnit::batch ? steps_done : epochs_done);
-    }, s_);
+    return std::visit(
+        [&](const auto& s) -> double {
+          using T = std::decay_t<decltype(s)>;
+          if constexpr (std::is_same_v<T, Constant>) return s.lr;
+          else if constexpr (std::is_same_v<T, ReduceLROnPlateau>) return s.lr();
+          else return s.lr_at(s.unit == StepUnit::batch ? steps_done : epochs_done);
+        },
+        s_);
   }
   void end_epoch(double metric) {
     if (auto* p = std::get_if<ReduceLROnPlateau>(&s_)) p->step(metric);
   }
 
   std::string to_string() const {
-    return std::visit([](const auto& s) {
-      using T = std::decay_t<decltype(s)>;
-      if constexpr (std::is_same_v<T, Constant>) return detail::ScheduleText(T::name).put("lr", s.lr).str();
-      else return s.to_string();
-    }, s_);
+    return std::visit(
+        [](const auto& s) {
+          using T = std::decay_t<decltype(s)>;
+          if constexpr (std::is_same_v<T, Constant>) return detail::ScheduleText(T::name).put("lr", s.lr).str();
+          else return s.to_string();
+        },
+        s_);
   }
   // Checkpoint state: the meta entry "lr_schedule".
   void save(Checkpoint& c) const { c.meta["lr_schedule"] = to_string(); }
@@ -447,9 +500,7 @@ class LrSchedule {
     if (text.empty()) throw CheckpointError(source + ": checkpoint has no 'lr_schedule' entry");
     try {
       return from_string(text);
-    } catch (const detail::ScheduleError& e) {
-      throw CheckpointError(source + ": " + e.what());
-    }
+    } catch (const detail::ScheduleError& e) { throw CheckpointError(source + ": " + e.what()); }
   }
 
   static LrSchedule from_string(std::string_view text) {
@@ -460,8 +511,8 @@ class LrSchedule {
     if (head == WarmupCosineLR::name) return LrSchedule(WarmupCosineLR::from_string(text));
     if (head == OneCycleLR::name) return LrSchedule(OneCycleLR::from_string(text));
     if (head == ReduceLROnPlateau::name) return LrSchedule(ReduceLROnPlateau::from_string(text));
-    detail::schedule_error("LrSchedule", "unknown schedule '" + head +
-                                             "' (constant, step, multistep, cosine, onecycle or plateau)");
+    detail::schedule_error("LrSchedule",
+                           "unknown schedule '" + head + "' (constant, step, multistep, cosine, onecycle or plateau)");
   }
 
  private:

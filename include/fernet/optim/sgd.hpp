@@ -22,7 +22,8 @@ class SGD {
   };
 
   SGD(std::span<float> params, std::span<const float> grads, Options o) : p_(params), g_(grads), o_(o) {
-    if (params.size() != grads.size()) throw std::invalid_argument("fernet: SGD parameter and gradient blocks differ in size");
+    if (params.size() != grads.size())
+      throw std::invalid_argument("fernet: SGD parameter and gradient blocks differ in size");
     if (!(o.lr >= 0.f)) throw std::invalid_argument("fernet: SGD learning rate must be >= 0");
     if (o.nesterov && (o.momentum <= 0.f || o.dampening != 0.f))
       throw std::invalid_argument("fernet: Nesterov momentum needs momentum > 0 and dampening 0");
@@ -50,7 +51,8 @@ class SGD {
           simd_batch pv = simd_batch::load_unaligned(p + i);
           simd_batch d = xsimd::fma(simd_batch(wd), pv, simd_batch::load_unaligned(g + i));
           if (has_mom) {
-            simd_batch bv = first ? d : xsimd::fma(simd_batch(mu), simd_batch::load_unaligned(b + i), simd_batch(damp) * d);
+            simd_batch bv =
+                first ? d : xsimd::fma(simd_batch(mu), simd_batch::load_unaligned(b + i), simd_batch(damp) * d);
             bv.store_unaligned(b + i);
             d = nesterov ? xsimd::fma(simd_batch(mu), bv, d) : bv;
           }

@@ -12,10 +12,26 @@ class ConfusionMatrix {
   void add(int truth, int predicted) { ++m_[static_cast<std::size_t>(truth) * k_ + predicted]; }
   int classes() const { return k_; }
   long at(int truth, int predicted) const { return m_[static_cast<std::size_t>(truth) * k_ + predicted]; }
-  long total() const { long s = 0; for (long v : m_) s += v; return s; }
-  long correct() const { long s = 0; for (int c = 0; c < k_; ++c) s += at(c, c); return s; }
-  long support(int c) const { long s = 0; for (int p = 0; p < k_; ++p) s += at(c, p); return s; }
-  long predicted(int c) const { long s = 0; for (int t = 0; t < k_; ++t) s += at(t, c); return s; }
+  long total() const {
+    long s = 0;
+    for (long v : m_) s += v;
+    return s;
+  }
+  long correct() const {
+    long s = 0;
+    for (int c = 0; c < k_; ++c) s += at(c, c);
+    return s;
+  }
+  long support(int c) const {
+    long s = 0;
+    for (int p = 0; p < k_; ++p) s += at(c, p);
+    return s;
+  }
+  long predicted(int c) const {
+    long s = 0;
+    for (int t = 0; t < k_; ++t) s += at(t, c);
+    return s;
+  }
   double accuracy() const { return total() ? static_cast<double>(correct()) / total() : 0.0; }
   // Recall is also the per-class accuracy.
   double recall(int c) const { return support(c) ? static_cast<double>(at(c, c)) / support(c) : 0.0; }

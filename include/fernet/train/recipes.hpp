@@ -8,9 +8,9 @@
 namespace fernet {
 
 struct Recipe {
-  const char* name;            // command-line name and checkpoint "model"
-  const char* network;         // type in fernet::networks
-  const char* notebook;        // what the notebook reached
+  const char* name;      // command-line name and checkpoint "model"
+  const char* network;   // type in fernet::networks
+  const char* notebook;  // what the notebook reached
   int epochs, batch;
   double lr;
   std::uint64_t seed;
@@ -20,20 +20,30 @@ struct Recipe {
 
 namespace recipes {
 using namespace data::preprocess;
-inline constexpr Recipe linear_mlp{"linear-mlp", "LinearMLP",
-    "section 3, MLP with Adam on raw pixels: 25.0% on PublicTest (always 'Happy')", 15, 100, 1e-3, 30, raw, "raw"};
-inline constexpr Recipe cnn_adam{"cnn-adam", "NetAdam",
-    "section 4.1, NetAdam with Adam: 55.1% on PublicTest after 15 epochs", 15, 100, 1e-3, 30, raw, "raw"};
-inline constexpr Recipe cnn_sgd{"cnn-sgd", "NetSGD",
-    "section 4.2, NetSGD with SGD lr 1e-3: 53.4% on PublicTest after 150 epochs", 150, 100, 1e-3, 30, raw, "raw"};
-inline constexpr Recipe tf_cnn{"tf-cnn", "TfCNN",
-    "section 5, TensorFlow CNN with Adam 5e-4: 51.1% on PublicTest after 30 epochs", 30, 50, 5e-4, 1, unit_rgb, "unit_rgb"};
-inline constexpr Recipe resnet18{"resnet18", "ResNet18",
-    "section 6, ResNet-18 with SGD lr 0.1: 58.6% after 100 epochs", 100, 100, 0.1, 0, unit, "unit"};
-inline constexpr Recipe resnet50{"resnet50", "ResNet50",
-    "section 6, ResNet-50 with SGD lr 0.1: 48.3% after 100 epochs", 100, 100, 0.1, 0, unit, "unit"};
-inline constexpr Recipe resnet152{"resnet152", "ResNet152",
-    "section 6, ResNet-152 with SGD lr 0.1: 49.75% after 100 epochs", 100, 100, 0.1, 0, unit, "unit"};
+inline constexpr Recipe linear_mlp{
+    "linear-mlp", "LinearMLP", "section 3, MLP with Adam on raw pixels: 25.0% on PublicTest (always 'Happy')",
+    15,           100,         1e-3,
+    30,           raw,         "raw"};
+inline constexpr Recipe cnn_adam{
+    "cnn-adam", "NetAdam", "section 4.1, NetAdam with Adam: 55.1% on PublicTest after 15 epochs", 15, 100, 1e-3, 30,
+    raw,        "raw"};
+inline constexpr Recipe cnn_sgd{
+    "cnn-sgd", "NetSGD", "section 4.2, NetSGD with SGD lr 1e-3: 53.4% on PublicTest after 150 epochs",
+    150,       100,      1e-3,
+    30,        raw,      "raw"};
+inline constexpr Recipe tf_cnn{
+    "tf-cnn", "TfCNN",  "section 5, TensorFlow CNN with Adam 5e-4: 51.1% on PublicTest after 30 epochs",
+    30,       50,       5e-4,
+    1,        unit_rgb, "unit_rgb"};
+inline constexpr Recipe resnet18{"resnet18", "ResNet18", "section 6, ResNet-18 with SGD lr 0.1: 58.6% after 100 epochs",
+                                 100,        100,        0.1,
+                                 0,          unit,       "unit"};
+inline constexpr Recipe resnet50{"resnet50", "ResNet50", "section 6, ResNet-50 with SGD lr 0.1: 48.3% after 100 epochs",
+                                 100,        100,        0.1,
+                                 0,          unit,       "unit"};
+inline constexpr Recipe resnet152{
+    "resnet152", "ResNet152", "section 6, ResNet-152 with SGD lr 0.1: 49.75% after 100 epochs", 100, 100, 0.1, 0,
+    unit,        "unit"};
 }  // namespace recipes
 
 }  // namespace fernet

@@ -34,34 +34,28 @@ namespace fernet {
 
 template <class Loss>
 std::string loss_name() {
-  if constexpr (std::is_same_v<Loss, NLLLoss>)
-    return "NLLLoss";
-  else if constexpr (std::is_same_v<Loss, CrossEntropyLoss>)
-    return "CrossEntropyLoss";
-  else
-    return "custom loss";
+  if constexpr (std::is_same_v<Loss, NLLLoss>) return "NLLLoss";
+  else if constexpr (std::is_same_v<Loss, CrossEntropyLoss>) return "CrossEntropyLoss";
+  else return "custom loss";
 }
 
 template <class Optimizer>
 std::string optimizer_name(const typename Optimizer::Options& o) {
-  if constexpr (std::is_same_v<Optimizer, Adam>)
-    return o.decoupled ? "AdamW" : "Adam";
+  if constexpr (std::is_same_v<Optimizer, Adam>) return o.decoupled ? "AdamW" : "Adam";
   else if constexpr (std::is_same_v<Optimizer, SGD>) {
     if (o.momentum == 0) return "SGD";
     char text[48];
     std::snprintf(text, sizeof text, "SGD (momentum %g)", static_cast<double>(o.momentum));
     return text;
-  }
-  else
-    return "custom optimizer";
+  } else return "custom optimizer";
 }
 
 // What a run trains and evaluates on.
 struct RunData {
   data::LabelledImages train;
-  data::LabelledImages eval;                // evaluated after every epoch; empty: no evaluation
+  data::LabelledImages eval;                   // evaluated after every epoch; empty: no evaluation
   std::string description = "in-memory data";  // where the images came from (the banner says it)
-  std::string eval_name = "evaluation";     // what `eval` is (e.g. a split name), for the banner
+  std::string eval_name = "evaluation";        // what `eval` is (e.g. a split name), for the banner
 };
 
 template <class Optimizer>
@@ -69,13 +63,13 @@ struct TrainingRun {
   // model_name (the recipe's name: banner and checkpoints), epochs, seed (initialisation,
   // shuffling, dropout), output files, stop flag, device backend, progress line.
   TrainConfig config;
-  std::string network;   // the network's name, for the banner
-  std::string notebook;  // what the notebook reached, for the banner (empty: no line)
-  int batch = 100;       // training batch; evaluation uses max(batch, 500)
+  std::string network;                      // the network's name, for the banner
+  std::string notebook;                     // what the notebook reached, for the banner (empty: no line)
+  int batch = 100;                          // training batch; evaluation uses max(batch, 500)
   typename Optimizer::Options optimizer{};  // the learning rate among them
   data::Preprocess preprocess;
-  std::string init;      // start from this checkpoint's weights (the same network)
-  bool resume = false;   // continue the run saved in config.last_checkpoint
+  std::string init;                // start from this checkpoint's weights (the same network)
+  bool resume = false;             // continue the run saved in config.last_checkpoint
   std::vector<std::string> notes;  // more banner lines (e.g. the output directory)
 };
 
@@ -98,7 +92,7 @@ TrainingRun<Optimizer> run_from_recipe(const Recipe& r, typename Optimizer::Opti
 struct RunResult {
   bool completed = false;  // false: stopped by config.stop
   int completed_epochs = 0;
-  int resumed_from = 0;    // epochs already done when the run started
+  int resumed_from = 0;  // epochs already done when the run started
   std::vector<EpochRecord> history;
   double best_accuracy = -1;
   std::optional<Evaluation> last;  // the last epoch's evaluation
@@ -127,9 +121,9 @@ void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
               d.description.c_str());
   if (!run.notebook.empty()) std::printf("notebook: %s\n", run.notebook.c_str());
   std::printf("network: %s%s, %zu parameters, %s, %s; epochs %d, batch %d, lr %g, seed %llu\n",
-              run.network.empty() ? "" : (run.network + " ").c_str(), Net::shape_string().c_str(),
-              Net::parameter_count, loss_name<Loss>().c_str(), optimizer_name<Optimizer>(run.optimizer).c_str(),
-              c.epochs, run.batch, static_cast<double>(run.optimizer.lr), static_cast<unsigned long long>(c.seed));
+              run.network.empty() ? "" : (run.network + " ").c_str(), Net::shape_string().c_str(), Net::parameter_count,
+              loss_name<Loss>().c_str(), optimizer_name<Optimizer>(run.optimizer).c_str(), c.epochs, run.batch,
+              static_cast<double>(run.optimizer.lr), static_cast<unsigned long long>(c.seed));
   for (const auto& line : run.notes) std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 }

@@ -46,15 +46,15 @@ struct Evaluation {
 };
 
 struct TrainConfig {
-  std::string model_name;          // recorded in checkpoints
+  std::string model_name;  // recorded in checkpoints
   int epochs = 15;
-  std::uint64_t seed = 0;          // model initialisation, shuffling, dropout
-  bool progress = ::isatty(1);     // live progress line (terminals only)
-  std::string history_csv;         // rewritten after every epoch when not empty
-  std::string last_checkpoint;     // saved after every epoch when not empty
-  std::string best_checkpoint;     // saved when the test accuracy improves
-  std::map<std::string, std::string> extra_meta;  // added to every checkpoint (e.g. preprocessing)
-  const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to stop at a batch boundary
+  std::uint64_t seed = 0;                            // model initialisation, shuffling, dropout
+  bool progress = ::isatty(1);                       // live progress line (terminals only)
+  std::string history_csv;                           // rewritten after every epoch when not empty
+  std::string last_checkpoint;                       // saved after every epoch when not empty
+  std::string best_checkpoint;                       // saved when the test accuracy improves
+  std::map<std::string, std::string> extra_meta;     // added to every checkpoint (e.g. preprocessing)
+  const std::atomic<bool>* stop = nullptr;           // set (e.g. by SIGINT) to stop at a batch boundary
   std::function<void(const EpochRecord&)> on_epoch;  // after each epoch's line
   // Train on this device backend (device::make_backend("cuda")) instead of the CPU. The model
   // and optimiser state move to the device when fit() starts and come back after every epoch
@@ -72,9 +72,7 @@ inline long long checkpoint_integer(const Checkpoint& c, const std::string& key,
   std::size_t used = 0;
   try {
     v = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
+  } catch (const std::exception&) { used = 0; }
   if (used == 0 || used != text.size() || v < lo || v > hi)
     throw CheckpointError(src + ": checkpoint field '" + key + "' is '" + text + "', not a whole number in " +
                           std::to_string(lo) + ".." + std::to_string(hi));
@@ -87,9 +85,7 @@ inline double checkpoint_real(const Checkpoint& c, const std::string& key, doubl
   std::size_t used = 0;
   try {
     v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
+  } catch (const std::exception&) { used = 0; }
   if (used == 0 || used != text.size() || !(v >= lo && v <= hi))
     throw CheckpointError(src + ": checkpoint field '" + key + "' is '" + text + "', not a number in " +
                           std::to_string(lo) + ".." + std::to_string(hi));
@@ -110,13 +106,15 @@ inline void save_optimizer(Checkpoint& c, Adam& o) {
   c.set_section("adam.v", o.second_moment());
 }
 inline void restore_optimizer(const Checkpoint& c, SGD& o, const std::string& src) {
-  if (c.get("optimizer") != "SGD") throw CheckpointError(src + ": checkpoint optimiser is '" + c.get("optimizer") + "', not SGD");
+  if (c.get("optimizer") != "SGD")
+    throw CheckpointError(src + ": checkpoint optimiser is '" + c.get("optimizer") + "', not SGD");
   c.copy_section("sgd.momentum", o.state(), src);
   o.set_steps(static_cast<long>(detail::checkpoint_integer(c, "optimizer_steps", 0, 0, 1ll << 50, src)));
 }
 inline void restore_optimizer(const Checkpoint& c, Adam& o, const std::string& src) {
   const std::string want = o.options().decoupled ? "AdamW" : "Adam";
-  if (c.get("optimizer") != want) throw CheckpointError(src + ": checkpoint optimiser is '" + c.get("optimizer") + "', not " + want);
+  if (c.get("optimizer") != want)
+    throw CheckpointError(src + ": checkpoint optimiser is '" + c.get("optimizer") + "', not " + want);
   c.copy_section("adam.m", o.first_moment(), src);
   c.copy_section("adam.v", o.second_moment(), src);
   o.set_steps(static_cast<long>(detail::checkpoint_integer(c, "optimizer_steps", 0, 0, 1ll << 50, src)));
@@ -284,8 +282,9 @@ class Trainer {
       std::printf("Epoch: %d/%d.. Training Loss: %.3f.. Training Accuracy: %.3f.. Time: %.1fs (%.0f img/s)\n", r.epoch,
                   cfg_.epochs, r.train_loss, r.train_accuracy, r.seconds, r.images_per_second);
     else
-      std::printf("Epoch: %d/%d.. Training Loss: %.3f.. Test Loss: %.3f.. Test Accuracy: %.3f.. Time: %.1fs (%.0f img/s)\n",
-                  r.epoch, cfg_.epochs, r.train_loss, r.test_loss, r.test_accuracy, r.seconds, r.images_per_second);
+      std::printf(
+          "Epoch: %d/%d.. Training Loss: %.3f.. Test Loss: %.3f.. Test Accuracy: %.3f.. Time: %.1fs (%.0f img/s)\n",
+          r.epoch, cfg_.epochs, r.train_loss, r.test_loss, r.test_accuracy, r.seconds, r.images_per_second);
     std::fflush(stdout);
   }
 
@@ -294,8 +293,8 @@ class Trainer {
     if (b % 5 != 0 && b != nb) return;
     const double s = seconds_since(t0);
     const double left = s / b * (nb - b);
-    std::printf("\r\033[KEpoch %d/%d  batch %d/%d  loss %.3f  acc %.3f  %.0f img/s  %d:%02d left", epoch, cfg_.epochs, b,
-                nb, loss, acc, seen / s, static_cast<int>(left) / 60, static_cast<int>(left) % 60);
+    std::printf("\r\033[KEpoch %d/%d  batch %d/%d  loss %.3f  acc %.3f  %.0f img/s  %d:%02d left", epoch, cfg_.epochs,
+                b, nb, loss, acc, seen / s, static_cast<int>(left) / 60, static_cast<int>(left) % 60);
     std::fflush(stdout);
   }
 

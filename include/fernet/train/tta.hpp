@@ -84,9 +84,12 @@ inline void mirrored_crops(const float* images, int n, Shape full, int h, int w,
 
 inline void make_views(Views views, const float* images, int n, Shape full, int h, int w, float* out) {
   switch (views) {
-    case Views::center: return center_crops(images, n, full, h, w, out);
-    case Views::mirrored: return mirrored_crops(images, n, full, h, w, out);
-    case Views::ten_crop: return ten_crops(images, n, full, h, w, out);
+    case Views::center:
+      return center_crops(images, n, full, h, w, out);
+    case Views::mirrored:
+      return mirrored_crops(images, n, full, h, w, out);
+    case Views::ten_crop:
+      return ten_crops(images, n, full, h, w, out);
   }
 }
 
@@ -143,7 +146,8 @@ Evaluation evaluate(int classes, Shape full, Source& source, Forward&& forward, 
     for (int start = 0; start < total; start += chunk) {
       const int m = std::min(chunk, total - start);
       const float* y = forward(crops.data() + static_cast<std::size_t>(start) * crop.size(), m);
-      std::copy(y, y + static_cast<std::size_t>(m) * classes, scores.data() + static_cast<std::size_t>(start) * classes);
+      std::copy(y, y + static_cast<std::size_t>(m) * classes,
+                scores.data() + static_cast<std::size_t>(start) * classes);
       ++ev.forward_calls;
       ev.views_forwarded += m;
     }

@@ -23,7 +23,7 @@ namespace fernet::data::augment {
 enum class Border { constant, replicate };
 
 struct AffineParams {
-  float degrees = 0.f;            // counter-clockwise
+  float degrees = 0.f;                 // counter-clockwise
   float shift_x = 0.f, shift_y = 0.f;  // pixels, right and down
   float scale = 1.f;
 };
@@ -57,8 +57,8 @@ inline void affine_warp(ConstImageView in, ImageView out, AffineParams t, Border
     for (int y = -2; y < h + 2; ++y)
       for (int x = -2; x < w + 2; ++x) {
         const bool inside = y >= 0 && y < h && x >= 0 && x < w;
-        const float v = inside || border == Border::replicate ? src[std::clamp(y, 0, h - 1) * w + std::clamp(x, 0, w - 1)]
-                                                              : fill;
+        const float v =
+            inside || border == Border::replicate ? src[std::clamp(y, 0, h - 1) * w + std::clamp(x, 0, w - 1)] : fill;
         padded[static_cast<std::size_t>(y + 2) * pw + x + 2] = v;
       }
     float* dst = out.plane(ch);
@@ -70,7 +70,8 @@ inline void affine_warp(ConstImageView in, ImageView out, AffineParams t, Border
         sy = sy > -2.f ? (sy < h ? sy : static_cast<float>(h)) : -2.f;
         const float flx = std::floor(sx), fly = std::floor(sy);
         const float fx = sx - flx, fy = sy - fly;
-        const float* q = padded.data() + static_cast<std::size_t>(static_cast<int>(fly) + 2) * pw + (static_cast<int>(flx) + 2);
+        const float* q =
+            padded.data() + static_cast<std::size_t>(static_cast<int>(fly) + 2) * pw + (static_cast<int>(flx) + 2);
         const float top = q[0] + fx * (q[1] - q[0]), bottom = q[pw] + fx * (q[pw + 1] - q[pw]);
         dst[static_cast<std::size_t>(y) * out.shape.width + x] = top + fy * (bottom - top);
       }
@@ -102,10 +103,11 @@ struct Affine {
   Shape output_shape(Shape in) const {
     detail::check_input("Affine", in);
     if (!(scale_min > 0.f && scale_max >= scale_min) || !(degrees >= 0.f) || !(translate >= 0.f))
-      throw std::invalid_argument("fernet::data::augment::Affine: needs degrees >= 0, translate >= 0 and "
-                                  "0 < scale_min <= scale_max (got " + std::to_string(degrees) + ", " +
-                                  std::to_string(translate) + ", " + std::to_string(scale_min) + ".." +
-                                  std::to_string(scale_max) + ")");
+      throw std::invalid_argument(
+          "fernet::data::augment::Affine: needs degrees >= 0, translate >= 0 and "
+          "0 < scale_min <= scale_max (got " +
+          std::to_string(degrees) + ", " + std::to_string(translate) + ", " + std::to_string(scale_min) + ".." +
+          std::to_string(scale_max) + ")");
     return in;
   }
   void apply(ConstImageView in, ImageView out, Rng& rng) const {

@@ -6,8 +6,8 @@
 // at that level.
 #include <array>
 #include <cmath>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 
 namespace fernet::data::augment {
 

@@ -45,10 +45,11 @@ struct RandomErasing {
   Shape output_shape(Shape in) const {
     detail::check_input("RandomErasing", in);
     if (!(scale_min > 0.f && scale_max >= scale_min && scale_max <= 1.f && ratio_min > 0.f && ratio_max >= ratio_min))
-      throw std::invalid_argument("fernet::data::augment::RandomErasing: needs 0 < scale_min <= scale_max <= 1 and "
-                                  "0 < ratio_min <= ratio_max (got scale " + std::to_string(scale_min) + ".." +
-                                  std::to_string(scale_max) + ", ratio " + std::to_string(ratio_min) + ".." +
-                                  std::to_string(ratio_max) + ")");
+      throw std::invalid_argument(
+          "fernet::data::augment::RandomErasing: needs 0 < scale_min <= scale_max <= 1 and "
+          "0 < ratio_min <= ratio_max (got scale " +
+          std::to_string(scale_min) + ".." + std::to_string(scale_max) + ", ratio " + std::to_string(ratio_min) + ".." +
+          std::to_string(ratio_max) + ")");
     return in;
   }
   void apply(ConstImageView in, ImageView out, Rng& rng) const {

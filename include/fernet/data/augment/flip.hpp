@@ -26,10 +26,8 @@ struct HorizontalFlip {
   void apply(ConstImageView in, ImageView out, Rng& rng) const {
     detail::check_output("HorizontalFlip", in.shape, out.shape);
     // One draw whatever p is, so a change of p does not shift the later transforms' draws.
-    if (rng.uniform() < p)
-      flip_horizontal(in, out);
-    else
-      std::copy(in.data, in.data + in.shape.size(), out.data);
+    if (rng.uniform() < p) flip_horizontal(in, out);
+    else std::copy(in.data, in.data + in.shape.size(), out.data);
   }
 };
 

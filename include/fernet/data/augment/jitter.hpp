@@ -21,9 +21,11 @@ struct BrightnessContrast {
   Shape output_shape(Shape in) const {
     detail::check_input("BrightnessContrast", in);
     if (!(brightness >= 0.f && contrast >= 0.f && white > black))
-      throw std::invalid_argument("fernet::data::augment::BrightnessContrast: needs brightness, contrast >= 0 and "
-                                  "white > black (got " + std::to_string(brightness) + ", " + std::to_string(contrast) +
-                                  ", range " + std::to_string(black) + ".." + std::to_string(white) + ")");
+      throw std::invalid_argument(
+          "fernet::data::augment::BrightnessContrast: needs brightness, contrast >= 0 and "
+          "white > black (got " +
+          std::to_string(brightness) + ", " + std::to_string(contrast) + ", range " + std::to_string(black) + ".." +
+          std::to_string(white) + ")");
     return in;
   }
   void apply(ConstImageView in, ImageView out, Rng& rng) const {

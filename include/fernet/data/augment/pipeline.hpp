@@ -37,8 +37,8 @@ concept ImageTransform = requires(const T& t, Shape s, ConstImageView in, ImageV
 class Transform {
  public:
   template <ImageTransform T>
-    requires(!std::is_same_v<std::decay_t<T>, Transform>)
-  Transform(T t) : impl_(std::make_shared<Model<T>>(std::move(t))) {}
+  requires(!std::is_same_v<std::decay_t<T>, Transform>) Transform(T t)
+      : impl_(std::make_shared<Model<T>>(std::move(t))) {}
 
   Shape output_shape(Shape in) const { return impl_->output_shape(in); }
   void apply(ConstImageView in, ImageView out, Rng& rng) const { impl_->apply(in, out, rng); }
@@ -63,8 +63,8 @@ class Pipeline {
  public:
   Pipeline() = default;
   template <class... T>
-    requires(sizeof...(T) > 0 && (ImageTransform<T> && ...))
-  explicit Pipeline(T... steps) : steps_{Transform(std::move(steps))...} {}
+  requires(sizeof...(T) > 0 && (ImageTransform<T> && ...)) explicit Pipeline(T... steps)
+      : steps_{Transform(std::move(steps))...} {}
 
   Pipeline& then(Transform t) {
     steps_.push_back(std::move(t));
