@@ -16,6 +16,13 @@ struct Recipe {
   std::uint64_t seed;
   data::Preprocess preprocess;
   const char* preprocess_name;
+  // Accuracy options (train/options_text.hpp's text forms); the notebook's recipes use none.
+  const char* augment = "";
+  const char* schedule = "";
+  float label_smoothing = 0.f;
+  const char* tta = "";
+  float momentum = 0.f, weight_decay = 0.f;  // SGD's, when not zero
+  bool nesterov = false;
 };
 
 namespace recipes {
