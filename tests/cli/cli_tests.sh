@@ -161,7 +161,7 @@ train)
   for f in run.json history.csv model.fernet last.fernet curves.png confusion.png report.json; do
     [ -s "run/$f" ] || fail "run/$f missing or empty"
   done
-  [ "$(head -1 run/history.csv)" = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second" ] ||
+  [ "$(head -1 run/history.csv)" = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,elapsed_seconds" ] ||
     fail "history.csv header"
   [ "$(grep -cE '^[12],[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+$' run/history.csv)" = 2 ] || fail "history.csv: expected 2 epoch rows"
   is_png run/curves.png

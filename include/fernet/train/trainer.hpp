@@ -38,7 +38,10 @@ struct EpochRecord {
   int epoch = 0;
   double train_loss = 0, train_accuracy = 0;
   double test_loss = NAN, test_accuracy = NAN;
-  double seconds = 0, images_per_second = 0;
+  double seconds = 0, images_per_second = 0;  // the epoch's training
+  // Wall clock since the run began, evaluations included, a resumed run's sessions summed (the
+  // x axis of time to accuracy).
+  double elapsed_seconds = 0;
 };
 
 struct Evaluation {
@@ -247,12 +250,12 @@ class Trainer {
   double best_accuracy() const { return best_accuracy_; }
 
   static std::string history_header() {
-    return "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second\n";
+    return "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,elapsed_seconds\n";
   }
   static std::string history_row(const EpochRecord& r) {
     char line[256];
-    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", r.epoch, r.train_loss, r.train_accuracy,
-                  r.test_loss, r.test_accuracy, r.seconds, r.images_per_second);
+    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.3f\n", r.epoch, r.train_loss,
+                  r.train_accuracy, r.test_loss, r.test_accuracy, r.seconds, r.images_per_second, r.elapsed_seconds);
     return line;
   }
   std::string history_csv() const {
@@ -308,6 +311,7 @@ class Trainer {
         rec.test_accuracy = last_eval_->accuracy();
       }
       if (cfg_.schedule) cfg_.schedule->end_epoch(plateau_metric(rec));
+      rec.elapsed_seconds = (history_.empty() ? 0.0 : history_.back().elapsed_seconds) + seconds_since(t0);
       history_.push_back(rec);
       completed_ = epoch;
       if (cfg_.progress) std::printf("\r\033[K");
@@ -387,8 +391,9 @@ class Trainer {
       const std::size_t next = csv.find('\n', pos + 1);
       const std::string line = csv.substr(pos + 1, next - pos - 1);
       EpochRecord r;
-      if (std::sscanf(line.c_str(), "%d,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train_loss, &r.train_accuracy,
-                      &r.test_loss, &r.test_accuracy, &r.seconds, &r.images_per_second) == 7)
+      // Histories written before elapsed_seconds existed have 7 fields.
+      if (std::sscanf(line.c_str(), "%d,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train_loss, &r.train_accuracy,
+                      &r.test_loss, &r.test_accuracy, &r.seconds, &r.images_per_second, &r.elapsed_seconds) >= 7)
         out.push_back(r);
       pos = next;
     }
