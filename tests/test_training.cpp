@@ -148,7 +148,7 @@ TEST_CASE("training: a short run on synthetic faces lowers the loss and beats ch
   std::ifstream f(hist_path);
   std::string header;
   std::getline(f, header);
-  CHECK(header == "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second");
+  CHECK(header == "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,elapsed_seconds");
 }
 
 TEST_CASE("training: a diverging loss stops with the epoch and batch") {

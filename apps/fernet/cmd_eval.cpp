@@ -1,4 +1,4 @@
-// fernet eval --load FILE [--data FILE] [--split NAME] [--json]: accuracy, per-class
+// fernet eval --load FILE [--data FILE] [--split NAME] [--tta VIEWS] [--json]: accuracy, per-class
 // precision/recall/F1 and the confusion matrix of a checkpoint on one split.
 #include <cstdio>
 #include <filesystem>
@@ -26,6 +26,8 @@ namespace {
 
 struct EvalArgs {
   std::string load, data, split = "PublicTest", model, device = "cpu";
+  std::string tta;  // when given (o_tta): instead of the views the checkpoint was evaluated with
+  CLI::Option* o_tta = nullptr;
   int batch = 500, threads = 0;
   bool json_out = false;
 };
@@ -53,7 +55,8 @@ int cmd_eval(const EvalArgs& a) {
   if (subset.size() == 0)
     throw std::runtime_error(description + " has no " + a.split + " rows (" + data::split_counts(all) +
                              "); choose another --split");
-  const Evaluation ev = m.evaluate(c, a.load, subset, a.batch, checkpoint_preprocess(c, m), backend.get());
+  const std::string tta = a.o_tta->count() ? a.tta : c.get("tta");
+  const Evaluation ev = m.evaluate(c, a.load, subset, a.batch, checkpoint_preprocess(c, m), backend.get(), tta);
   if (a.json_out) {
     json j = metrics_json(ev.confusion);
     j["model"] = m.name;
@@ -62,11 +65,13 @@ int cmd_eval(const EvalArgs& a) {
     j["data"] = description;
     j["split"] = a.split;
     j["loss"] = number(ev.loss);
+    j["tta"] = tta.empty() ? "none" : tta;
     j["weights_checksum"] = weights_checksum(c);
     std::cout << j.dump(2) << "\n";
   } else {
-    std::printf("%s (%s, epoch %s) on %s, %s: %zu images\n", a.load.c_str(), m.name.c_str(),
-                c.get("epoch", "?").c_str(), description.c_str(), a.split.c_str(), subset.size());
+    std::printf("%s (%s, epoch %s) on %s, %s: %zu images, test-time views %s\n", a.load.c_str(), m.name.c_str(),
+                c.get("epoch", "?").c_str(), description.c_str(), a.split.c_str(), subset.size(),
+                tta.empty() ? "none" : tta.c_str());
     std::printf("%s accuracy: %.4f (%ld of %ld), loss %.4f\n\n", a.split.c_str(), ev.accuracy(), ev.confusion.correct(),
                 ev.confusion.total(), ev.loss);
     std::printf("%s", ev.confusion.report([](int k) { return data::emotion_name(k); }).c_str());
@@ -87,6 +92,8 @@ Command add_eval_command(CLI::App& app) {
   eval->add_option("--batch", a->batch, "images per forward pass")->capture_default_str();
   eval->add_option("--threads", a->threads, "CPU threads (default: all cores)");
   eval->add_option("--device", a->device, "where to evaluate: cpu, cuda, cuda:N, or emulated")->capture_default_str();
+  a->o_tta = eval->add_option("--tta", a->tta,
+                   "test-time views: none, center:SIZE, mirrored:SIZE or ten-crop:SIZE (default: the checkpoint's)");
   eval->add_flag("--json", a->json_out, "print the results as JSON");
   return {eval, [a] { return cmd_eval(*a); }};
 }

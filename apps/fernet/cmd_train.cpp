@@ -36,12 +36,13 @@ namespace {
 
 struct TrainArgs {
   std::string model, data, out, resume, init, eval_split = "PublicTest", device = "cpu";
+  std::string augment, schedule, tta;
   int epochs = 0, batch = 0, threads = 0;
-  double lr = 0;
+  double lr = 0, label_smoothing = 0, clip_grad_norm = 0;
   std::uint64_t seed = 0;
-  bool synthetic = false, force = false;
+  bool synthetic = false, force = false, normalize = false;
   CLI::Option *o_model, *o_data, *o_out, *o_init, *o_split, *o_epochs, *o_batch, *o_threads, *o_lr, *o_seed,
-      *o_synthetic, *o_force, *o_device;
+      *o_synthetic, *o_force, *o_device, *o_augment, *o_schedule, *o_tta, *o_smoothing, *o_clip, *o_normalize;
 };
 
 // What a run is: its settings, its directory and where it stands.
@@ -58,8 +59,8 @@ RunStart resume_run(const TrainArgs& a, const std::string& cmdline) {
   r.resume = true;
   r.original_cmdline = cmdline;
   r.started = iso_time_now();
-  for (CLI::Option* o :
-       {a.o_model, a.o_data, a.o_out, a.o_init, a.o_split, a.o_batch, a.o_lr, a.o_seed, a.o_synthetic, a.o_force})
+  for (CLI::Option* o : {a.o_model, a.o_data, a.o_out, a.o_init, a.o_split, a.o_batch, a.o_lr, a.o_seed, a.o_synthetic,
+                         a.o_force, a.o_augment, a.o_schedule, a.o_tta, a.o_smoothing, a.o_clip, a.o_normalize})
     if (o->count())
       throw UsageError(o->get_name() + " cannot be given with --resume: the run's settings are in " +
                        (fs::path(a.resume) / "run.json").string() +
@@ -121,6 +122,12 @@ RunStart new_run(const TrainArgs& a, const std::string& cmdline) {
   s.threads = a.threads;
   s.device = a.device;
   s.eval_split = a.eval_split;
+  s.normalize = a.normalize;
+  s.augment = a.o_augment->count() ? a.augment : m->augment;
+  s.schedule = a.o_schedule->count() ? a.schedule : m->schedule;
+  s.tta = a.o_tta->count() ? a.tta : m->tta;
+  s.label_smoothing = a.o_smoothing->count() ? a.label_smoothing : m->label_smoothing;
+  s.clip_grad_norm = a.clip_grad_norm;
   parse_split_or_throw(s.eval_split);
   if (s.eval_split == "Training")
     throw UsageError("--eval-split must be PublicTest or PrivateTest, not the training split");
@@ -261,8 +268,9 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
   job.resume = run.resume;
   job.stop = &stop_requested();
   job.backend = run.backend.get();
-  store_preprocess(job.extra_meta, m.preprocess);
-  job.extra_meta["preprocess"] = m.preprocess_name;
+  job.preprocess = run_preprocess(s, m);
+  store_preprocess(job.extra_meta, job.preprocess);
+  job.extra_meta["preprocess"] = s.normalize ? "centered" : m.preprocess_name;
   job.extra_meta["data"] = s.data.empty() ? "synthetic" : s.data;
   job.extra_meta["eval_split"] = s.eval_split;
   job.extra_meta["fernet_version"] = version_string;
@@ -319,6 +327,21 @@ Command add_train_command(CLI::App& app, const std::string& cmdline) {
   a->o_init = train->add_option("--init", a->init, "start from this checkpoint's weights (same network)");
   a->o_out = train->add_option("--out", a->out, "output directory");
   a->o_force = train->add_flag("--force", a->force, "start over in an --out directory that already holds a run");
+  a->o_normalize = train->add_flag("--normalize", a->normalize,
+                                   "zero-centred inputs, (pixel - 127.5) / 63.75, instead of the model's preprocessing");
+  a->o_augment = train->add_option("--augment", a->augment,
+                                   "training augmentation, e.g. crop=44:2,flip,affine=10:0.05:0.1,erasing=0.25,"
+                                   "jitter=0.2:0.2, or none (default: the model's recipe)");
+  a->o_schedule = train->add_option("--schedule", a->schedule,
+                                    "learning-rate schedule: constant, cosine[:WARMUP], step:SIZE[:GAMMA], onecycle, "
+                                    "plateau[:PATIENCE[:FACTOR]] (default: the model's recipe)");
+  a->o_smoothing = train->add_option("--label-smoothing", a->label_smoothing,
+                                     "label smoothing eps in [0, 1) (default: the model's recipe)");
+  a->o_tta = train->add_option("--tta", a->tta,
+                               "evaluation views: none, center:SIZE, mirrored:SIZE, ten-crop:SIZE (default: the "
+                               "model's recipe); recorded in the checkpoint for eval and predict");
+  a->o_clip = train->add_option("--clip-grad-norm", a->clip_grad_norm,
+                                "clip the gradient's global L2 norm to this before each step (CPU only; 0: off)");
   train->add_option("--resume", a->resume, "continue the interrupted run in this directory (no other flags needed)");
   return {train, [a, cmdline] { return cmd_train(*a, cmdline); }};
 }

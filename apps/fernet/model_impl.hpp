@@ -14,6 +14,7 @@
 #include <fernet/onnx/export.hpp>
 #include <fernet/probabilities.hpp>
 #include <fernet/summary.hpp>
+#include <fernet/train/options_text.hpp>
 #include <fernet/train/run.hpp>
 #include <fernet/train/trainer.hpp>
 
@@ -24,7 +25,7 @@ namespace fernet::app {
 template <class Net, class Loss, class Optimizer>
 RunResult train_network(const ModelInfo& m, const TrainJob& job) {
   const RunSettings& s = job.settings;
-  TrainingRun<Optimizer> run;  // the notebook used no SGD momentum: the options' defaults
+  TrainingRun<Optimizer> run;  // the notebook used no SGD momentum: the options' defaults unless the recipe says
   run.config.model_name = m.name;
   run.config.epochs = s.epochs;
   run.config.seed = s.seed;
@@ -38,7 +39,17 @@ RunResult train_network(const ModelInfo& m, const TrainJob& job) {
   run.notebook = m.notebook;
   run.batch = s.batch;
   run.optimizer.lr = static_cast<float>(s.lr);
-  run.preprocess = m.preprocess;
+  if constexpr (std::is_same_v<Optimizer, SGD>) {
+    run.optimizer.momentum = m.momentum;
+    run.optimizer.weight_decay = m.weight_decay;
+    run.optimizer.nesterov = m.nesterov;
+  }
+  run.preprocess = job.preprocess;
+  run.augment = s.augment;
+  run.schedule = s.schedule;
+  run.tta = s.tta;
+  run.config.step.label_smoothing = static_cast<float>(s.label_smoothing);
+  run.config.step.max_grad_norm = static_cast<float>(s.clip_grad_norm);
   run.init = s.init;
   run.resume = job.resume;
   run.notes = {"output: " + job.out_dir};
@@ -47,36 +58,58 @@ RunResult train_network(const ModelInfo& m, const TrainJob& job) {
 
 template <class Net, class Loss>
 Evaluation evaluate_network(const ModelInfo& m, const Checkpoint& c, const std::string& source, data::LabelledImages d,
-                            int batch, data::Preprocess pre, device::Backend* backend) {
+                            int batch, data::Preprocess pre, device::Backend* backend, const std::string& tta) {
   auto net = std::make_unique<Net>(0);
   restore_checkpoint(*net, c, source, m.name);  // first: another network's checkpoint names both
   data::BatchLoader loader(d, batch, pre, false, 0);
-  check_input_size<Net>(loader, m.name);
+  const std::optional<tta::Options> views = options_text::parse_tta(tta);
+  if (!views) check_input_size<Net>(loader, m.name);
   if (backend) {
     device::DeviceModel<Net> dev(*backend, *net);
-    return fernet::evaluate<Loss>(dev, loader);
+    return views ? evaluate_tta<Loss>(dev, loader, *views) : fernet::evaluate<Loss>(dev, loader);
   }
-  return fernet::evaluate<Loss>(*net, loader);
+  return views ? evaluate_tta<Loss>(*net, loader, *views) : fernet::evaluate<Loss>(*net, loader);
 }
 
 template <class Net>
 Predictions predict_network(const ModelInfo& m, const Checkpoint& c, const std::string& source,
                             const std::vector<float>& images, int n) {
-  constexpr std::size_t in = Net::input_shape::size;
+  using In = typename Net::input_shape;
+  constexpr std::size_t in = In::size;
   constexpr int k = static_cast<int>(Net::output_shape::size);
   auto net = std::make_unique<Net>(0);
   restore_checkpoint(*net, c, source, m.name);  // first: another network's checkpoint names both
-  if (images.size() != static_cast<std::size_t>(n) * in)
-    throw std::runtime_error("network '" + m.name + "' takes " + std::to_string(in) + " values per image, got " +
+  // Images of the network's size go in as they are; 48x48 faces for a network of crops go in as
+  // the checkpoint's test-time views (the centre crop when it names none), outputs averaged.
+  const tta::Shape full{In::channels, 48, 48};
+  const bool crops = in != full.size();
+  const std::size_t per = crops ? full.size() : in;
+  if (images.size() != static_cast<std::size_t>(n) * per)
+    throw std::runtime_error("network '" + m.name + "' takes " + std::to_string(per) + " values per image, got " +
                              std::to_string(n ? images.size() / n : 0));
+  tta::Options views{In::height, In::width, tta::Views::center};
+  if (crops)
+    if (const auto o = options_text::parse_tta(c.get("tta"))) views = *o;
+  const int v = tta::view_count(views.views);
   net->eval();
   Predictions out;
   out.classes = k;
   out.probabilities.resize(static_cast<std::size_t>(n) * k);
+  std::vector<float> crop_images, mean;
   constexpr int chunk = 256;
   for (int b = 0; b < n; b += chunk) {
     const int nb = std::min(chunk, n - b);
-    const float* y = net->forward(images.data() + static_cast<std::size_t>(b) * in, nb);
+    const float* x = images.data() + static_cast<std::size_t>(b) * per;
+    const float* y = nullptr;
+    if (crops) {
+      crop_images.resize(static_cast<std::size_t>(nb) * v * in);
+      tta::make_views(views.views, x, nb, full, views.crop_height, views.crop_width, crop_images.data());
+      mean.resize(static_cast<std::size_t>(nb) * k);
+      tta::average_views(net->forward(crop_images.data(), nb * v), nb, v, k, mean.data());
+      y = mean.data();
+    } else {
+      y = net->forward(x, nb);
+    }
     probabilities<Net>(y, nb, out.probabilities.data() + static_cast<std::size_t>(b) * k);
   }
   return out;
@@ -108,8 +141,8 @@ ModelInfo make_model(ModelInfo m) {
   const ModelInfo plain = m;
   m.train = [plain](const TrainJob& job) { return train_network<Net, Loss, Optimizer>(plain, job); };
   m.evaluate = [plain](const Checkpoint& c, const std::string& src, data::LabelledImages d, int batch,
-                       data::Preprocess pre, device::Backend* backend) {
-    return evaluate_network<Net, Loss>(plain, c, src, d, batch, pre, backend);
+                       data::Preprocess pre, device::Backend* backend, const std::string& tta) {
+    return evaluate_network<Net, Loss>(plain, c, src, d, batch, pre, backend, tta);
   };
   m.predict = [plain](const Checkpoint& c, const std::string& src, const std::vector<float>& images, int n) {
     return predict_network<Net>(plain, c, src, images, n);

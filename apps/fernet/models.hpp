@@ -30,6 +30,10 @@ struct RunSettings {
   std::string eval_split = "PublicTest";
   std::string init;            // optional checkpoint the weights start from
   std::string device = "cpu";  // cpu, cuda, cuda:N or emulated (device/select.hpp)
+  // Accuracy options, train/options_text.hpp's text forms (the model's recipe unless flags say).
+  bool normalize = false;  // zero-centred inputs ((pixel - 127.5) / 63.75) instead of the model's
+  std::string augment, schedule, tta;
+  double label_smoothing = 0, clip_grad_norm = 0;
 };
 
 struct TrainJob {
@@ -40,6 +44,7 @@ struct TrainJob {
   const std::atomic<bool>* stop = nullptr;
   device::Backend* backend = nullptr;             // null: train on the CPU
   std::map<std::string, std::string> extra_meta;  // added to every checkpoint the run writes
+  data::Preprocess preprocess;                    // the model's, or centred with --normalize
 };
 
 // Class probabilities of n images, n x classes; the class count is the network's.
@@ -62,6 +67,11 @@ struct ModelInfo {
   data::Preprocess preprocess;
   std::string preprocess_name;
   std::size_t parameters = 0;
+  // The recipe's accuracy options (train/recipes.hpp; empty or 0 for the notebook's).
+  std::string augment, schedule, tta;
+  double label_smoothing = 0;
+  float momentum = 0, weight_decay = 0;
+  bool nesterov = false;
 
   std::function<std::string()> signature;
   // The Keras-style table of the network's layers (fernet::summary).
@@ -73,11 +83,13 @@ struct ModelInfo {
   // Trains through fernet::train_from_recipe; model.fernet evaluated again is RunResult::best.
   std::function<RunResult(const TrainJob&)> train;
   // Loads the checkpoint into this network (the error names both when it is another network's)
-  // and evaluates it (on the backend when one is given, else on the CPU).
+  // and evaluates it (on the backend when one is given, else on the CPU), with the test-time views
+  // `tta` (options_text.hpp's form; empty: the images as they are).
   std::function<Evaluation(const Checkpoint&, const std::string& source, data::LabelledImages, int batch,
-                           data::Preprocess, device::Backend*)>
+                           data::Preprocess, device::Backend*, const std::string& tta)>
       evaluate;
-  // Class probabilities of n preprocessed images.
+  // Class probabilities of n preprocessed 48x48 images; a network for smaller crops sees the
+  // checkpoint's test-time views of them ("tta", else the centre crop), averaged.
   std::function<Predictions(const Checkpoint&, const std::string& source, const std::vector<float>& images, int n)>
       predict;
 };
@@ -94,6 +106,13 @@ inline ModelInfo from_recipe(const Recipe& r) {
   m.seed = r.seed;
   m.preprocess = r.preprocess;
   m.preprocess_name = r.preprocess_name;
+  m.augment = r.augment;
+  m.schedule = r.schedule;
+  m.tta = r.tta;
+  m.label_smoothing = r.label_smoothing;
+  m.momentum = r.momentum;
+  m.weight_decay = r.weight_decay;
+  m.nesterov = r.nesterov;
   return m;
 }
 
@@ -117,5 +136,7 @@ ModelInfo make_tf_cnn();
 ModelInfo make_resnet18();
 ModelInfo make_resnet50();
 ModelInfo make_resnet152();
+ModelInfo make_vgg_fast();
+ModelInfo make_vgg_best();
 
 }  // namespace fernet::app

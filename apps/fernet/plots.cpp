@@ -107,8 +107,8 @@ struct Series {
 };
 
 void panel(const Canvas& cv, double x, double y, double w, double h, const std::string& title,
-           const std::string& ylabel, const std::vector<int>& epochs, const std::vector<Series>& series,
-           bool unit_range) {
+           const std::string& ylabel, const std::vector<double>& epochs, const std::string& xlabel, bool whole_x,
+           const std::vector<Series>& series, bool unit_range) {
   cairo_t* cr = cv.cr();
   const double px0 = x + 78, px1 = x + w - 22, py0 = y + 42, py1 = y + h - 56;
 
@@ -139,12 +139,12 @@ void panel(const Canvas& cv, double x, double y, double w, double h, const std::
     cv.line(px0 - 5, Y(v), px0, Y(v), black);
     cv.text(format_tick(v, ystep), px0 - 8, Y(v), 12, 1, 0.5);
   }
-  // x ticks: whole epochs.
-  const double xstep = std::max(1.0, nice_step(xhi - xlo, 8));
+  // x ticks: whole epochs, or round numbers of minutes.
+  const double xstep = whole_x ? std::max(1.0, nice_step(xhi - xlo, 8)) : nice_step(xhi - xlo, 6);
   for (double v = std::ceil(xlo / xstep) * xstep; v <= xhi + 1e-9; v += xstep) {
     if (v < xlo - 1e-9) continue;
     cv.line(X(v), py1, X(v), py1 + 5, black);
-    cv.text(format_tick(v, 1), X(v), py1 + 8, 12, 0.5, 0);
+    cv.text(format_tick(v, whole_x ? 1 : xstep), X(v), py1 + 8, 12, 0.5, 0);
   }
   // Axes box.
   cairo_set_source_rgb(cr, 0, 0, 0);
@@ -182,7 +182,7 @@ void panel(const Canvas& cv, double x, double y, double w, double h, const std::
 
   // Labels and legend.
   cv.text(title, px0, y + 14, 15, 0, 0.5, true);
-  cv.text("epoch", (px0 + px1) / 2, py1 + 30, 13, 0.5, 0);
+  cv.text(xlabel, (px0 + px1) / 2, py1 + 30, 13, 0.5, 0);
   cv.text(ylabel, x + 18, (py0 + py1) / 2, 13, 0.5, 0.5, false, -M_PI / 2);
   double lx = px1;
   for (auto it = series.rbegin(); it != series.rend(); ++it) {
@@ -205,7 +205,7 @@ void panel(const Canvas& cv, double x, double y, double w, double h, const std::
 
 void plot_curves(const std::string& path, const std::vector<EpochRecord>& history, const std::string& title,
                  const std::string& eval_name) {
-  const int w = 1200, h = 500, header = 36;
+  const int w = 1650, h = 500, header = 36;
   Canvas cv(w, h);
   cv.text(title, w / 2.0, 20, 16, 0.5, 0.5, true);
   if (history.empty()) {
@@ -213,18 +213,22 @@ void plot_curves(const std::string& path, const std::vector<EpochRecord>& histor
     cv.save(path);
     return;
   }
-  std::vector<int> epochs;
+  std::vector<double> epochs, minutes;  // time to accuracy: the third panel's x is the wall clock
   Series tl{"training", {}, blue, false}, el{eval_name, {}, orange, true};
   Series ta{"training", {}, blue, false}, ea{eval_name, {}, orange, true};
   for (const auto& r : history) {
     epochs.push_back(r.epoch);
+    minutes.push_back(r.elapsed_seconds / 60);
     tl.values.push_back(r.train_loss);
     el.values.push_back(r.test_loss);
     ta.values.push_back(r.train_accuracy);
     ea.values.push_back(r.test_accuracy);
   }
-  panel(cv, 0, header, w / 2.0, h - header, "Loss", "loss (mean per image)", epochs, {tl, el}, false);
-  panel(cv, w / 2.0, header, w / 2.0, h - header, "Accuracy", "accuracy", epochs, {ta, ea}, true);
+  const double pw = w / 3.0;
+  panel(cv, 0, header, pw, h - header, "Loss", "loss (mean per image)", epochs, "epoch", true, {tl, el}, false);
+  panel(cv, pw, header, pw, h - header, "Accuracy", "accuracy", epochs, "epoch", true, {ta, ea}, true);
+  panel(cv, 2 * pw, header, pw, h - header, "Time to accuracy", "accuracy", minutes,
+        "wall-clock minutes (training and evaluation)", false, {ta, ea}, true);
   cv.save(path);
 }
 

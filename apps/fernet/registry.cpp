@@ -6,8 +6,9 @@
 namespace fernet::app {
 
 const std::vector<ModelInfo>& models() {
-  static const std::vector<ModelInfo> all = {make_linear_mlp(), make_cnn_adam(), make_cnn_sgd(),  make_tf_cnn(),
-                                             make_resnet18(),   make_resnet50(), make_resnet152()};
+  static const std::vector<ModelInfo> all = {make_linear_mlp(), make_cnn_adam(),  make_cnn_sgd(),
+                                             make_tf_cnn(),     make_resnet18(),  make_resnet50(),
+                                             make_resnet152(),  make_vgg_fast(),  make_vgg_best()};
   return all;
 }
 

@@ -81,7 +81,8 @@ inline nlohmann::ordered_json epoch_json(const EpochRecord& r) {
           {"eval_loss", number(r.test_loss)},
           {"eval_accuracy", number(r.test_accuracy)},
           {"seconds", number(r.seconds)},
-          {"images_per_second", number(r.images_per_second)}};
+          {"images_per_second", number(r.images_per_second)},
+          {"elapsed_minutes", number(r.elapsed_seconds / 60)}};
 }
 
 }  // namespace fernet::app

@@ -10,4 +10,6 @@ namespace fernet::app {
 nlohmann::ordered_json settings_json(const RunSettings& s);
 RunSettings settings_from_json(const nlohmann::ordered_json& j);  // throws nlohmann's errors
 void validate(const RunSettings& s);                              // UsageError naming the flag
+// The run's input preprocessing: the model's, or zero-centred with --normalize (same channels).
+data::Preprocess run_preprocess(const RunSettings& s, const ModelInfo& m);
 }  // namespace fernet::app

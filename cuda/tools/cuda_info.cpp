@@ -116,7 +116,7 @@ void self_check(Backend& be) {
   DeviceArray<int> dl(be);
   dz.upload(z.data(), z.size());
   dl.upload(labels.data(), labels.size());
-  be.loss(dz.data(), dl.data(), n, k, false, grad.data(), scratch.data(), result.data());
+  be.loss(dz.data(), dl.data(), n, k, false, 0.f, grad.data(), scratch.data(), result.data());
   got.assign(2, 0.f);
   result.download(got.data());
   expect_close("loss (sum, correct)", got, {static_cast<float>(loss), 2.f}, 1e-5f);

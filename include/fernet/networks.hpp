@@ -70,4 +70,20 @@ using ResNet18 = ResNetBasic<2, 2, 2, 2>;
 using ResNet50 = ResNetBottleneck<3, 4, 6, 3>;
 using ResNet152 = ResNetBottleneck<3, 8, 36, 3>;
 
+// Beyond the notebook: batch-normalised VGG-style networks for 44x44 crops of the faces (the
+// accuracy recipes train on random crops and evaluate ten crops, train/recipes.hpp). One 3x3
+// convolution in the first stage (the widest maps: two would double the cost), two in each of
+// the other three, max pooling between stages, global average pooling and dropout before one
+// linear layer. W is the first stage's width; the stages double it.
+template <int In, int Out>
+using BnConv = Chain<Conv<In, Out, 3, 1, 1, false>, BatchNorm2d<Out>, ReLU>;
+template <int W>
+using BnVgg = Sequential<Input<1, 44, 44>, BnConv<1, W>, Pool<2>,                     // 22x22
+                         BnConv<W, 2 * W>, BnConv<2 * W, 2 * W>, Pool<2>,             // 11x11
+                         BnConv<2 * W, 4 * W>, BnConv<4 * W, 4 * W>, Pool<2>,         // 5x5
+                         BnConv<4 * W, 8 * W>, BnConv<8 * W, 8 * W>, GlobalAvgPool,  // 1x1
+                         Flatten, Dropout<0.3f>, Linear<8 * W, 7>>;
+using VggFast = BnVgg<32>;  // 32/64/128/256 channels: about 76 M multiply-adds per image forward
+using VggBest = BnVgg<40>;  // 40/80/160/320: about 119 M
+
 }  // namespace fernet::networks

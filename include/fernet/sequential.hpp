@@ -16,10 +16,22 @@
 
 #include "chain.hpp"
 #include "loss.hpp"
+#include "losses/label_smoothing.hpp"
+#include "optim/regularise.hpp"
 #include "parallel.hpp"
 #include "tensor.hpp"
 
 namespace fernet {
+
+// What a training step does besides forward, loss, backward and update (train_step of the CPU
+// network and of device::DeviceModel). The defaults are the plain step, bit for bit.
+struct StepOptions {
+  float label_smoothing = 0.f;  // eps of loss_row's label smoothing (NLLLoss, CrossEntropyLoss)
+  float max_grad_norm = 0.f;    // > 0: clip_grad_norm between backward and the update (CPU only)
+};
+// The losses label smoothing applies to (loss_row's two forms).
+template <class Loss>
+inline constexpr bool smoothable_loss = std::is_same_v<Loss, NLLLoss> || std::is_same_v<Loss, CrossEntropyLoss>;
 
 template <class InputSpec, class... Layers>
 class Sequential {
@@ -112,15 +124,25 @@ class Sequential {
     return train_step<Loss>(x.data(), labels.data(), static_cast<int>(labels.size()), opt);
   }
   template <class Loss, class Optimizer>
-  StepResult train_step(const float* x, const int* labels, int n, Optimizer& opt) {
+  StepResult train_step(const float* x, const int* labels, int n, Optimizer& opt, const StepOptions& o = {}) {
     step_grad_.resize(static_cast<std::size_t>(n) * classes);
     const float* y = forward(x, n);
-    const float loss = Loss::compute(y, labels, n, classes, step_grad_.data());
+    float loss = 0.f;
+    if (o.label_smoothing == 0.f) {
+      loss = Loss::compute(y, labels, n, classes, step_grad_.data());
+    } else {
+      if constexpr (smoothable_loss<Loss>)
+        loss = smoothed_cross_entropy(y, labels, n, classes, o.label_smoothing, step_grad_.data(),
+                                      takes_log_probs<Loss>);
+      else
+        throw std::invalid_argument("fernet: train_step(): label smoothing needs NLLLoss or CrossEntropyLoss");
+    }
     StepResult r{static_cast<double>(loss) * n, 0};
     for (int i = 0; i < n; ++i)
       r.correct += argmax_row(y + static_cast<std::ptrdiff_t>(i) * classes, classes) == labels[i];
     zero_grad();
     backward(step_grad_.data());
+    if (o.max_grad_norm > 0.f) clip_grad_norm(gradients(), o.max_grad_norm);
     opt.step();
     return r;
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drives the fernet program as a user would: commands, exit codes, messages, files.
 #   cli_tests.sh CASE FERNET WORKDIR SCRIPTDIR
-# CASE: info | synth | usage_errors | file_errors | train | eval | predict | resume | interrupt_synthetic | device
+# CASE: info | synth | usage_errors | file_errors | train | eval | predict | resume | interrupt_synthetic | device |
+#       recipe
 # The eval and predict cases use the run the train case leaves in WORKDIR/../train (a CTest fixture).
 set -u
 case_name=$1
@@ -161,18 +162,18 @@ train)
   for f in run.json history.csv model.fernet last.fernet curves.png confusion.png report.json; do
     [ -s "run/$f" ] || fail "run/$f missing or empty"
   done
-  [ "$(head -1 run/history.csv)" = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second" ] ||
+  [ "$(head -1 run/history.csv)" = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,elapsed_seconds" ] ||
     fail "history.csv header"
-  [ "$(grep -cE '^[12],[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+$' run/history.csv)" = 2 ] || fail "history.csv: expected 2 epoch rows"
+  [ "$(grep -cE '^[12],[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+$' run/history.csv)" = 2 ] || fail "history.csv: expected 2 epoch rows"
   is_png run/curves.png
   is_png run/confusion.png
-  [ "$(png_size run/curves.png)" = 1200x500 ] || fail "curves.png is $(png_size run/curves.png)"
+  [ "$(png_size run/curves.png)" = 1650x500 ] || fail "curves.png is $(png_size run/curves.png)"
   # a blank canvas compresses to almost nothing; drawn axes, curves and text do not
   [ "$(stat -c %s run/curves.png)" -gt 15000 ] || fail "curves.png looks empty"
   [ "$(stat -c %s run/confusion.png)" -gt 15000 ] || fail "confusion.png looks empty"
   check_json run/report.json accuracy epochs wall_seconds images_per_second threads simd_arch machine.os machine.cpu \
     fernet_version command_line evaluation.per_class.6.f1 evaluation.per_class.0.precision evaluation.per_class.3.recall \
-    evaluation.confusion_matrix.6.6 history.1.eval_accuracy
+    evaluation.confusion_matrix.6.6 history.1.eval_accuracy history.1.elapsed_minutes
   check_json run/run.json settings.model settings.epochs settings.lr settings.seed
   grep -q '"epochs": 2' run/report.json || fail "report.json: epochs"
   grep -q '"model": "tf-cnn"' run/report.json || fail "report.json: model"
@@ -303,6 +304,34 @@ interrupt_synthetic)
   grep -q "Interrupted by SIGTERM. no epoch finished" syn.log || fail "no 'no epoch finished' message"
   [ ! -e syn/last.fernet ] || fail "a checkpoint was written without a finished epoch"
   expect 1 "has no last.fernet, so no epoch finished" -- train --resume syn
+  ;;
+
+recipe)
+  # An accuracy recipe end to end on a few synthetic faces: 44x44 crops, schedule, smoothing,
+  # ten-crop evaluation recorded in the checkpoint and applied by eval and predict.
+  "$fernet" synth --rows 200 --out data.csv >/dev/null || fail "synth"
+  out=$("$fernet" train --model vgg-fast --data data.csv --epochs 2 --batch 16 --threads 2 --out vgg 2>&1)
+  rc=$?
+  echo "$out"
+  [ $rc = 0 ] || fail "train --model vgg-fast exited $rc"
+  grep -q "augment crop=44:2,flip,affine=10:0.05:0.1,erasing=0.25; schedule cosine:1; label smoothing 0.1" <<<"$out" ||
+    fail "the banner does not show the recipe's options"
+  check_json vgg/run.json settings.augment settings.schedule settings.tta settings.label_smoothing
+  grep -q '"tta": "ten-crop:44"' vgg/run.json || fail "run.json: tta"
+  grep -qa 'ten-crop:44' vgg/model.fernet || fail "model.fernet does not record the evaluation views"
+  expect 0 "test-time views ten-crop:44" -- eval --load vgg/model.fernet --data data.csv --split PrivateTest
+  expect 0 "test-time views center:44" -- eval --load vgg/model.fernet --data data.csv --split PrivateTest --tta center:44
+  expect 1 "tta 'five:44': unknown views 'five'" -- eval --load vgg/model.fernet --data data.csv --tta five:44
+  expect 0 "wrote 200 predictions to preds.csv" -- predict --load vgg/model.fernet --csv data.csv --out preds.csv
+  expect 2 "--augment cannot be given with --resume" -- train --resume vgg --augment none
+  expect 2 "--augment: augmentation 'crop=44,spin': unknown step 'spin'" \
+    -- train --model cnn-adam --data data.csv --augment crop=44,spin --out bad
+  expect 2 "--schedule: schedule 'cosine:5': the warm-up \(5 epochs\) must be shorter than the run \(2\)" \
+    -- train --model cnn-adam --data data.csv --epochs 2 --schedule cosine:5 --out bad
+  expect 2 "--clip-grad-norm runs on the CPU only" \
+    -- train --model cnn-adam --data data.csv --clip-grad-norm 1 --device emulated --out bad
+  expect 1 "evaluate with test-time views of that size" \
+    -- train --model vgg-fast --data data.csv --epochs 2 --tta none --out bad2
   ;;
 
 *)

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../random.hpp"
+#include "augment/pipeline.hpp"
 #include "labelled_images.hpp"
 
 namespace fernet::data {
@@ -57,10 +58,22 @@ class BatchLoader {
 
   const LabelledImages& data() const { return data_; }
   void set_augment(Augment a) { augment_ = std::move(a); }
+  // Augmentation that may change the size (a random crop): each preprocessed image goes through
+  // p, drawing from augment::sample_rng(seed, epoch, its index in the data set), so a sample's
+  // augmentation depends neither on the batch it lands in nor on threads or resuming. Batches
+  // then hold p.output_shape(full) images. fill/black/white of the transforms are preprocessed
+  // values: black = offset, white = 255 * scale + offset.
+  void set_pipeline(augment::Pipeline p) {
+    out_ = p.output_shape(full_shape());  // throws here when p cannot take these images
+    pipeline_ = std::move(p);
+  }
   std::size_t samples() const { return data_.size(); }
   int batch_size() const { return batch_; }
   int batches() const { return static_cast<int>((data_.size() + batch_ - 1) / batch_); }
-  int sample_floats() const { return pre_.channels * plane(); }
+  // One preprocessed image before augmentation, and what a batch holds per sample.
+  augment::Shape full_shape() const { return {pre_.channels, data_.shape().height, data_.shape().width}; }
+  augment::Shape sample_shape() const { return pipeline_.empty() ? full_shape() : out_; }
+  int sample_floats() const { return static_cast<int>(sample_shape().size()); }
 
   // Order of the epoch's samples: a Fisher-Yates shuffle seeded by (seed, epoch) only.
   void start_epoch(int epoch) {
@@ -75,22 +88,32 @@ class BatchLoader {
     const std::size_t begin = static_cast<std::size_t>(index) * batch_;
     if (index < 0 || begin >= data_.size()) throw std::out_of_range("batch index out of range");
     const int n = static_cast<int>(std::min<std::size_t>(batch_, data_.size() - begin));
+    const augment::Shape full = full_shape();
     const int per = sample_floats();
     const int stored = static_cast<int>(data_.shape().pixels());  // one plane, or all of them
-    const int copies = per / stored;                              // grey replicated to pre_.channels planes, else 1
+    const int copies = static_cast<int>(full.size()) / stored;    // grey replicated to pre_.channels planes, else 1
     images_.resize(static_cast<std::size_t>(n) * per);
     labels_.resize(n);
 #pragma omp parallel for schedule(static) if (n >= 32)
     for (int i = 0; i < n; ++i) {
       const std::size_t row = order_[begin + i];
       const std::uint8_t* src = data_.image(row);
-      float* dst = images_.data() + static_cast<std::size_t>(i) * per;
+      float* out = images_.data() + static_cast<std::size_t>(i) * per;
+      thread_local std::vector<float> scratch;  // the full-size image a pipeline reads
+      if (!pipeline_.empty()) scratch.resize(full.size());
+      float* dst = pipeline_.empty() ? out : scratch.data();
       for (int p = 0; p < stored; ++p) dst[p] = src[p] * pre_.scale + pre_.offset;
       for (int c = 1; c < copies; ++c) std::copy(dst, dst + stored, dst + c * stored);
       labels_[i] = data_.label(row);
+      if (!pipeline_.empty()) {
+        Rng rng = augment::sample_rng(seed_, epoch_, row);
+        pipeline_.apply({dst, full}, {out, out_}, rng);
+        dst = out;
+      }
       if (augment_) {
         Rng rng(hash64(hash64(seed_, static_cast<std::uint64_t>(epoch_)) ^ 0xA06ull, begin + i));
-        augment_(dst, pre_.channels, data_.shape().height, data_.shape().width, rng);
+        const augment::Shape made = sample_shape();
+        augment_(dst, made.channels, made.height, made.width, rng);
       }
     }
     return {images_.data(), labels_.data(), n};
@@ -109,6 +132,8 @@ class BatchLoader {
   std::vector<float> images_;
   std::vector<int> labels_;
   Augment augment_;
+  augment::Pipeline pipeline_;
+  augment::Shape out_;
 };
 
 }  // namespace fernet::data

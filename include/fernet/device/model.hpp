@@ -109,13 +109,24 @@ class DeviceModel {
   // Sequential::train_step). The loss's gradient never leaves the device; only the summed loss
   // and the number of correct predictions come back.
   template <class Loss, class Optimizer>
-  StepResult train_step(const float* host_x, const int* host_labels, int n, Optimizer& opt) {
+  StepResult train_step(const float* host_x, const int* host_labels, int n, Optimizer& opt,
+                        const StepOptions& o = {}) {
+    if (o.max_grad_norm > 0.f)
+      throw std::invalid_argument("fernet::device::DeviceModel::train_step: gradient clipping (max_grad_norm " +
+                                  std::to_string(o.max_grad_norm) + ") runs on the CPU only; it is not implemented on "
+                                  "device backend '" + be_.name() + "'");
+    if (o.label_smoothing != 0.f && !smoothable_loss<Loss>)
+      throw std::invalid_argument("fernet::device::DeviceModel::train_step: label smoothing needs NLLLoss or "
+                                  "CrossEntropyLoss");
+    if (!(o.label_smoothing >= 0.f && o.label_smoothing <= 1.f))
+      throw std::invalid_argument("fernet::device::DeviceModel::train_step: label smoothing must be in [0, 1], got " +
+                                  std::to_string(o.label_smoothing));
     for (int i = 0; i < n; ++i) fernet::detail::check_label(host_labels[i], classes, i);
     labels_.upload(host_labels, static_cast<std::size_t>(n));
     const float* y = forward(host_x, n);
     grad_out_.resize(static_cast<std::size_t>(n) * classes);
     loss_scratch_.resize(2 * static_cast<std::size_t>(n));
-    be_.loss(y, labels_.data(), n, classes, takes_log_probs<Loss>, grad_out_.data(), loss_scratch_.data(),
+    be_.loss(y, labels_.data(), n, classes, takes_log_probs<Loss>, o.label_smoothing, grad_out_.data(), loss_scratch_.data(),
              loss_result_.data());
     zero_grad();
     backward(grad_out_.data());

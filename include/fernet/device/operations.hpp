@@ -60,8 +60,8 @@
   OP(log_softmax_forward, (const float* x, float* y, long rows, int k), x, y, rows, k)                                 \
   OP(log_softmax_backward, (const float* y, const float* dy, float* dx, long rows, int k), y, dy, dx, rows, k)         \
   OP(loss,                                                                                                             \
-     (const float* out, const int* labels, int n, int k, bool log_probs, float* grad, float* scratch, float* result),  \
-     out, labels, n, k, log_probs, grad, scratch, result)                                                              \
+     (const float* out, const int* labels, int n, int k, bool log_probs, float smoothing, float* grad, float* scratch, \
+      float* result), out, labels, n, k, log_probs, smoothing, grad, scratch, result)                                  \
   OP(sgd_step, (float* p, const float* g, float* buf, long count, const kernels::SgdStep& o), p, g, buf, count, o)     \
   OP(adam_step, (float* p, const float* g, float* m, float* v, long count, const kernels::AdamStep& o), p, g, m, v,    \
      count, o)

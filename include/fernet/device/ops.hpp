@@ -248,13 +248,13 @@ void log_softmax_backward(Exec& ex, const float* y, const float* dy, float* dx, 
   ex.for_each(rows, [=] FERNET_LAMBDA(long r) { log_softmax_grad_row(y + r * k, dy + r * k, dx + r * k, k); });
 }
 
-// Mean-reduced loss over n samples: writes grad (n x k); result[0] = summed loss,
+// Mean-reduced loss over n samples (smoothing: label smoothing, loss_row's): writes grad (n x k); result[0] = summed loss,
 // result[1] = number of correct predictions. scratch: 2 * n floats.
 template <class Exec>
-void loss(Exec& ex, const float* out, const int* labels, int n, int k, bool log_probs, float* grad, float* scratch,
-          float* result) {
+void loss(Exec& ex, const float* out, const int* labels, int n, int k, bool log_probs, float smoothing, float* grad,
+          float* scratch, float* result) {
   ex.for_each(n, [=] FERNET_LAMBDA(long r) {
-    scratch[r] = loss_row(out + r * k, labels[r], k, n, log_probs, grad + r * k);
+    scratch[r] = loss_row(out + r * k, labels[r], k, n, log_probs, grad + r * k, smoothing);
     scratch[n + r] = argmax_of_row(out + r * k, k) == labels[r] ? 1.f : 0.f;
   });
   ex.segment_sums(

@@ -167,18 +167,38 @@ FERNET_HD int argmax_of_row(const float* row, int k) {
 // One sample of a loss: writes its gradient row (already divided by the batch size n) and
 // returns its loss. log_probs: the input is log-probabilities (NLLLoss), else raw scores
 // (CrossEntropyLoss, log-softmax fused).
-FERNET_HD float loss_row(const float* z, int label, int k, int n, bool log_probs, float* grad) {
-  if (log_probs) {
-    for (int j = 0; j < k; ++j) grad[j] = j == label ? -1.f / n : 0.f;
-    return -z[label];
+// smoothing = eps > 0: label smoothing as PyTorch's CrossEntropyLoss(label_smoothing=eps), the
+// target being (1 - eps) * one-hot + eps / k; eps = 0 keeps the plain loss's arithmetic exactly.
+FERNET_HD float loss_row(const float* z, int label, int k, int n, bool log_probs, float* grad, float smoothing = 0.f) {
+  if (smoothing == 0.f) {
+    if (log_probs) {
+      for (int j = 0; j < k; ++j) grad[j] = j == label ? -1.f / n : 0.f;
+      return -z[label];
+    }
+    float m = z[0];
+    for (int j = 1; j < k; ++j) m = z[j] > m ? z[j] : m;
+    double sum = 0.0;
+    for (int j = 0; j < k; ++j) sum += exp(static_cast<double>(z[j] - m));
+    const double lse = m + log(sum);
+    for (int j = 0; j < k; ++j) grad[j] = static_cast<float>((exp(z[j] - lse) - (j == label ? 1.0 : 0.0)) / n);
+    return static_cast<float>(lse - z[label]);
   }
-  float m = z[0];
-  for (int j = 1; j < k; ++j) m = z[j] > m ? z[j] : m;
-  double sum = 0.0;
-  for (int j = 0; j < k; ++j) sum += exp(static_cast<double>(z[j] - m));
-  const double lse = m + log(sum);
-  for (int j = 0; j < k; ++j) grad[j] = static_cast<float>((exp(z[j] - lse) - (j == label ? 1.0 : 0.0)) / n);
-  return static_cast<float>(lse - z[label]);
+  double lse = 0.0;  // log-sum-exp of the scores; 0 for log-probabilities
+  if (!log_probs) {
+    float m = z[0];
+    for (int j = 1; j < k; ++j) m = z[j] > m ? z[j] : m;
+    double sum = 0.0;
+    for (int j = 0; j < k; ++j) sum += exp(static_cast<double>(z[j] - m));
+    lse = m + log(sum);
+  }
+  double loss = 0.0;
+  for (int j = 0; j < k; ++j) {
+    const double t = smoothing / k + (j == label ? 1.0 - smoothing : 0.0);
+    const double logp = z[j] - lse;
+    loss -= t * logp;
+    grad[j] = static_cast<float>(((log_probs ? 0.0 : exp(logp)) - t) / n);
+  }
+  return static_cast<float>(loss);
 }
 
 // ---- optimisers (the CPU optimisers' scalar rules) ------------------------------------------

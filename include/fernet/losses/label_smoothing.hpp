@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "soft_target.hpp"
+#include "../kernels/element_rules.hpp"
 
 namespace fernet {
 
@@ -20,15 +20,15 @@ inline float smoothed_cross_entropy(const float* scores, const int* labels, int 
   if (n <= 0 || classes <= 0)
     throw std::invalid_argument("fernet::smoothed_cross_entropy: needs at least one row and one class (got " +
                                 std::to_string(n) + " x " + std::to_string(classes) + ")");
-  std::vector<float> target(classes);
+  std::vector<float> scratch(grad ? 0 : classes);
   double loss = 0.0;
   for (int i = 0; i < n; ++i) {
     if (labels[i] < 0 || labels[i] >= classes)
       throw std::out_of_range("fernet::smoothed_cross_entropy: label " + std::to_string(labels[i]) + " of sample " +
                               std::to_string(i) + " is outside 0.." + std::to_string(classes - 1));
-    losses::smoothed_target_row(labels[i], classes, eps, target.data());
     const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(i) * classes;
-    loss += losses::soft_target_row(scores + at, target.data(), classes, n, log_probs, grad ? grad + at : nullptr);
+    // The rule is loss_row's, the one the plain losses and the device backends use.
+    loss += kernels::loss_row(scores + at, labels[i], classes, n, log_probs, grad ? grad + at : scratch.data(), eps);
   }
   return static_cast<float>(loss / n);
 }

@@ -27,6 +27,7 @@
 #include "../parallel.hpp"
 #include "../simd.hpp"
 #include "../version.hpp"
+#include "options_text.hpp"
 #include "recipes.hpp"
 #include "trainer.hpp"
 
@@ -68,7 +69,12 @@ struct TrainingRun {
   int batch = 100;                          // training batch; evaluation uses max(batch, 500)
   typename Optimizer::Options optimizer{};  // the learning rate among them
   data::Preprocess preprocess;
-  std::string init;                // start from this checkpoint's weights (the same network)
+  // Accuracy options in options_text.hpp's forms (empty: none), recorded in the checkpoints;
+  // label smoothing and gradient clipping are config.step.
+  std::string augment;   // training augmentation
+  std::string schedule;  // learning-rate schedule (base lr: optimizer.lr)
+  std::string tta;       // evaluation views
+  std::string init;      // start from this checkpoint's weights (the same network)
   bool resume = false;             // continue the run saved in config.last_checkpoint
   std::vector<std::string> notes;  // more banner lines (e.g. the output directory)
 };
@@ -84,8 +90,17 @@ TrainingRun<Optimizer> run_from_recipe(const Recipe& r, typename Optimizer::Opti
   run.notebook = r.notebook;
   run.batch = r.batch;
   options.lr = static_cast<float>(r.lr);
+  if constexpr (std::is_same_v<Optimizer, SGD>) {
+    if (r.momentum != 0.f) options.momentum = r.momentum;
+    if (r.weight_decay != 0.f) options.weight_decay = r.weight_decay;
+    if (r.nesterov) options.nesterov = true;
+  }
   run.optimizer = options;
   run.preprocess = r.preprocess;
+  run.augment = r.augment;
+  run.schedule = r.schedule;
+  run.tta = r.tta;
+  run.config.step.label_smoothing = r.label_smoothing;
   return run;
 }
 
@@ -124,18 +139,40 @@ void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
               run.network.empty() ? "" : (run.network + " ").c_str(), Net::shape_string().c_str(), Net::parameter_count,
               loss_name<Loss>().c_str(), optimizer_name<Optimizer>(run.optimizer).c_str(), c.epochs, run.batch,
               static_cast<double>(run.optimizer.lr), static_cast<unsigned long long>(c.seed));
+  if (!run.augment.empty() || !run.schedule.empty() || !run.tta.empty() || c.step.label_smoothing != 0.f ||
+      c.step.max_grad_norm != 0.f)
+    std::printf("augment %s; schedule %s; label smoothing %g; gradient clipping %s; evaluation views %s\n",
+                run.augment.empty() ? "none" : run.augment.c_str(), run.schedule.empty() ? "constant" : run.schedule.c_str(),
+                static_cast<double>(c.step.label_smoothing),
+                c.step.max_grad_norm > 0 ? std::to_string(c.step.max_grad_norm).c_str() : "none",
+                run.tta.empty() ? "as trained" : run.tta.c_str());
   for (const auto& line : run.notes) std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 }
 
 template <class Net, class Loss, class Optimizer>
 RunResult train_from_recipe(const TrainingRun<Optimizer>& run, const RunData& d) {
-  const TrainConfig& c = run.config;
+  TrainConfig c = run.config;
   if (d.train.size() == 0) throw std::invalid_argument("train_from_recipe: no training images in " + d.description);
   data::BatchLoader train(d.train, run.batch, run.preprocess, true, c.seed);
+  train.set_pipeline(options_text::parse_augment(run.augment, run.preprocess));
   std::optional<data::BatchLoader> eval;
   if (d.eval.size() > 0) eval.emplace(d.eval, std::max(run.batch, 500), run.preprocess, false, c.seed);
   check_input_size<Net>(train, c.model_name);
+  c.schedule = options_text::parse_schedule(run.schedule, run.optimizer.lr, c.epochs, train.batches());
+  c.tta = options_text::parse_tta(run.tta);
+  if (eval && !c.tta && static_cast<std::size_t>(eval->sample_floats()) != Net::input_shape::size)
+    throw std::invalid_argument("network '" + c.model_name + "' takes " + Net::input_shape::str() + " images but the " +
+                                d.eval_name + " images are " + eval->sample_shape().str() +
+                                ": evaluate with test-time views of that size (e.g. tta 'center:" +
+                                std::to_string(Net::input_shape::height) + "')");
+  // What eval and predict need to see the images as training did (they read the checkpoint).
+  c.extra_meta.emplace("augment", run.augment);
+  c.extra_meta.emplace("schedule", run.schedule);
+  c.extra_meta.emplace("tta", run.tta);
+  char eps[32];
+  std::snprintf(eps, sizeof eps, "%g", static_cast<double>(c.step.label_smoothing));
+  c.extra_meta.emplace("label_smoothing", eps);
   print_banner<Net, Loss>(run, d);
 
   auto net = std::make_unique<Net>(c.seed);
@@ -158,7 +195,7 @@ RunResult train_from_recipe(const TrainingRun<Optimizer>& run, const RunData& d)
   if (r.completed && eval && !c.best_checkpoint.empty() && std::filesystem::exists(c.best_checkpoint)) {
     auto best = std::make_unique<Net>(c.seed);
     restore_checkpoint(*best, Checkpoint::load(c.best_checkpoint), c.best_checkpoint, c.model_name);
-    r.best = evaluate<Loss>(*best, *eval);
+    r.best = c.tta ? evaluate_tta<Loss>(*best, *eval, *c.tta) : evaluate<Loss>(*best, *eval);
   }
   return r;
 }

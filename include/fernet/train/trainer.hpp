@@ -22,9 +22,11 @@
 #include "../device/model.hpp"
 #include "../loss.hpp"
 #include "../optim/adam.hpp"
+#include "../optim/schedule.hpp"
 #include "../optim/sgd.hpp"
 #include "../parallel.hpp"
 #include "metrics.hpp"
+#include "tta.hpp"
 
 namespace fernet {
 
@@ -36,7 +38,10 @@ struct EpochRecord {
   int epoch = 0;
   double train_loss = 0, train_accuracy = 0;
   double test_loss = NAN, test_accuracy = NAN;
-  double seconds = 0, images_per_second = 0;
+  double seconds = 0, images_per_second = 0;  // the epoch's training
+  // Wall clock since the run began, evaluations included, a resumed run's sessions summed (the
+  // x axis of time to accuracy).
+  double elapsed_seconds = 0;
 };
 
 struct Evaluation {
@@ -60,6 +65,13 @@ struct TrainConfig {
   // and optimiser state move to the device when fit() starts and come back after every epoch
   // (for evaluation-free checkpoints and the caller); evaluation also runs on the device.
   device::Backend* backend = nullptr;
+  // Learning rate before every optimiser step: schedule->lr(epochs completed, optimiser steps);
+  // ReduceLROnPlateau sees the evaluation metric after each epoch. Its state is in checkpoints.
+  std::optional<LrSchedule> schedule;
+  StepOptions step;  // label smoothing, gradient clipping (CPU only)
+  // Evaluation with test-time augmentation: the evaluation loader gives full-size images and the
+  // network sees these views (networks trained on crops need at least the centre view).
+  std::optional<tta::Options> tta;
 };
 
 namespace detail {
@@ -148,6 +160,17 @@ Evaluation evaluate(Net& net, data::BatchLoader& loader) {
   return ev;
 }
 
+// Evaluation with test-time augmentation (train/tta.hpp) of a CPU network, in evaluation mode.
+template <class Loss, class Net>
+Evaluation evaluate_tta(Net& net, data::BatchLoader& loader, const tta::Options& o) {
+  const bool was_training = net.training();
+  net.eval();
+  tta::Evaluation t = tta::evaluate<Loss>(static_cast<int>(Net::output_shape::size), loader.sample_shape(), loader,
+                                          [&](const float* x, int n) { return net.forward(x, n); }, o);
+  net.train(was_training);
+  return {t.loss, std::move(t.confusion)};
+}
+
 // Evaluation of a network on a device: scores come back to the host batch by batch.
 template <class Loss, class Net>
 Evaluation evaluate(device::DeviceModel<Net>& dev, data::BatchLoader& loader) {
@@ -162,6 +185,23 @@ Evaluation evaluate(device::DeviceModel<Net>& dev, data::BatchLoader& loader) {
   });
   dev.train(was_training);
   return ev;
+}
+template <class Loss, class Net>
+Evaluation evaluate_tta(device::DeviceModel<Net>& dev, data::BatchLoader& loader, const tta::Options& o) {
+  constexpr int k = static_cast<int>(Net::output_shape::size);
+  const bool was_training = dev.training();
+  dev.eval();
+  std::vector<float> scores;
+  tta::Evaluation t = tta::evaluate<Loss>(
+      k, loader.sample_shape(), loader,
+      [&](const float* x, int n) {
+        scores.resize(static_cast<std::size_t>(n) * k);
+        dev.predict(x, n, scores.data());
+        return static_cast<const float*>(scores.data());
+      },
+      o);
+  dev.train(was_training);
+  return {t.loss, std::move(t.confusion)};
 }
 
 template <class Loss, class Net, class Optimizer>
@@ -178,6 +218,12 @@ class Trainer {
     restore_checkpoint(net_, c, path, cfg_.model_name);
     restore_optimizer(c, opt_, path);
     net_.set_noise_step(static_cast<std::uint64_t>(detail::checkpoint_integer(c, "noise_step", 0, 0, 1ll << 60, path)));
+    // The schedule continues from its saved state (ReduceLROnPlateau's history included); a
+    // run without one refuses a checkpoint that has one rather than dropping it silently.
+    if (cfg_.schedule) cfg_.schedule = LrSchedule::restore(c, path);
+    else if (!c.get("lr_schedule").empty())
+      throw CheckpointError(path + ": the checkpoint was trained with the learning-rate schedule '" +
+                            c.get("lr_schedule") + "' but this run has none");
     completed_ = static_cast<int>(detail::checkpoint_integer(c, "epoch", 0, 0, 1000000, path));
     best_accuracy_ = detail::checkpoint_real(c, "best_accuracy", -1, -1, 1, path);
     history_ = parse_history(c.get("history"));
@@ -204,12 +250,12 @@ class Trainer {
   double best_accuracy() const { return best_accuracy_; }
 
   static std::string history_header() {
-    return "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second\n";
+    return "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,elapsed_seconds\n";
   }
   static std::string history_row(const EpochRecord& r) {
     char line[256];
-    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", r.epoch, r.train_loss, r.train_accuracy,
-                  r.test_loss, r.test_accuracy, r.seconds, r.images_per_second);
+    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.3f\n", r.epoch, r.train_loss,
+                  r.train_accuracy, r.test_loss, r.test_accuracy, r.seconds, r.images_per_second, r.elapsed_seconds);
     return line;
   }
   std::string history_csv() const {
@@ -239,7 +285,9 @@ class Trainer {
           return false;
         }
         const auto batch = train.batch(b);
-        const StepResult r = model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt);
+        // opt_ is the host optimiser; a device optimiser reads its options at every step.
+        if (cfg_.schedule) opt_.set_lr(static_cast<float>(cfg_.schedule->lr(epoch - 1, opt_.steps())));
+        const StepResult r = model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, cfg_.step);
         if (!std::isfinite(r.loss_sum))
           throw TrainingDiverged("training stopped: the loss became " +
                                  std::string(std::isnan(r.loss_sum) ? "NaN" : "infinite") + " at epoch " +
@@ -258,10 +306,12 @@ class Trainer {
       rec.images_per_second = seen / rec.seconds;
       to_host();
       if (test) {
-        last_eval_ = evaluate<Loss>(model, *test);
+        last_eval_ = cfg_.tta ? evaluate_tta<Loss>(model, *test, *cfg_.tta) : evaluate<Loss>(model, *test);
         rec.test_loss = last_eval_->loss;
         rec.test_accuracy = last_eval_->accuracy();
       }
+      if (cfg_.schedule) cfg_.schedule->end_epoch(plateau_metric(rec));
+      rec.elapsed_seconds = (history_.empty() ? 0.0 : history_.back().elapsed_seconds) + seconds_since(t0);
       history_.push_back(rec);
       completed_ = epoch;
       if (cfg_.progress) std::printf("\r\033[K");
@@ -270,6 +320,15 @@ class Trainer {
       if (cfg_.on_epoch) cfg_.on_epoch(rec);
     }
     return true;
+  }
+
+  // What ReduceLROnPlateau watches: the evaluation's loss or accuracy (its mode says which), the
+  // training figures when there is no evaluation.
+  double plateau_metric(const EpochRecord& r) const {
+    const auto* p = std::get_if<ReduceLROnPlateau>(&cfg_.schedule->get());
+    const bool accuracy = p && p->options().mode == ReduceLROnPlateau::Mode::max;
+    if (std::isnan(r.test_loss)) return accuracy ? r.train_accuracy : r.train_loss;
+    return accuracy ? r.test_accuracy : r.test_loss;
   }
 
   static double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -308,6 +367,7 @@ class Trainer {
     std::snprintf(best, sizeof best, "%.17g", best_accuracy_);  // exact, so a resumed run compares alike
     c.meta["best_accuracy"] = best;
     c.meta["history"] = history_csv();
+    if (cfg_.schedule) cfg_.schedule->save(c);
     for (const auto& [k, v] : cfg_.extra_meta) c.meta.emplace(k, v);
     return c;
   }
@@ -331,8 +391,9 @@ class Trainer {
       const std::size_t next = csv.find('\n', pos + 1);
       const std::string line = csv.substr(pos + 1, next - pos - 1);
       EpochRecord r;
-      if (std::sscanf(line.c_str(), "%d,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train_loss, &r.train_accuracy,
-                      &r.test_loss, &r.test_accuracy, &r.seconds, &r.images_per_second) == 7)
+      // Histories written before elapsed_seconds existed have 7 fields.
+      if (std::sscanf(line.c_str(), "%d,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train_loss, &r.train_accuracy,
+                      &r.test_loss, &r.test_accuracy, &r.seconds, &r.images_per_second, &r.elapsed_seconds) >= 7)
         out.push_back(r);
       pos = next;
     }
