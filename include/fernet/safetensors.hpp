@@ -16,7 +16,8 @@
 //    the shortcut's layers as downsample.0, downsample.1, ...; the classifier Linear is fc.
 // Per layer: Conv weight (Out x In x K x K) and bias; Linear weight (Out x In) and bias;
 // BatchNorm2d weight, bias (parameters) and running_mean, running_var (buffers). PyTorch's
-// num_batches_tracked (an int64 counter fernet does not keep) is ignored when loading.
+// num_batches_tracked (an int64 counter fernet does not keep) is written as 0 and ignored when
+// loading.
 #include <bit>
 #include <cerrno>
 #include <cstdint>
@@ -352,6 +353,17 @@ std::string to_safetensors(const Net& net, const std::map<std::string, std::stri
               std::to_string(data_bytes) + "," + std::to_string(data_bytes + t.count * sizeof(float)) + "]},";
     data_bytes += t.count * sizeof(float);
   }
+  // PyTorch's BatchNorm2d has an int64 counter too; it is written as 0 (it matters only without
+  // momentum, and fernet's batch norm has one) so that load_state_dict(strict=True) accepts the file.
+  std::size_t counters = 0;
+  for (const NamedTensor& t : tensors)
+    if (t.name.ends_with(".running_var")) {
+      const std::string module = t.name.substr(0, t.name.size() - std::strlen(".running_var"));
+      header += detail::json_string(module + ".num_batches_tracked") + ":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[" +
+                std::to_string(data_bytes) + "," + std::to_string(data_bytes + 8) + "]},";
+      data_bytes += 8;
+      ++counters;
+    }
   header += "\"__metadata__\":{";
   bool first = true;
   for (const auto& [k, v] : metadata) {
@@ -368,6 +380,7 @@ std::string to_safetensors(const Net& net, const std::map<std::string, std::stri
     const std::span<const float> block = t.in_buffers ? net.buffers() : net.parameters();
     bytes.append(reinterpret_cast<const char*>(block.data() + t.offset), t.count * sizeof(float));
   }
+  bytes.append(8 * counters, '\0');
   return bytes;
 }
 
