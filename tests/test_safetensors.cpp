@@ -64,7 +64,7 @@ TEST_CASE("safetensors: PyTorch names of the notebook networks") {
 
   // torchvision's state_dict order: conv1, bn1, layer1.0.conv1, ..., layer2.0.downsample.0, ..., fc.
   const auto r18 = torch_names<networks::ResNet18>();
-  CHECK(r18.size() == 101);  // torchvision's 122 state_dict entries less 21 num_batches_tracked
+  CHECK(r18.size() == 101);  // torchvision's 121 state_dict entries less its 20 num_batches_tracked
   CHECK(names_of(r18, 0, 7) ==
         "conv1.weight bn1.weight bn1.bias bn1.running_mean bn1.running_var layer1.0.conv1.weight layer1.0.bn1.weight");
   CHECK(names_of(r18, 24, 6) ==
