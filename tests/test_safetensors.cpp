@@ -13,8 +13,8 @@
 using namespace fernet;
 
 namespace {
-using Small = Sequential<Input<1, 8, 8>, Conv<1, 4, 3>, BatchNorm2d<4>, ReLU, Pool<2>, Flatten, Linear<36, 5>,
-                         LogSoftmax>;
+using Small =
+    Sequential<Input<1, 8, 8>, Conv<1, 4, 3>, BatchNorm2d<4>, ReLU, Pool<2>, Flatten, Linear<36, 5>, LogSoftmax>;
 
 std::string names_of(const std::vector<NamedTensor>& tensors, std::size_t first, std::size_t n) {
   std::string s;
@@ -44,9 +44,7 @@ std::string replaced(std::string s, const std::string& from, const std::string& 
 std::string refusal(Small& net, const std::string& bytes) {
   try {
     from_safetensors(net, bytes, "test.safetensors");
-  } catch (const SafetensorsError& e) {
-    return e.what();
-  }
+  } catch (const SafetensorsError& e) { return e.what(); }
   return "(accepted)";
 }
 }  // namespace
@@ -105,9 +103,9 @@ TEST_CASE("safetensors: round trip and refusals") {
 
   // A file from PyTorch carries num_batches_tracked, which fernet does not keep: accepted.
   const std::string header = header_of(bytes);
-  const std::string with_counter =
-      replaced(header, "\"__metadata__\"", "\"1.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],"
-                                           "\"data_offsets\":[0,8]},\"__metadata__\"");
+  const std::string with_counter = replaced(header, "\"__metadata__\"",
+                                            "\"1.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],"
+                                            "\"data_offsets\":[0,8]},\"__metadata__\"");
   CHECK(refusal(*b, with_header(bytes, with_counter)) == "(accepted)");
 
   auto c = std::make_unique<Small>(3);
@@ -116,12 +114,13 @@ TEST_CASE("safetensors: round trip and refusals") {
   CHECK(refusal(*c, std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}").find("header size") !=
         std::string::npos);
   CHECK(refusal(*c, with_header(bytes, "{\"conv1.weight\": [1,")).find("bad safetensors header") != std::string::npos);
+  CHECK(refusal(*c, with_header(bytes, "{\"conv1\\u00zz\": 1}")).find("bad \\u escape") != std::string::npos);
   CHECK(refusal(*c, with_header(bytes, replaced(header, "\"shape\":[4,1,3,3]", "\"shape\":[4,1,3,2]")))
             .find("'conv1.weight' has shape [4x1x3x2], the network needs [4x1x3x3]") != std::string::npos);
   CHECK(refusal(*c, with_header(bytes, replaced(header, "F32", "F16"))).find("F16; fernet reads F32 only") !=
         std::string::npos);
-  CHECK(refusal(*c, with_header(bytes, replaced(header, "\"bn1.bias\"", "\"bn2.bias\"")))
-            .find("lacks: bn1.bias") != std::string::npos);
+  CHECK(refusal(*c, with_header(bytes, replaced(header, "\"bn1.bias\"", "\"bn2.bias\""))).find("lacks: bn1.bias") !=
+        std::string::npos);
   CHECK(refusal(*c, with_header(bytes, replaced(header, "\"__metadata__\"",
                                                 "\"fc9.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":"
                                                 "[0,4]},\"__metadata__\"")))

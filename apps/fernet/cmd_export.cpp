@@ -70,7 +70,8 @@ Command add_export_command(CLI::App& app) {
                                  "weights as safetensors with PyTorch's names");
   sub->add_option("--load", a->load, "the checkpoint (model.fernet)")->required();
   sub->add_option("--out", a->out, "the file to write (written atomically)")->required();
-  sub->add_option("--format", a->format, "onnx or safetensors (default: safetensors for a .safetensors file, else onnx)")
+  sub->add_option("--format", a->format,
+                  "onnx or safetensors (default: safetensors for a .safetensors file, else onnx)")
       ->check(CLI::IsMember({"onnx", "safetensors"}));
   sub->add_option("--model", a->model, "refuse a checkpoint of another network (default: the checkpoint's own)");
   return {sub, [a] { return cmd_export(*a); }};

@@ -134,8 +134,9 @@ class TorchNamer {
     if (!torchvision_) return;
     if constexpr (is_residual<Spec>) {
       if (stage_.empty())
-        throw SafetensorsError("fernet::safetensors: a residual block outside a stage (a top-level Chain) has no "
-                               "torchvision name");
+        throw SafetensorsError(
+            "fernet::safetensors: a residual block outside a stage (a top-level Chain) has no "
+            "torchvision name");
       block_ = stage_ + std::to_string(blocks_++) + ".";
       saved_counts_ = counts_;
       counts_.clear();
@@ -168,8 +169,9 @@ class TorchNamer {
     const int n = ++counts_[kind];
     if (torchvision_ && kind == "fc" && block_.empty()) {
       if (n > 1)
-        throw SafetensorsError("fernet::safetensors: torchvision's ResNet has one classifier 'fc'; this network has "
-                               "more than one top-level Linear");
+        throw SafetensorsError(
+            "fernet::safetensors: torchvision's ResNet has one classifier 'fc'; this network has "
+            "more than one top-level Linear");
       return "fc";
     }
     return kind + std::to_string(n);
@@ -310,9 +312,16 @@ class JsonParser {
         if (i_ >= s_.size()) break;
         c = s_[i_++];
         if (c == 'u') {  // names and metadata here are ASCII; keep other code points as '?'
-          if (i_ + 4 > s_.size()) fail("short \\u escape");
-          const unsigned code = static_cast<unsigned>(std::stoul(std::string(s_.substr(i_, 4)), nullptr, 16));
-          i_ += 4;
+          unsigned code = 0;
+          for (int d = 0; d < 4; ++d, ++i_) {
+            const char h = i_ < s_.size() ? s_[i_] : '\0';
+            const int v = h >= '0' && h <= '9'   ? h - '0'
+                          : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                          : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                 : -1;
+            if (v < 0) fail("bad \\u escape");
+            code = code * 16 + static_cast<unsigned>(v);
+          }
           c = code < 0x80 ? static_cast<char>(code) : '?';
         } else if (c == 'n') {
           c = '\n';
@@ -359,8 +368,9 @@ std::string to_safetensors(const Net& net, const std::map<std::string, std::stri
   for (const NamedTensor& t : tensors)
     if (t.name.ends_with(".running_var")) {
       const std::string module = t.name.substr(0, t.name.size() - std::strlen(".running_var"));
-      header += detail::json_string(module + ".num_batches_tracked") + ":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[" +
-                std::to_string(data_bytes) + "," + std::to_string(data_bytes + 8) + "]},";
+      header += detail::json_string(module + ".num_batches_tracked") +
+                ":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[" + std::to_string(data_bytes) + "," +
+                std::to_string(data_bytes + 8) + "]},";
       data_bytes += 8;
       ++counters;
     }
@@ -386,7 +396,8 @@ std::string to_safetensors(const Net& net, const std::map<std::string, std::stri
 
 // Writes the file atomically (an old file stays until the new one is whole).
 template <class Net>
-void save_safetensors(const Net& net, const std::string& path, const std::map<std::string, std::string>& metadata = {}) {
+void save_safetensors(const Net& net, const std::string& path,
+                      const std::map<std::string, std::string>& metadata = {}) {
   const std::string bytes = to_safetensors(net, metadata);
   write_file_atomically(path, [&](std::FILE* f) {
     if (std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size())
@@ -401,7 +412,8 @@ void save_safetensors(const Net& net, const std::string& path, const std::map<st
 // whole file checks out.
 template <class Net>
 std::map<std::string, std::string> from_safetensors(Net& net, std::string_view bytes, const std::string& where) {
-  if (bytes.size() < 8) throw SafetensorsError(where + ": not a safetensors file (shorter than its 8-byte header size)");
+  if (bytes.size() < 8)
+    throw SafetensorsError(where + ": not a safetensors file (shorter than its 8-byte header size)");
   std::uint64_t header_size = 0;
   std::memcpy(&header_size, bytes.data(), 8);
   if (header_size > bytes.size() - 8 || header_size > (std::uint64_t{100} << 20))
@@ -409,7 +421,8 @@ std::map<std::string, std::string> from_safetensors(Net& net, std::string_view b
                            " bytes, file " + std::to_string(bytes.size()) + " bytes)");
   const std::string_view data = bytes.substr(8 + header_size);
   const detail::JsonValue header = detail::JsonParser(bytes.substr(8, header_size), where).parse();
-  if (header.type != detail::JsonValue::Type::object) throw SafetensorsError(where + ": the header is not a JSON object");
+  if (header.type != detail::JsonValue::Type::object)
+    throw SafetensorsError(where + ": the header is not a JSON object");
 
   std::map<std::string, std::string> metadata;
   std::map<std::string, const detail::JsonValue*> entries;
