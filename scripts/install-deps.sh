@@ -16,6 +16,7 @@ packages=(
   libstb-dev                           # fernet program: PNG/JPEG decoding and resizing (predict)
   libcairo2-dev fonts-dejavu-core      # fernet program: curves.png, confusion.png
   python3-opencv python3-numpy python3-venv  # ONNX export test: cv2.dnn reader; venv for onnxruntime (scripts/onnx-venv.sh)
+  python3-torch python3-torchvision    # safetensors test: the notebook networks as PyTorch modules
 )
 if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -qq

@@ -20,5 +20,6 @@ Command add_predict_command(CLI::App& app);
 Command add_synth_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
+Command add_import_command(CLI::App& app);  // in cmd_export.cpp, its inverse
 
 }  // namespace fernet::app

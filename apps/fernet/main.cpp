@@ -5,7 +5,8 @@
 //   fernet predict --load FILE IMAGE... | --csv FILE [--out FILE]
 //   fernet synth --rows N --out FILE.csv[.gz]
 //   fernet info [--checkpoint FILE | --model NAME --summary]
-//   fernet export --load FILE --out FILE.onnx
+//   fernet export --load FILE --out FILE.onnx|FILE.safetensors
+//   fernet import --model NAME --out FILE.fernet WEIGHTS.safetensors
 // Each command, with its flags, is in cmd_<name>.cpp; this file parses and dispatches.
 // Exit codes: 0 success, 1 an error (file, data, checkpoint), 2 a usage error (flag or value),
 // 128 + signal when training was interrupted by SIGINT/SIGTERM (the run can be resumed).
@@ -59,7 +60,8 @@ int main(int argc, char** argv) {
                                          add_predict_command(app),
                                          add_synth_command(app),
                                          add_info_command(app),
-                                         add_export_command(app)};
+                                         add_export_command(app),
+                                         add_import_command(app)};
 
   if (argc > 1 && argv[1][0] != '-' && [&] {
         for (const CLI::App* sub : app.get_subcommands({}))
@@ -67,7 +69,7 @@ int main(int argc, char** argv) {
         return true;
       }()) {
     std::fprintf(stderr,
-                 "fernet: error: unknown command '%s'; the commands are train, eval, predict, synth, info and export\n"
+                 "fernet: error: unknown command '%s'; the commands are train, eval, predict, synth, info, export and import\n"
                  "Run 'fernet --help' for more.\n",
                  argv[1]);
     return 2;

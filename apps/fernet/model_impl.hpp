@@ -13,6 +13,7 @@
 #include <fernet/networks.hpp>
 #include <fernet/onnx/export.hpp>
 #include <fernet/probabilities.hpp>
+#include <fernet/safetensors.hpp>
 #include <fernet/summary.hpp>
 #include <fernet/train/options_text.hpp>
 #include <fernet/train/run.hpp>
@@ -130,6 +131,28 @@ void export_network(const ModelInfo& m, const Checkpoint& c, const std::string& 
   onnx::export_model(*net, out, opt);
 }
 
+// The checkpoint's weights under PyTorch's names; its model and preprocessing in the metadata.
+template <class Net>
+void export_weights(const ModelInfo& m, const Checkpoint& c, const std::string& source, const std::string& out) {
+  auto net = std::make_unique<Net>(0);
+  restore_checkpoint(*net, c, source, m.name);  // first: another network's checkpoint names both
+  std::map<std::string, std::string> meta = {{"fernet.model", m.name}, {"fernet.network", Net::signature()}};
+  for (const auto& [key, value] : c.meta)
+    if (key.starts_with("preprocess")) meta["fernet." + key] = value;
+  save_safetensors(*net, out, meta);
+}
+
+template <class Net>
+Checkpoint import_weights(const ModelInfo& m, const std::string& path) {
+  auto net = std::make_unique<Net>(0);
+  load_safetensors(*net, path);
+  Checkpoint c = make_checkpoint(*net, m.name);
+  c.meta["preprocess"] = m.preprocess_name;
+  store_preprocess(c.meta, m.preprocess);
+  c.meta["imported_from"] = path;
+  return c;
+}
+
 template <class Net, class Loss, class Optimizer>
 ModelInfo make_model(ModelInfo m) {
   m.loss = loss_name<Loss>();
@@ -149,6 +172,10 @@ ModelInfo make_model(ModelInfo m) {
   };
   m.export_onnx = [plain](const Checkpoint& c, const std::string& src, const data::Preprocess& pre,
                           const std::string& out) { export_network<Net>(plain, c, src, pre, out); };
+  m.export_safetensors = [plain](const Checkpoint& c, const std::string& src, const std::string& out) {
+    export_weights<Net>(plain, c, src, out);
+  };
+  m.import_safetensors = [plain](const std::string& path) { return import_weights<Net>(plain, path); };
   return m;
 }
 

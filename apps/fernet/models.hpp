@@ -80,6 +80,10 @@ struct ModelInfo {
   // preprocessing as graph nodes (the graph then takes raw 0..255 grey pixels).
   std::function<void(const Checkpoint&, const std::string& source, const data::Preprocess&, const std::string& out)>
       export_onnx;
+  // The checkpoint's weights under PyTorch's parameter names, as safetensors (fernet/safetensors.hpp).
+  std::function<void(const Checkpoint&, const std::string& source, const std::string& out)> export_safetensors;
+  // A checkpoint of this network (default preprocessing) from a safetensors file with PyTorch's names.
+  std::function<Checkpoint(const std::string& path)> import_safetensors;
   // Trains through fernet::train_from_recipe; model.fernet evaluated again is RunResult::best.
   std::function<RunResult(const TrainJob&)> train;
   // Loads the checkpoint into this network (the error names both when it is another network's)

@@ -89,7 +89,7 @@ usage_errors)
     -- train --model resnet19 --out x
   expect 2 "unknown flag: --learning-rate" -- train --model tf-cnn --learning-rate 0.1 --out x
   expect 2 "unknown flags: --colour --size" -- predict --load m.fernet --colour red --size 3 a.png
-  expect 2 "unknown command 'frobnicate'; the commands are train, eval, predict, synth, info and export" -- frobnicate
+  expect 2 "unknown command 'frobnicate'; the commands are train, eval, predict, synth, info, export and import" -- frobnicate
   expect 2 "A subcommand is required" --
   expect 2 "--epochs must be at least 1 \(got 0\)" -- train --model tf-cnn --epochs 0 --out x
   expect 2 "--lr must be a positive number \(got -0\.01\)" -- train --model tf-cnn --lr -0.01 --out x
