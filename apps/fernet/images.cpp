@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -15,28 +16,76 @@
 
 namespace fernet::app {
 
-GreyImage load_grey(const std::string& path) {
+namespace {
+
+// The formats fernet decodes, told by their first bytes. Debian's stb (2.27) returns
+// uninitialised or zero pixels for truncated BMP, TGA and PNM files (and TGA has no magic bytes
+// to recognise it by), so those are refused rather than decoded.
+const char* image_format(const std::vector<std::uint8_t>& bytes) {
+  static constexpr std::uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (bytes.size() >= sizeof png && std::equal(png, png + sizeof png, bytes.begin())) return "PNG";
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return "JPEG";
+  return nullptr;
+}
+
+std::vector<std::uint8_t> read_image_file(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(path, ec)) throw ImageError("'" + path + "': no such file");
   if (fs::is_directory(path, ec)) throw ImageError("'" + path + "' is a directory, not an image");
-  std::FILE* f = std::fopen(path.c_str(), "rb");
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!f) throw ImageError("cannot open '" + path + "': " + std::strerror(errno));
+  std::vector<std::uint8_t> bytes;
+  std::uint8_t buf[1 << 16];
+  while (const std::size_t got = std::fread(buf, 1, sizeof buf, f.get())) {
+    // Read in blocks and checked as it grows: a device or FIFO has no size to check first.
+    if (bytes.size() + got > max_image_file_bytes)
+      throw ImageError("'" + path + "' is larger than " + std::to_string(max_image_file_bytes >> 20) +
+                       " MiB, more than any image fernet reads");
+    bytes.insert(bytes.end(), buf, buf + got);
+  }
+  if (std::ferror(f.get())) throw ImageError("cannot read '" + path + "': " + std::strerror(errno));
+  return bytes;
+}
+
+}  // namespace
+
+GreyImage decode_grey(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+  const char* format = image_format(bytes);
+  if (!format)
+    throw ImageError("'" + name + "' is not an image fernet can read (PNG or JPEG; convert BMP, GIF, TGA or PNM " +
+                     "files first: fernet's decoder is not safe on damaged files of those formats)");
+  if (bytes.size() > static_cast<std::size_t>(INT32_MAX)) throw ImageError("'" + name + "' is too large");
+  const auto* data_in = bytes.data();
+  const int length = static_cast<int>(bytes.size());
   int w = 0, h = 0, channels = 0;
-  std::unique_ptr<unsigned char, void (*)(void*)> data(stbi_load_from_file(f, &w, &h, &channels, 1), stbi_image_free);
-  std::fclose(f);
+  // Dimensions from the header first: the decoder allocates width x height x channels at once.
+  if (!stbi_info_from_memory(data_in, length, &w, &h, &channels)) {
+    const char* why = stbi_failure_reason();
+    throw ImageError("'" + name + "' is not an image fernet can read (a damaged " + format +
+                     " file): " + (why ? why : "unknown error"));
+  }
+  if (w <= 0 || h <= 0) throw ImageError("'" + name + "' is an empty image");
+  if (static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h) > max_image_pixels)
+    throw ImageError("'" + name + "' is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the " +
+                     std::to_string(max_image_pixels >> 20) + " megapixels (8192 x 8192) fernet decodes");
+  int dw = 0, dh = 0;
+  std::unique_ptr<unsigned char, void (*)(void*)> data(stbi_load_from_memory(data_in, length, &dw, &dh, &channels, 1),
+                                                       stbi_image_free);
   if (!data) {
     const char* why = stbi_failure_reason();
-    throw ImageError("'" + path + "' is not an image fernet can read (PNG, JPEG, BMP, GIF, TGA, PNM): " +
-                     (why ? why : "unknown error"));
+    throw ImageError("'" + name + "' is not an image fernet can read (a damaged " + format +
+                     " file): " + (why ? why : "unknown error"));
   }
-  if (w <= 0 || h <= 0) throw ImageError("'" + path + "' is an empty image");
+  if (dw != w || dh != h) throw ImageError("'" + name + "': its header and its pixel data disagree on the size");
   GreyImage img;
   img.width = w;
   img.height = h;
   img.pixels.assign(data.get(), data.get() + static_cast<std::size_t>(w) * h);
   return img;
 }
+
+GreyImage load_grey(const std::string& path) { return decode_grey(read_image_file(path), path); }
 
 std::array<std::uint8_t, 48 * 48> to_fer2013(const GreyImage& img) {
   std::array<std::uint8_t, 48 * 48> out{};

@@ -18,19 +18,9 @@
 #include <fernet/train/run.hpp>
 #include <fernet/train/trainer.hpp>
 
-namespace fernet::app {
+#include "run_settings.hpp"
 
-// What a run needs to know; stored in DIR/run.json so that --resume needs no other flags.
-struct RunSettings {
-  std::string model;
-  int epochs = 0, batch = 0, threads = 0;
-  double lr = 0;
-  std::uint64_t seed = 0;
-  std::string data;  // absolute path, or empty for the built-in synthetic set
-  std::string eval_split = "PublicTest";
-  std::string init;            // optional checkpoint the weights start from
-  std::string device = "cpu";  // cpu, cuda, cuda:N or emulated (device/select.hpp)
-};
+namespace fernet::app {
 
 struct TrainJob {
   RunSettings settings;
@@ -100,6 +90,7 @@ inline ModelInfo from_recipe(const Recipe& r) {
 const std::vector<ModelInfo>& models();
 const ModelInfo* find_model(const std::string& name);
 std::string model_names(const char* separator = ", ");
+void validate(const RunSettings& s);  // validate_values (run_settings.hpp) and a known model name: UsageError
 
 // The network a checkpoint holds: `wanted` when given (restore then refuses another network's
 // checkpoint), else by the checkpoint's "model" name, else by its signature.

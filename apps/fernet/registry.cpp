@@ -3,6 +3,8 @@
 
 #include "models.hpp"
 
+#include "cli_common.hpp"
+
 namespace fernet::app {
 
 const std::vector<ModelInfo>& models() {
@@ -36,6 +38,11 @@ const ModelInfo& model_for_checkpoint(const Checkpoint& c, const std::string& so
   throw std::runtime_error(source + ": checkpoint holds network '" + c.get("model", "unnamed") + "' (" +
                            c.get("shapes", "unknown shapes") + "), which is none of the fernet program's models (" +
                            model_names() + ")");
+}
+
+void validate(const RunSettings& s) {
+  validate_values(s);
+  if (!find_model(s.model)) throw UsageError("unknown model '" + s.model + "'; choose one of: " + model_names());
 }
 
 data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m) {
