@@ -25,7 +25,7 @@ build_one() {
   local n=$1 extra=()
   case $n in
     fer2013_file) extra=(-lz) ;;
-    image) extra=("$root/apps/fernet/images.cpp" $(pkg-config --cflags --libs stb)) ;;
+    image) extra=("$root/apps/fernet/images.cpp" $(pkg-config --cflags --libs stb) -lz) ;;
     run_json) extra=("$root/apps/fernet/run_settings.cpp") ;;
   esac
   local target="$out/fuzz_$n" src="$root/tests/fuzz/fuzz_$n.cpp"

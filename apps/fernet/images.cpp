@@ -5,6 +5,7 @@
 #include <stb_image.h>
 #include <stb_image_resize.h>
 #include <stb_image_write.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +27,74 @@ const char* image_format(const std::vector<std::uint8_t>& bytes) {
   if (bytes.size() >= sizeof png && std::equal(png, png + sizeof png, bytes.begin())) return "PNG";
   if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return "JPEG";
   return nullptr;
+}
+
+std::uint32_t big_endian32(const std::uint8_t* p) {
+  return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
+}
+
+// stb inflates a PNG's pixel data (IDAT, zlib) into a buffer it doubles for as long as data
+// keeps coming, so a few megabytes of IDAT could cost gigabytes whatever the header says. This
+// inflates it first, into a small scratch buffer, and refuses data that is larger than the
+// image its header declares, or an image whose raw pixel data exceeds max_image_raw_bytes, and
+// chunks whose declared length runs past the end of the file.
+void check_png_data(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+  const auto refuse = [&](const std::string& why) { throw ImageError("'" + name + "': " + why); };
+  std::uint64_t limit = 0;
+  z_stream zs{};
+  bool started = false, ended = false;
+  std::uint64_t inflated = 0;
+  std::vector<std::uint8_t> scratch(std::size_t{1} << 16);
+  struct End {
+    z_stream* zs;
+    bool* started;
+    ~End() {
+      if (*started) inflateEnd(zs);
+    }
+  } end{&zs, &started};
+  for (std::size_t pos = 8; bytes.size() - pos >= 12;) {
+    const std::uint32_t length = big_endian32(&bytes[pos]);
+    const std::uint8_t* type = &bytes[pos + 4];
+    // stb allocates a chunk's declared length before it reads the chunk: check it is there.
+    if (length > bytes.size() - pos - 12)
+      refuse("a truncated PNG (a chunk declares " + std::to_string(length) + " bytes, " +
+             std::to_string(bytes.size() - pos - 12) + " remain)");
+    const std::uint8_t* data = &bytes[pos + 8];
+    pos += 12 + std::size_t{length};
+    if (std::memcmp(type, "CgBI", 4) == 0) refuse("an Apple-optimised PNG (CgBI), which fernet does not read");
+    if (std::memcmp(type, "IHDR", 4) == 0 && length >= 13 && limit == 0) {
+      const std::uint64_t w = big_endian32(data), h = big_endian32(data + 4);
+      const unsigned depth = data[8], colour = data[9], interlace = data[12];
+      const unsigned channels = colour == 2 ? 3 : colour == 4 ? 2 : colour == 6 ? 4 : 1;
+      if (w == 0 || h == 0 || w > (1u << 24) || h > (1u << 24) || depth > 16) return;  // stb refuses these
+      const std::uint64_t row_bytes = (w * channels * depth + 7) / 8;
+      const std::uint64_t raw = h * row_bytes;
+      if (raw > max_image_raw_bytes)
+        refuse(std::to_string(w) + "x" + std::to_string(h) + " pixels of " + std::to_string(channels * depth) +
+               " bits need " + std::to_string(raw >> 20) + " MiB to decode, more than the " +
+               std::to_string(max_image_raw_bytes >> 20) + " MiB fernet allows");
+      // One filter byte per row; an interlaced image has up to seven passes, each with its rows.
+      limit = raw + h + (interlace ? 7 * h + 8 * (h + 7) : 0);
+    } else if (std::memcmp(type, "IDAT", 4) == 0 && limit > 0 && !ended) {
+      if (!started) {
+        if (inflateInit(&zs) != Z_OK) refuse("out of memory");
+        started = true;
+      }
+      zs.next_in = const_cast<Bytef*>(data);
+      zs.avail_in = length;
+      while (zs.avail_in > 0 && !ended) {
+        zs.next_out = scratch.data();
+        zs.avail_out = static_cast<uInt>(scratch.size());
+        const int status = inflate(&zs, Z_NO_FLUSH);
+        inflated += scratch.size() - zs.avail_out;
+        if (inflated > limit)
+          refuse("its pixel data inflates to more than the " + std::to_string(limit) +
+                 " bytes its header declares (a damaged or hostile PNG)");
+        if (status == Z_STREAM_END) ended = true;
+        else if (status != Z_OK) return;  // corrupt: stb reports it
+      }
+    }
+  }
 }
 
 std::vector<std::uint8_t> read_image_file(const std::string& path) {
@@ -66,6 +135,7 @@ GreyImage decode_grey(const std::vector<std::uint8_t>& bytes, const std::string&
                      " file): " + (why ? why : "unknown error"));
   }
   if (w <= 0 || h <= 0) throw ImageError("'" + name + "' is an empty image");
+  if (std::strcmp(format, "PNG") == 0) check_png_data(bytes, name);
   if (static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h) > max_image_pixels)
     throw ImageError("'" + name + "' is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the " +
                      std::to_string(max_image_pixels >> 20) + " megapixels (8192 x 8192) fernet decodes");

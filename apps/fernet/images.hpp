@@ -21,8 +21,11 @@ struct GreyImage {
 
 // Caps on what one image may cost: its file and its decoded size (64 megapixels: 8192 x 8192),
 // checked before anything that large is allocated.
-inline constexpr std::size_t max_image_file_bytes = std::size_t{256} << 20;
+inline constexpr std::size_t max_image_file_bytes = std::size_t{64} << 20;
 inline constexpr std::uint64_t max_image_pixels = std::uint64_t{64} << 20;
+// A PNG's raw pixel data (width x height x channels x bit depth) is capped too: 256 MiB is a
+// 64-megapixel RGBA image at 8 bits; its pixel data may not inflate past what its header declares.
+inline constexpr std::uint64_t max_image_raw_bytes = std::uint64_t{256} << 20;
 
 // A PNG or JPEG image converted to grey (ITU-R BT.601 luma, alpha dropped); `name` is for messages.
 GreyImage decode_grey(const std::vector<std::uint8_t>& bytes, const std::string& name);
