@@ -97,7 +97,7 @@ void validate(const RunSettings& s);  // validate_values (run_settings.hpp) and 
 const ModelInfo& model_for_checkpoint(const Checkpoint& c, const std::string& source, const std::string& wanted);
 
 // Preprocessing recorded in the checkpoint, or the model's default.
-data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m);
+data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m, const std::string& source);
 void store_preprocess(std::map<std::string, std::string>& meta, const data::Preprocess& p);
 
 // Per-network factories, one per translation unit.

@@ -45,13 +45,21 @@ void validate(const RunSettings& s) {
   if (!find_model(s.model)) throw UsageError("unknown model '" + s.model + "'; choose one of: " + model_names());
 }
 
-data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m) {
+// Checked at load: the channel count decides how much memory an image takes (a crafted 1 MB
+// checkpoint asked for 2 GB per image), so it must be the network's own; scale and offset must
+// keep 0..255 pixels finite.
+data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m, const std::string& source) {
   const std::string scale = c.get("preprocess.scale"), offset = c.get("preprocess.offset"),
                     channels = c.get("preprocess.channels");
-  if (scale.empty() || offset.empty() || channels.empty()) return m.preprocess;
-  try {
-    return {std::stof(scale), std::stof(offset), std::stoi(channels)};
-  } catch (const std::exception&) { return m.preprocess; }
+  if (scale.empty() && offset.empty() && channels.empty()) return m.preprocess;  // older checkpoints
+  data::Preprocess p;
+  p.channels = static_cast<int>(fernet::detail::checkpoint_integer(c, "preprocess.channels", -1, 1, 3, source));
+  if (p.channels != m.preprocess.channels)
+    throw CheckpointError(source + ": checkpoint field 'preprocess.channels' is " + std::to_string(p.channels) +
+                          " but network '" + m.name + "' takes " + std::to_string(m.preprocess.channels));
+  p.scale = static_cast<float>(fernet::detail::checkpoint_real(c, "preprocess.scale", 0, -1e6, 1e6, source));
+  p.offset = static_cast<float>(fernet::detail::checkpoint_real(c, "preprocess.offset", 0, -1e6, 1e6, source));
+  return p;
 }
 
 void store_preprocess(std::map<std::string, std::string>& meta, const data::Preprocess& p) {
