@@ -52,15 +52,16 @@ void check_png_data(const std::vector<std::uint8_t>& bytes, const std::string& n
       if (*started) inflateEnd(zs);
     }
   } end{&zs, &started};
-  for (std::size_t pos = 8; bytes.size() - pos >= 12;) {
+  for (std::size_t pos = 8; bytes.size() - pos >= 8;) {  // a chunk's length and type
     const std::uint32_t length = big_endian32(&bytes[pos]);
     const std::uint8_t* type = &bytes[pos + 4];
     // stb allocates a chunk's declared length before it reads the chunk: check it is there.
-    if (length > bytes.size() - pos - 12)
+    if (length > bytes.size() - pos - 8)
       refuse("a truncated PNG (a chunk declares " + std::to_string(length) + " bytes, " +
-             std::to_string(bytes.size() - pos - 12) + " remain)");
+             std::to_string(bytes.size() - pos - 8) + " remain)");
     const std::uint8_t* data = &bytes[pos + 8];
-    pos += 12 + std::size_t{length};
+    pos += 8 + std::size_t{length};
+    pos += std::min<std::size_t>(4, bytes.size() - pos);  // its CRC
     if (std::memcmp(type, "CgBI", 4) == 0) refuse("an Apple-optimised PNG (CgBI), which fernet does not read");
     if (std::memcmp(type, "IHDR", 4) == 0 && length >= 13 && limit == 0) {
       const std::uint64_t w = big_endian32(data), h = big_endian32(data + 4);
