@@ -1,7 +1,7 @@
 #pragma once
 // Files are written atomically: into a temporary file next to the target, flushed to disk,
 // then renamed over it, and the directory synced. A crash or Ctrl-C leaves either the old file or
-// the new one, never a partial one; the next write of that file removes the killed temporary.
+// the new one, never a partial one; the next write into that directory removes the killed temporary.
 // New files get 0666 less the umask; a replaced file keeps its permissions.
 #include <cerrno>
 #include <cstdio>
@@ -25,25 +25,26 @@ struct IoError : std::runtime_error {
 namespace detail {
 
 // Temporary files are named .<name>.tmp.<pid>.XXXXXX, so that one left by a killed process can
-// be told from one another live process is writing: removed when that process no longer exists.
+// be told from one another live process is writing: any such file in the directory whose
+// process no longer exists is removed.
 inline std::string temporary_prefix(const std::filesystem::path& target) {
   return "." + target.filename().string() + ".tmp.";
 }
 
-inline void remove_stale_temporaries(const std::filesystem::path& dir, const std::filesystem::path& target) {
+inline void remove_stale_temporaries(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
-  const std::string prefix = temporary_prefix(target);
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string rest = name.substr(prefix.size());  // <pid>.XXXXXX
+    const auto tmp = name.rfind(".tmp.");
+    // .<name>.tmp.<pid>.XXXXXX: mkstemp's six characters after the pid.
+    if (name.empty() || name[0] != '.' || tmp == std::string::npos || tmp == 0) continue;
+    const std::string rest = name.substr(tmp + 5);
     const auto dot = rest.find('.');
-    if (dot == std::string::npos || dot == 0 || rest.find_first_not_of("0123456789") != dot) continue;
-    long pid = 0;
-    try {
-      pid = std::stol(rest.substr(0, dot));
-    } catch (const std::exception&) { continue; }
+    if (dot == std::string::npos || dot == 0 || dot > 9 || rest.size() != dot + 7 ||
+        rest.find_first_not_of("0123456789") != dot)
+      continue;
+    const long pid = std::stol(rest.substr(0, dot));
     if (pid > 0 && pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
       fs::remove(it->path(), ec);
   }
@@ -77,12 +78,12 @@ inline void sync_directory(const std::filesystem::path& dir) {
 }  // namespace detail
 
 // Calls write(FILE*) on a temporary file and renames it to path when write returns normally;
-// then syncs the directory. Temporary files that killed processes left for this path are removed.
+// then syncs the directory. Temporary files that killed processes left in the directory are removed.
 inline void write_file_atomically(const std::string& path, const std::function<void(std::FILE*)>& write) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  detail::remove_stale_temporaries(dir, target);
+  detail::remove_stale_temporaries(dir);
   std::string tmpl =
       (dir / (detail::temporary_prefix(target) + std::to_string(::getpid()) + ".XXXXXX")).string();
   const int fd = ::mkstemp(tmpl.data());
