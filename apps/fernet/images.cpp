@@ -91,8 +91,8 @@ void check_png_data(const std::vector<std::uint8_t>& bytes, const std::string& n
         if (inflated > limit)
           refuse("its pixel data inflates to more than the " + std::to_string(limit) +
                  " bytes its header declares (a damaged or hostile PNG)");
-        if (status == Z_STREAM_END) ended = true;
-        else if (status != Z_OK) return;  // corrupt: stb reports it
+        // A corrupt stream is stb's to report; the walk goes on, to check the later chunks' lengths.
+        if (status != Z_OK) ended = true;
       }
     }
   }
