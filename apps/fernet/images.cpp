@@ -39,7 +39,9 @@ std::uint32_t big_endian32(const std::uint8_t* p) {
 // image its header declares, or an image whose raw pixel data exceeds max_image_raw_bytes, and
 // chunks whose declared length runs past the end of the file.
 void check_png_data(const std::vector<std::uint8_t>& bytes, const std::string& name) {
-  const auto refuse = [&](const std::string& why) { throw ImageError("'" + name + "': " + why); };
+  const auto refuse = [&](const std::string& why) {
+    throw ImageError("'" + name + "' is not an image fernet can read (" + why + ")");
+  };
   std::uint64_t limit = 0;
   z_stream zs{};
   bool started = false, ended = false;
@@ -57,8 +59,8 @@ void check_png_data(const std::vector<std::uint8_t>& bytes, const std::string& n
     const std::uint8_t* type = &bytes[pos + 4];
     // stb allocates a chunk's declared length before it reads the chunk: check it is there.
     if (length > bytes.size() - pos - 8)
-      refuse("a truncated PNG (a chunk declares " + std::to_string(length) + " bytes, " +
-             std::to_string(bytes.size() - pos - 8) + " remain)");
+      refuse("a truncated PNG: a chunk declares " + std::to_string(length) + " bytes, " +
+             std::to_string(bytes.size() - pos - 8) + " remain");
     const std::uint8_t* data = &bytes[pos + 8];
     pos += 8 + std::size_t{length};
     pos += std::min<std::size_t>(4, bytes.size() - pos);  // its CRC
@@ -90,7 +92,7 @@ void check_png_data(const std::vector<std::uint8_t>& bytes, const std::string& n
         inflated += scratch.size() - zs.avail_out;
         if (inflated > limit)
           refuse("its pixel data inflates to more than the " + std::to_string(limit) +
-                 " bytes its header declares (a damaged or hostile PNG)");
+                 " bytes its header declares: a damaged or hostile PNG");
         // A corrupt stream is stb's to report; the walk goes on, to check the later chunks' lengths.
         if (status != Z_OK) ended = true;
       }
