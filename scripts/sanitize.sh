@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build directory.
 #   scripts/sanitize.sh [build-dir] [ctest arguments...]
-#   scripts/sanitize.sh build-asan                 # the whole suite (slow: see README)
-#   scripts/sanitize.sh build-asan -L sanitize     # the subset CI runs (label "sanitize")
+#   scripts/sanitize.sh build-asan                          # the whole suite (slow)
+#   scripts/sanitize.sh build-asan -R 'hostile|fer2013|cli'  # the input-handling tests only
 # g++ (the project's compiler), -O1 so that the suite finishes; CUDA, benchmarks and examples off.
 # Any report fails the test that printed it: halt_on_error for ASan, no recovery for UBSan.
 # ThreadSanitizer is not run: Debian's libgomp is not built with TSan, so every OpenMP barrier
