@@ -54,7 +54,8 @@ data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m, 
   if (scale.empty() && offset.empty() && channels.empty()) return m.preprocess;  // older checkpoints
   data::Preprocess p;
   p.channels = static_cast<int>(fernet::detail::checkpoint_integer(c, "preprocess.channels", -1, 1, 3, source));
-  if (p.channels != m.preprocess.channels)
+  // Another network's checkpoint is refused by restore_checkpoint, with a message naming both.
+  if (p.channels != m.preprocess.channels && c.get("signature") == m.signature())
     throw CheckpointError(source + ": checkpoint field 'preprocess.channels' is " + std::to_string(p.channels) +
                           " but network '" + m.name + "' takes " + std::to_string(m.preprocess.channels));
   p.scale = static_cast<float>(fernet::detail::checkpoint_real(c, "preprocess.scale", 0, -1e6, 1e6, source));
