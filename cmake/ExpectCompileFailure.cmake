@@ -1,5 +1,6 @@
 # ctest helper: building TARGET must fail, and the compiler output must contain the text of
-# the "// EXPECT: ..." line of SOURCE (a plain substring, not a regex).
+# the "// EXPECT: ..." line of SOURCE (a plain substring, not a regex) and no other error: the
+# README promises that the shape mismatch is the only error printed.
 file(STRINGS ${SOURCE} expect_lines REGEX "^// EXPECT: ")
 if(NOT expect_lines)
   message(FATAL_ERROR "${SOURCE} has no '// EXPECT: ' line")
@@ -16,4 +17,9 @@ foreach(line IN LISTS expect_lines)
     message(FATAL_ERROR "${TARGET} failed to compile, but without the expected message:\n  ${expected}\nCompiler output:\n${out}")
   endif()
 endforeach()
-message(STATUS "${TARGET} failed to compile as expected")
+string(REGEX MATCHALL "error:" errors "${out}")
+list(LENGTH errors error_count)
+if(NOT error_count EQUAL 1)
+  message(FATAL_ERROR "${TARGET} failed to compile with ${error_count} errors; the expected one must be the only one.\nCompiler output:\n${out}")
+endif()
+message(STATUS "${TARGET} failed to compile as expected, with that one error")

@@ -3,7 +3,10 @@
 // run everywhere) and the CUDA tests (cuda/cuda_parity.cpp, run where a GPU is present). Each check
 // builds the same network twice from one seed, once on the CPU and once on the backend, and
 // compares outputs, input gradients, parameter gradients, buffers and optimiser updates.
-// Error measure: max |device - cpu| / max |cpu| over a tensor (normwise relative error).
+// Error measure: max |device - cpu| / max |cpu| over a tensor (normwise relative error). After
+// one forward/backward, a network's parameter gradients and buffers are compared tensor by tensor
+// (each layer's weights and biases on their own scale, found with fernet::walk_network), so that a
+// wrong small layer is not hidden by a large one's magnitude.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -15,6 +18,7 @@
 #include <fernet/device/model.hpp>
 #include <fernet/fernet.hpp>
 #include <fernet/networks.hpp>
+#include <fernet/summary.hpp>
 
 namespace parity {
 
@@ -46,6 +50,39 @@ inline void check_close(const std::string& what, const float* got, const float* 
   const double err = relative_error(got, want, n);
   INFO(what << ": relative error " << err << " (tolerance " << tolerance << ")");
   CHECK(err <= tolerance);
+}
+
+// check_close on each tensor of a network's parameter block (weights, then biases, of every
+// layer) or buffer block (each layer's buffers), visiting the layers with fernet::walk_network.
+struct PerTensorCheck {
+  const std::string& what;
+  const float *got, *want;
+  bool buffers;
+  int index = 0;
+  template <class Node>
+  void layer(const Node& node) {
+    using Layer = typename Node::spec::template layer<typename Node::in_shape>;
+    const std::string name = what + ", layer " + std::to_string(index++) + " " + Node::spec::name();
+    const std::size_t off = buffers ? node.buffer_offset : node.param_offset;
+    const std::size_t n = buffers ? Node::buffer_count : Node::param_count;
+    std::size_t weights = n;
+    if constexpr (requires { Layer::weight_count; })
+      if (!buffers) weights = Layer::weight_count;
+    if (weights > 0) check_close(name + (weights < n ? " weights" : ""), got + off, want + off, weights);
+    if (weights < n) check_close(name + " biases", got + off + weights, want + off + weights, n - weights);
+  }
+  template <class Node>
+  void enter(const Node&) {}
+  template <class Node>
+  void shortcut(const Node&) {}
+  template <class Node>
+  void leave(const Node&) {}
+};
+
+template <class Net>
+void check_close_per_tensor(const std::string& what, const float* got, const float* want, bool buffers = false) {
+  PerTensorCheck v{what, got, want, buffers};
+  fernet::walk_network<Net>(v);
 }
 
 template <class T>
@@ -94,11 +131,11 @@ void check_forward_backward(Backend& be, const std::string& name, int n, bool tr
   dev.backward(dy_dev.data(), dx_dev.data());
   check_close("input gradient", fetch(be, dx_dev.data(), n * in).data(), dx_host.data(), n * in);
   if constexpr (Net::parameter_count > 0)
-    check_close("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(), host.gradients().data(),
-                Net::parameter_count);
+    check_close_per_tensor<Net>("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(),
+                                host.gradients().data());
   if constexpr (Net::buffer_count > 0)
-    check_close("buffers (running statistics)", fetch(be, dev.buffers(), Net::buffer_count).data(),
-                host.buffers().data(), Net::buffer_count);
+    check_close_per_tensor<Net>("buffers (running statistics)", fetch(be, dev.buffers(), Net::buffer_count).data(),
+                                host.buffers().data(), true);
 }
 
 // `steps` full training steps (forward, loss, backward, optimiser) on the CPU and on the device
@@ -143,6 +180,9 @@ void check_training_steps(Backend& be, const std::string& name, int n, int steps
     CHECK(std::abs(r.loss_sum / n - loss) <= tolerance * std::max(1.f, std::abs(loss)));
     CHECK(r.correct == correct);
     const auto g = host.gradients();
+    // Whole-block here, not per tensor: per tensor, ResNet-18 + SGD at batch 4 differs by up to
+    // 0.11 (layer 36's Conv<256,256,3> gradients) and NetAdam's fc1 weights by 1.2e-4 after two
+    // steps on the emulated device (measured for issue 12; open, see the integrator's notes).
     check_close("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(), g.data(), g.size());
     float gmax = 0;
     for (float v : g) gmax = std::max(gmax, std::abs(v));

@@ -2,6 +2,8 @@
 // against the generic ones (bitwise: same additions in the same order), the vectorised sum.
 #include <doctest/doctest.h>
 
+#include <cstdio>
+
 #include <cmath>
 #include <vector>
 
@@ -104,6 +106,11 @@ void check_pool2x2() {
 }  // namespace
 
 TEST_CASE("kernels: vectorised 2x2 max pooling equals the scalar loop (ties, odd sizes)") {
+#if !XSIMD_WITH_AVX512F
+  // The vectorised 2x2 kernel exists only for AVX-512: elsewhere both runs take the scalar loop.
+  std::printf("[fernet: skipped] this build has no AVX-512, so there is no vectorised 2x2 pooling to compare\n");
+  return;
+#endif
   check_pool2x2<Shape<3, 46, 46>>();
   check_pool2x2<Shape<2, 21, 21>>();
   check_pool2x2<Shape<2, 8, 8>>();

@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <fernet/checkpoint.hpp>
 #include <fernet/data/fer2013_dataset.hpp>
@@ -37,6 +38,9 @@ class StopSignals {
 std::string shell_quote(const std::string& s);
 std::string command_line(int argc, char** argv);
 std::string iso_time_now();
+// Text that came from a file (checkpoint metadata, paths) made safe to print: control bytes other
+// than newline and tab become \xNN, so escape sequences never reach the terminal.
+std::string printable(std::string_view text);
 
 // ---- inputs ----
 // A file the user named as input: a clear message when it is missing or not a file.

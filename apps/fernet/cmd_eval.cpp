@@ -32,13 +32,16 @@ struct EvalArgs {
   bool json_out = false;
 };
 
-// --data, else the data the checkpoint was trained on, else the default file, else synthetic.
-std::string data_for(const std::string& given, const Checkpoint& c) {
+// --data, or the built-in synthetic faces for a checkpoint trained on them. A path stored in
+// the checkpoint is never opened: a checkpoint is a file from anywhere, and opening what it
+// names would let it make eval read (and quote in its errors) any file the user can read.
+std::string data_for(const std::string& given, const Checkpoint& c, const std::string& source) {
   if (!given.empty()) return given;
   const std::string trained = c.get("data");
   if (trained == "synthetic") return {};
-  if (!trained.empty() && fs::exists(trained)) return trained;
-  return data::default_data_path();
+  throw UsageError("--data FILE is required: " + source + " was trained on " +
+                   (trained.empty() ? std::string("unrecorded data") : "'" + trained + "'") +
+                   " and fernet does not open a file named inside a checkpoint");
 }
 
 int cmd_eval(const EvalArgs& a) {
@@ -50,18 +53,18 @@ int cmd_eval(const EvalArgs& a) {
   const Checkpoint c = load_checkpoint(a.load);
   const ModelInfo& m = model_for_checkpoint(c, a.load, a.model);
   std::string description;
-  const data::Fer2013 all = load_data(data_for(a.data, c), description);
+  const data::Fer2013 all = load_data(data_for(a.data, c, a.load), description);
   const data::Fer2013 subset = all.split(split);
   if (subset.size() == 0)
     throw std::runtime_error(description + " has no " + a.split + " rows (" + data::split_counts(all) +
                              "); choose another --split");
   const std::string tta = a.o_tta->count() ? a.tta : c.get("tta");
-  const Evaluation ev = m.evaluate(c, a.load, subset, a.batch, checkpoint_preprocess(c, m), backend.get(), tta);
+  const Evaluation ev = m.evaluate(c, a.load, subset, a.batch, checkpoint_preprocess(c, m, a.load), backend.get(), tta);
   if (a.json_out) {
     json j = metrics_json(ev.confusion);
     j["model"] = m.name;
     j["checkpoint"] = a.load;
-    j["epoch"] = std::stoi(c.get("epoch", "0"));
+    j["epoch"] = fernet::detail::checkpoint_integer(c, "epoch", 0, 0, 1000000, a.load);
     j["data"] = description;
     j["split"] = a.split;
     j["loss"] = number(ev.loss);
@@ -69,9 +72,9 @@ int cmd_eval(const EvalArgs& a) {
     j["weights_checksum"] = weights_checksum(c);
     std::cout << j.dump(2) << "\n";
   } else {
-    std::printf("%s (%s, epoch %s) on %s, %s: %zu images, test-time views %s\n", a.load.c_str(), m.name.c_str(),
-                c.get("epoch", "?").c_str(), description.c_str(), a.split.c_str(), subset.size(),
-                tta.empty() ? "none" : tta.c_str());
+    std::printf("%s (%s, epoch %lld) on %s, %s: %zu images, test-time views %s\n", printable(a.load).c_str(),
+                m.name.c_str(), fernet::detail::checkpoint_integer(c, "epoch", 0, 0, 1000000, a.load),
+                printable(description).c_str(), a.split.c_str(), subset.size(), tta.empty() ? "none" : tta.c_str());
     std::printf("%s accuracy: %.4f (%ld of %ld), loss %.4f\n\n", a.split.c_str(), ev.accuracy(), ev.confusion.correct(),
                 ev.confusion.total(), ev.loss);
     std::printf("%s", ev.confusion.report([](int k) { return data::emotion_name(k); }).c_str());
@@ -86,7 +89,7 @@ Command add_eval_command(CLI::App& app) {
   auto* eval =
       app.add_subcommand("eval", "Evaluate a checkpoint: accuracy, per-class precision/recall/F1, confusion matrix");
   eval->add_option("--load", a->load, "checkpoint, e.g. DIR/model.fernet")->required();
-  eval->add_option("--data", a->data, "FER2013 CSV (plain or .gz); default: the data the model was trained on");
+  eval->add_option("--data", a->data, "FER2013 CSV (plain or .gz); required unless the model was trained on synthetic faces");
   eval->add_option("--split", a->split, "Training, PublicTest or PrivateTest")->capture_default_str();
   eval->add_option("--model", a->model, "expect this network (refuses a checkpoint of another)");
   eval->add_option("--batch", a->batch, "images per forward pass")->capture_default_str();

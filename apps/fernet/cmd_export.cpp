@@ -41,7 +41,7 @@ int cmd_export(const ExportArgs& a) {
                 m.name.c_str());
     return 0;
   }
-  m.export_onnx(c, a.load, checkpoint_preprocess(c, m), a.out);
+  m.export_onnx(c, a.load, checkpoint_preprocess(c, m, a.load), a.out);
   std::printf("wrote %s: %s as ONNX (opset 13); input 'input' = raw grey pixels, N x 1 x 48 x 48\n", a.out.c_str(),
               m.name.c_str());
   return 0;

@@ -41,7 +41,7 @@ int cmd_info(const InfoArgs& a) {
     std::printf("checkpoint: %s\n", a.checkpoint.c_str());
     for (const char* key : {"model", "parameter_count", "epoch", "best_accuracy", "optimizer", "optimizer_steps",
                             "seed", "preprocess", "data", "eval_split", "fernet_version", "shapes"})
-      if (!c.get(key).empty()) std::printf("%s: %s\n", key, c.get(key).c_str());
+      if (!c.get(key).empty()) std::printf("%s: %s\n", key, printable(c.get(key)).c_str());
     std::printf("weights checksum: %s\n", weights_checksum(c).c_str());
     return 0;
   }

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,9 +76,14 @@ int cmd_predict(const PredictArgs& a) {
   if (a.threads > 0) set_threads(a.threads);
   if (a.images.empty() && a.csv.empty()) throw UsageError("give IMAGE files to classify, or --csv FILE");
   if (!a.out.empty() && a.csv.empty()) throw UsageError("--out is for --csv predictions; images are printed");
+  if (!a.out.empty() && a.out != "-" && !a.csv.empty()) {  // --out would replace the input it reads
+    std::error_code ec;
+    if (a.out == a.csv || std::filesystem::equivalent(a.out, a.csv, ec))
+      throw UsageError("--out '" + a.out + "' is the --csv input file; choose another --out");
+  }
   const Checkpoint c = load_checkpoint(a.load);
   const ModelInfo& m = model_for_checkpoint(c, a.load, a.model);
-  const data::Preprocess pre = checkpoint_preprocess(c, m);
+  const data::Preprocess pre = checkpoint_preprocess(c, m, a.load);
 
   if (!a.images.empty()) {
     std::vector<std::array<std::uint8_t, data::image_pixels>> faces;

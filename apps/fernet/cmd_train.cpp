@@ -51,7 +51,12 @@ struct RunStart {
   std::string dir, original_cmdline, started;
   bool resume = false;
   std::unique_ptr<device::Backend> backend;  // opened before any file is written: a bad device fails first
+  json run_json;                             // a new run's run.json, written by start_fresh after the data loads
 };
+
+// The files a run writes in its directory (besides run.json); a new run replaces them.
+constexpr const char* run_output_files[] = {"last.fernet", "model.fernet", "history.csv",
+                                            "curves.png",  "confusion.png", "report.json"};
 
 // --resume DIR: the settings from DIR/run.json; only --epochs, --threads and --device may change.
 RunStart resume_run(const TrainArgs& a, const std::string& cmdline) {
@@ -72,16 +77,11 @@ RunStart resume_run(const TrainArgs& a, const std::string& cmdline) {
   if (!fs::exists(run_json, ec))
     throw std::runtime_error("cannot resume: '" + r.dir +
                              "' holds no run (no run.json); start one with fernet train --model NAME --out " + r.dir);
-  std::ifstream in(run_json);
-  json j;
-  try {
-    j = json::parse(in);
-    r.settings = settings_from_json(j.at("settings"));
-    r.original_cmdline = j.value("command_line", cmdline);
-    r.started = j.value("started", r.started);
-  } catch (const json::exception& e) {
-    throw std::runtime_error("cannot resume: " + run_json.string() + " is not a valid run file: " + e.what());
-  }
+  RunFile file = read_run_file(run_json.string());  // size-capped, every field checked
+  json& j = file.document;
+  r.settings = file.settings;
+  if (!file.command_line.empty()) r.original_cmdline = file.command_line;
+  if (!file.started.empty()) r.started = file.started;
   if (!fs::exists(fs::path(r.dir) / "last.fernet"))
     throw std::runtime_error("cannot resume: '" + r.dir +
                              "' has no last.fernet, so no epoch finished; start the run again: " + r.original_cmdline);
@@ -91,7 +91,8 @@ RunStart resume_run(const TrainArgs& a, const std::string& cmdline) {
   if (a.o_device->count()) s.device = a.device;
   validate(s);
   r.backend = open_backend(s.device);
-  const int done = std::stoi(Checkpoint::load((fs::path(r.dir) / "last.fernet").string()).get("epoch", "0"));
+  const std::string last = (fs::path(r.dir) / "last.fernet").string();
+  const int done = static_cast<int>(fernet::detail::checkpoint_integer(Checkpoint::load(last), "epoch", 0, 0, 1000000, last));
   if (s.epochs < done)
     throw UsageError("--epochs " + std::to_string(s.epochs) + " is fewer than the " + std::to_string(done) +
                      " epochs this run has already done");
@@ -150,21 +151,36 @@ RunStart new_run(const TrainArgs& a, const std::string& cmdline) {
   if (ec || !fs::is_directory(r.dir))
     throw std::runtime_error("cannot create output directory '" + r.dir +
                              "': " + (ec ? ec.message() : std::string("a file of that name exists")));
-  if (fs::exists(fs::path(r.dir) / "run.json") && !a.force)
+  // Nothing in the directory changes here: its files are replaced only once the data has loaded
+  // (start_fresh), so a mistyped input leaves a previous run as it was.
+  const bool holds_run = fs::exists(fs::path(r.dir) / "run.json", ec);
+  const bool finished_epoch = fs::exists(fs::path(r.dir) / "last.fernet", ec);
+  if (holds_run && finished_epoch && !a.force)
     throw std::runtime_error("'" + r.dir + "' already holds a run; continue it with: fernet train --resume " + r.dir +
                              " (or pass --force to start over, or choose another --out)");
-  for (const char* f : {"last.fernet", "model.fernet", "history.csv", "curves.png", "confusion.png", "report.json"})
-    fs::remove(fs::path(r.dir) / f, ec);
-  const json j = {{"fernet_version", version_string},
-                  {"command_line", cmdline},
-                  {"started", r.started},
-                  {"settings", settings_json(s)}};
+  if (!holds_run && !a.force)
+    for (const char* f : run_output_files)
+      if (fs::exists(fs::path(r.dir) / f, ec))
+        throw std::runtime_error("'" + r.dir + "' holds a file named " + f +
+                                 " but no run (no run.json); pass --force to replace fernet's files there, or "
+                                 "choose another --out");
+  r.run_json = {{"fernet_version", version_string},
+                {"command_line", cmdline},
+                {"started", r.started},
+                {"settings", settings_json(s)}};
+  return r;
+}
+
+// A new run's directory once its inputs have loaded: the previous run's files (a run that
+// finished no epoch, or one replaced with --force) removed, run.json written.
+void start_fresh(const RunStart& r) {
+  std::error_code ec;
+  for (const char* f : run_output_files) fs::remove(fs::path(r.dir) / f, ec);
   try {
-    write_text_atomically((fs::path(r.dir) / "run.json").string(), j.dump(2) + "\n");
+    write_text_atomically((fs::path(r.dir) / "run.json").string(), r.run_json.dump(2) + "\n");
   } catch (const IoError& e) {
     throw std::runtime_error("output directory '" + r.dir + "' is not writable: " + e.what());
   }
-  return r;
 }
 
 // curves.png, confusion.png and report.json of a finished run; prints the best epoch's report.
@@ -256,6 +272,7 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
   const data::TrainingSplits splits =
       data::training_splits(load_data(s.data, description), parse_split_or_throw(s.eval_split), description);
   const data::Fer2013 &train = splits.train, &eval = splits.eval;
+  if (!run.resume) start_fresh(run);
   if (s.data.empty() && !run.resume && !a.synthetic)
     std::printf(
         "data: built-in synthetic faces (no --data given and no FER2013 file found at "

@@ -1,7 +1,8 @@
 #pragma once
-// Image files for `fernet predict` (decoding with stb_image: PNG, JPEG, BMP, GIF, TGA, PNM, ...)
+// Image files for `fernet predict` (decoding with stb_image: PNG and JPEG only, size-capped)
 // and for the hidden `fernet synth --images` test helper (encoding with stb_image_write).
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -18,8 +19,17 @@ struct GreyImage {
   std::vector<std::uint8_t> pixels;  // row-major
 };
 
-// Any image stb_image decodes, converted to grey (ITU-R BT.601 luma, alpha dropped).
-GreyImage load_grey(const std::string& path);
+// Caps on what one image may cost: its file and its decoded size (64 megapixels: 8192 x 8192),
+// checked before anything that large is allocated.
+inline constexpr std::size_t max_image_file_bytes = std::size_t{64} << 20;
+inline constexpr std::uint64_t max_image_pixels = std::uint64_t{64} << 20;
+// A PNG's raw pixel data (width x height x channels x bit depth) is capped too: 256 MiB is a
+// 64-megapixel RGBA image at 8 bits; its pixel data may not inflate past what its header declares.
+inline constexpr std::uint64_t max_image_raw_bytes = std::uint64_t{256} << 20;
+
+// A PNG or JPEG image converted to grey (ITU-R BT.601 luma, alpha dropped); `name` is for messages.
+GreyImage decode_grey(const std::vector<std::uint8_t>& bytes, const std::string& name);
+GreyImage load_grey(const std::string& path);  // the file at path, read with the caps above
 
 // The largest centred square, resized to 48x48 (the FER2013 format).
 std::array<std::uint8_t, 48 * 48> to_fer2013(const GreyImage& img);

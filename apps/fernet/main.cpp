@@ -85,14 +85,14 @@ int main(int argc, char** argv) {
       if (*c.sub) return c.run();
   } catch (const UsageError& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "fernet: error: %s\nRun 'fernet %s --help' for the flags.\n", e.what(),
+    std::fprintf(stderr, "fernet: error: %s\nRun 'fernet %s --help' for the flags.\n", printable(e.what()).c_str(),
                  app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name().c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::string message = e.what();
     if (message.rfind("fernet: ", 0) == 0) message.erase(0, 8);  // library messages carry the prefix too
-    std::fprintf(stderr, "fernet: error: %s\n", message.c_str());
+    std::fprintf(stderr, "fernet: error: %s\n", printable(message).c_str());  // messages quote file contents
     return 1;
   }
   return 0;

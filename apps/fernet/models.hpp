@@ -18,23 +18,9 @@
 #include <fernet/train/run.hpp>
 #include <fernet/train/trainer.hpp>
 
-namespace fernet::app {
+#include "run_settings.hpp"
 
-// What a run needs to know; stored in DIR/run.json so that --resume needs no other flags.
-struct RunSettings {
-  std::string model;
-  int epochs = 0, batch = 0, threads = 0;
-  double lr = 0;
-  std::uint64_t seed = 0;
-  std::string data;  // absolute path, or empty for the built-in synthetic set
-  std::string eval_split = "PublicTest";
-  std::string init;            // optional checkpoint the weights start from
-  std::string device = "cpu";  // cpu, cuda, cuda:N or emulated (device/select.hpp)
-  // Accuracy options, train/options_text.hpp's text forms (the model's recipe unless flags say).
-  bool normalize = false;  // zero-centred inputs ((pixel - 127.5) / 63.75) instead of the model's
-  std::string augment, schedule, tta;
-  double label_smoothing = 0, clip_grad_norm = 0;
-};
+namespace fernet::app {
 
 struct TrainJob {
   RunSettings settings;
@@ -123,13 +109,16 @@ inline ModelInfo from_recipe(const Recipe& r) {
 const std::vector<ModelInfo>& models();
 const ModelInfo* find_model(const std::string& name);
 std::string model_names(const char* separator = ", ");
+void validate(const RunSettings& s);  // validate_values (run_settings.hpp), a known model, the accuracy options
+// The run's input preprocessing: the model's, or zero-centred with --normalize (same channels).
+data::Preprocess run_preprocess(const RunSettings& s, const ModelInfo& m);
 
 // The network a checkpoint holds: `wanted` when given (restore then refuses another network's
 // checkpoint), else by the checkpoint's "model" name, else by its signature.
 const ModelInfo& model_for_checkpoint(const Checkpoint& c, const std::string& source, const std::string& wanted);
 
 // Preprocessing recorded in the checkpoint, or the model's default.
-data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m);
+data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m, const std::string& source);
 void store_preprocess(std::map<std::string, std::string>& meta, const data::Preprocess& p);
 
 // Per-network factories, one per translation unit.

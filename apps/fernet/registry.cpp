@@ -1,7 +1,12 @@
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
+#include <fernet/train/options_text.hpp>
+
 #include "models.hpp"
+
+#include "cli_common.hpp"
 
 namespace fernet::app {
 
@@ -39,13 +44,51 @@ const ModelInfo& model_for_checkpoint(const Checkpoint& c, const std::string& so
                            model_names() + ")");
 }
 
-data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m) {
+void validate(const RunSettings& s) {
+  validate_values(s);
+  const ModelInfo* m = find_model(s.model);
+  if (!m) throw UsageError("unknown model '" + s.model + "'; choose one of: " + model_names());
+  if (!(s.label_smoothing >= 0 && s.label_smoothing < 1))
+    throw UsageError("--label-smoothing must be in [0, 1) (got " + std::to_string(s.label_smoothing) + ")");
+  if (!(s.clip_grad_norm >= 0) || !std::isfinite(s.clip_grad_norm))
+    throw UsageError("--clip-grad-norm must be 0 (off) or positive (got " + std::to_string(s.clip_grad_norm) + ")");
+  if (s.clip_grad_norm > 0 && s.device != "cpu")
+    throw UsageError("--clip-grad-norm runs on the CPU only; it is not implemented for --device " + s.device);
+  // The texts parse now, so that a typo fails before any data is loaded.
+  try {
+    options_text::parse_augment(s.augment, run_preprocess(s, *m));
+  } catch (const std::invalid_argument& e) { throw UsageError(std::string("--augment: ") + e.what()); }
+  try {
+    options_text::parse_schedule(s.schedule, s.lr, s.epochs, 1);
+  } catch (const std::invalid_argument& e) { throw UsageError(std::string("--schedule: ") + e.what()); }
+  try {
+    options_text::parse_tta(s.tta);
+  } catch (const std::invalid_argument& e) { throw UsageError(std::string("--tta: ") + e.what()); }
+}
+
+data::Preprocess run_preprocess(const RunSettings& s, const ModelInfo& m) {
+  if (!s.normalize) return m.preprocess;
+  data::Preprocess p = data::preprocess::centered;
+  p.channels = m.preprocess.channels;
+  return p;
+}
+
+// Checked at load: the channel count decides how much memory an image takes (a crafted 1 MB
+// checkpoint asked for 2 GB per image), so it must be the network's own; scale and offset must
+// keep 0..255 pixels finite.
+data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m, const std::string& source) {
   const std::string scale = c.get("preprocess.scale"), offset = c.get("preprocess.offset"),
                     channels = c.get("preprocess.channels");
-  if (scale.empty() || offset.empty() || channels.empty()) return m.preprocess;
-  try {
-    return {std::stof(scale), std::stof(offset), std::stoi(channels)};
-  } catch (const std::exception&) { return m.preprocess; }
+  if (scale.empty() && offset.empty() && channels.empty()) return m.preprocess;  // older checkpoints
+  data::Preprocess p;
+  p.channels = static_cast<int>(fernet::detail::checkpoint_integer(c, "preprocess.channels", -1, 1, 3, source));
+  // Another network's checkpoint is refused by restore_checkpoint, with a message naming both.
+  if (p.channels != m.preprocess.channels && c.get("signature") == m.signature())
+    throw CheckpointError(source + ": checkpoint field 'preprocess.channels' is " + std::to_string(p.channels) +
+                          " but network '" + m.name + "' takes " + std::to_string(m.preprocess.channels));
+  p.scale = static_cast<float>(fernet::detail::checkpoint_real(c, "preprocess.scale", 0, -1e6, 1e6, source));
+  p.offset = static_cast<float>(fernet::detail::checkpoint_real(c, "preprocess.offset", 0, -1e6, 1e6, source));
+  return p;
 }
 
 void store_preprocess(std::map<std::string, std::string>& meta, const data::Preprocess& p) {

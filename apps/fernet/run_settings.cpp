@@ -1,7 +1,13 @@
 #include "run_settings.hpp"
 
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <memory>
 #include <sstream>
+#include <sys/stat.h>
 
 #include <fernet/train/options_text.hpp>
 
@@ -30,14 +36,37 @@ json settings_json(const RunSettings& s) {
           {"clip_grad_norm", s.clip_grad_norm}};
 }
 
+namespace {
+
+// A whole number stored in run.json, in [lo, hi]; a fraction, string or out-of-range value is
+// refused here rather than converted (a JSON 1e300 read as int is undefined behaviour).
+template <class Int>
+Int integer_field(const json& j, const char* key, Int lo, Int hi) {
+  const json& v = j.at(key);
+  const bool fits = v.is_number_unsigned()
+                        ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi)
+                        : v.is_number_integer() && v.get<std::int64_t>() >= static_cast<std::int64_t>(lo) &&
+                              (hi > static_cast<Int>(std::numeric_limits<std::int64_t>::max()) ||
+                               v.get<std::int64_t>() <= static_cast<std::int64_t>(hi));
+  if (!fits)
+    throw json::other_error::create(501, std::string("'") + key + "' must be a whole number from " +
+                                             std::to_string(lo) + " to " + std::to_string(hi) + ", not " + v.dump(),
+                                    &v);
+  return v.get<Int>();
+}
+
+constexpr int int_max = std::numeric_limits<int>::max();
+
+}  // namespace
+
 RunSettings settings_from_json(const json& j) {
   RunSettings s;
   s.model = j.at("model").get<std::string>();
-  s.epochs = j.at("epochs").get<int>();
-  s.batch = j.at("batch").get<int>();
+  s.epochs = integer_field<int>(j, "epochs", 0, int_max);
+  s.batch = integer_field<int>(j, "batch", 0, int_max);
   s.lr = j.at("lr").get<double>();
-  s.seed = j.at("seed").get<std::uint64_t>();
-  s.threads = j.value("threads", 0);
+  s.seed = integer_field<std::uint64_t>(j, "seed", 0, std::numeric_limits<std::uint64_t>::max());
+  s.threads = j.contains("threads") ? integer_field<int>(j, "threads", 0, int_max) : 0;
   s.data = j.at("data").is_null() ? std::string() : j.at("data").get<std::string>();
   s.eval_split = j.value("eval_split", std::string("PublicTest"));
   s.init = j.contains("init") && !j.at("init").is_null() ? j.at("init").get<std::string>() : std::string();
@@ -52,7 +81,36 @@ RunSettings settings_from_json(const json& j) {
   return s;
 }
 
-void validate(const RunSettings& s) {
+RunFile parse_run_file(std::string_view text, const std::string& source) {
+  try {
+    const json j = json::parse(text);
+    RunFile r;
+    r.settings = settings_from_json(j.at("settings"));
+    r.command_line = j.value("command_line", std::string());
+    r.started = j.value("started", std::string());
+    r.document = j;
+    return r;
+  } catch (const json::exception& e) {
+    throw std::runtime_error("cannot resume: " + source + " is not a valid run file: " + e.what());
+  }
+}
+
+RunFile read_run_file(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (!f) throw std::runtime_error("cannot resume: cannot open " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(::fileno(f.get()), &st) != 0 || !S_ISREG(st.st_mode))
+    throw std::runtime_error("cannot resume: " + path + " is not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > max_run_file_bytes)
+    throw std::runtime_error("cannot resume: " + path + " is " + std::to_string(st.st_size) +
+                             " bytes, more than a run file ever is (" + std::to_string(max_run_file_bytes) + ")");
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  if (std::fread(text.data(), 1, text.size(), f.get()) != text.size())
+    throw std::runtime_error("cannot resume: cannot read " + path);
+  return parse_run_file(text, path);
+}
+
+void validate_values(const RunSettings& s) {
   if (s.epochs < 1) throw UsageError("--epochs must be at least 1 (got " + std::to_string(s.epochs) + ")");
   if (s.batch < 1) throw UsageError("--batch must be at least 1 (got " + std::to_string(s.batch) + ")");
   if (!(s.lr > 0) || !std::isfinite(s.lr)) {
@@ -61,31 +119,6 @@ void validate(const RunSettings& s) {
     throw UsageError("--lr must be a positive number (got " + v.str() + ")");
   }
   if (s.threads < 0) throw UsageError("--threads must be at least 1 (got " + std::to_string(s.threads) + ")");
-  const ModelInfo* m = find_model(s.model);
-  if (!m) throw UsageError("unknown model '" + s.model + "'; choose one of: " + model_names());
-  if (!(s.label_smoothing >= 0 && s.label_smoothing < 1))
-    throw UsageError("--label-smoothing must be in [0, 1) (got " + std::to_string(s.label_smoothing) + ")");
-  if (!(s.clip_grad_norm >= 0) || !std::isfinite(s.clip_grad_norm))
-    throw UsageError("--clip-grad-norm must be 0 (off) or positive (got " + std::to_string(s.clip_grad_norm) + ")");
-  if (s.clip_grad_norm > 0 && s.device != "cpu")
-    throw UsageError("--clip-grad-norm runs on the CPU only; it is not implemented for --device " + s.device);
-  // The texts parse now, so that a typo fails before any data is loaded.
-  try {
-    options_text::parse_augment(s.augment, run_preprocess(s, *m));
-  } catch (const std::invalid_argument& e) { throw UsageError(std::string("--augment: ") + e.what()); }
-  try {
-    options_text::parse_schedule(s.schedule, s.lr, s.epochs, 1);
-  } catch (const std::invalid_argument& e) { throw UsageError(std::string("--schedule: ") + e.what()); }
-  try {
-    options_text::parse_tta(s.tta);
-  } catch (const std::invalid_argument& e) { throw UsageError(std::string("--tta: ") + e.what()); }
-}
-
-data::Preprocess run_preprocess(const RunSettings& s, const ModelInfo& m) {
-  if (!s.normalize) return m.preprocess;
-  data::Preprocess p = data::preprocess::centered;
-  p.channels = m.preprocess.channels;
-  return p;
 }
 
 }  // namespace fernet::app

@@ -11,10 +11,15 @@
 // Sequential::signature()) so that loading into another network fails with a message naming
 // both. Sections hold "parameters", "buffers" and optimiser state. Little-endian, as every
 // machine fernet targets. Written atomically.
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -49,7 +54,7 @@ struct Checkpoint {
     if (it->second.size() != dst.size())
       throw CheckpointError(source + ": section '" + name + "' holds " + std::to_string(it->second.size()) +
                             " values, expected " + std::to_string(dst.size()));
-    std::memcpy(dst.data(), it->second.data(), dst.size() * sizeof(float));
+    if (!dst.empty()) std::memcpy(dst.data(), it->second.data(), dst.size() * sizeof(float));
   }
 
   void save(const std::string& path) const {
@@ -85,16 +90,28 @@ struct Checkpoint {
     });
   }
 
+  // Only a regular file is read, and only after its 8-byte header is checked: a device such as
+  // /dev/zero or a large file of another kind is refused before anything is allocated for it.
+  // The file's size then bounds every count inside it (parse checks each against what is left).
   static Checkpoint load(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
     if (!f) throw CheckpointError("cannot open checkpoint '" + path + "': " + std::strerror(errno));
-    std::vector<unsigned char> bytes;
-    unsigned char buf[1 << 16];
-    std::size_t got;
-    while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + got);
-    const bool read_error = std::ferror(f);
-    std::fclose(f);
-    if (read_error) throw CheckpointError("cannot read checkpoint '" + path + "'");
+    struct stat st {};
+    if (::fstat(::fileno(f.get()), &st) != 0) throw CheckpointError("cannot read checkpoint '" + path + "'");
+    if (!S_ISREG(st.st_mode)) throw CheckpointError("checkpoint '" + path + "' is not a regular file");
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    unsigned char head[8];
+    if (size < sizeof head || std::fread(head, 1, sizeof head, f.get()) != sizeof head ||
+        std::memcmp(head, magic, sizeof head) != 0)
+      throw CheckpointError(path + ": not a valid fernet checkpoint (missing the FERNETCK header)");
+    if (size > std::numeric_limits<std::size_t>::max() / 2)
+      throw CheckpointError(path + ": not a valid fernet checkpoint (impossibly large)");
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+    std::memcpy(bytes.data(), head, sizeof head);
+    const std::size_t got = std::fread(bytes.data() + sizeof head, 1, bytes.size() - sizeof head, f.get());
+    if (std::ferror(f.get())) throw CheckpointError("cannot read checkpoint '" + path + "': " + std::strerror(errno));
+    if (got != bytes.size() - sizeof head)
+      throw CheckpointError(path + ": not a valid fernet checkpoint (the file changed size while being read)");
     return parse(bytes, path);
   }
 
@@ -143,7 +160,7 @@ struct Checkpoint {
       pos += 8;
       if (count > (end - pos) / sizeof(float)) throw fail("section '" + name + "' is truncated");
       std::vector<float> v(count);
-      std::memcpy(v.data(), bytes.data() + pos, count * sizeof(float));
+      if (count > 0) std::memcpy(v.data(), bytes.data() + pos, count * sizeof(float));  // v.data() is null when empty
       pos += count * sizeof(float);
       c.sections[name] = std::move(v);
     }

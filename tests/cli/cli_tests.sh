@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Drives the fernet program as a user would: commands, exit codes, messages, files.
 #   cli_tests.sh CASE FERNET WORKDIR SCRIPTDIR
-# CASE: info | synth | usage_errors | file_errors | train | eval | predict | resume | interrupt_synthetic | device |
-#       recipe
-# The eval and predict cases use the run the train case leaves in WORKDIR/../train (a CTest fixture).
+# CASE: info | synth | usage_errors | file_errors | train | eval | predict | resume | interrupt_synthetic | device
+#       | recipe | hostile
+# The eval, predict and hostile cases use the run the train case leaves in WORKDIR/../train (a CTest fixture).
 set -u
 case_name=$1
 fernet=$2
@@ -200,7 +200,8 @@ eval)
   check_json eval.json accuracy loss per_class.6.f1 confusion_matrix.6.6 model split
   grep -q '"split": "PrivateTest"' eval.json || fail "eval.json: split"
   grep -q '"images": 60' eval.json || fail "eval.json: images"
-  expect 0 "PublicTest accuracy" -- eval --load "$run_dir/model.fernet"  # data from the checkpoint
+  # without --data: refused, the path stored in the checkpoint is not opened (tests hostile)
+  expect 2 "--data FILE is required: .*model.fernet was trained on '.*data.csv'" -- eval --load "$run_dir/model.fernet"
   expect 1 "checkpoint holds network 'tf-cnn'.*but this is network 'cnn-adam'" \
     -- eval --load "$run_dir/model.fernet" --data "$data" --model cnn-adam
   # export: an ONNX file (protobuf: field 1 ir_version, a varint) that onnxruntime and OpenCV
@@ -332,6 +333,73 @@ recipe)
     -- train --model cnn-adam --data data.csv --clip-grad-norm 1 --device emulated --out bad
   expect 1 "evaluate with test-time views of that size" \
     -- train --model vgg-fast --data data.csv --epochs 2 --tta none --out bad2
+  ;;
+
+hostile)
+  # Hostile input and faults (issue 12): crafted checkpoints, images, run files and directories.
+  [ -s "$run_dir/model.fernet" ] || { echo "FAIL: the train case's run is missing"; exit 1; }
+  data=$run_dir/../data.csv
+  craft() { python3 "$scripts/craft_checkpoint.py" "$run_dir/model.fernet" "$@" || fail "craft_checkpoint $*"; }
+  # eval never opens a file named inside a checkpoint (before: it read /etc/shadow and quoted it)
+  craft shadow.fernet data=/etc/shadow
+  expect 2 "--data FILE is required: shadow.fernet was trained on '/etc/shadow' and fernet does not open a file named inside a checkpoint" \
+    -- eval --load shadow.fernet
+  craft synthetic.fernet data=synthetic
+  expect 0 "PublicTest accuracy" -- eval --load synthetic.fernet  # trained on synthetic faces: no file needed
+  # preprocessing fields are checked at load (before: 100000 channels, 2 GB for one image)
+  craft channels.fernet preprocess.channels=100000
+  expect 1 "channels.fernet: checkpoint field 'preprocess.channels' is '100000', not a whole number in 1..3" \
+    -- predict --load channels.fernet --csv "$data"
+  craft grey.fernet preprocess.channels=1
+  expect 1 "checkpoint field 'preprocess.channels' is 1 but network 'tf-cnn' takes 3" -- predict --load grey.fernet --csv "$data"
+  craft scale.fernet preprocess.scale=nan
+  expect 1 "checkpoint field 'preprocess.scale' is 'nan'" -- eval --load scale.fernet --data "$data"
+  craft epoch.fernet epoch=-4
+  expect 1 "checkpoint field 'epoch' is '-4', not a whole number in 0..1000000" -- eval --load epoch.fernet --data "$data"
+  # escape sequences in checkpoint text never reach the terminal raw
+  craft escape.fernet 'model=\x1b]0;pwned\x07\x1b[31m' 'signature=nothing'
+  out=$("$fernet" eval --load escape.fernet --data "$data" 2>&1)
+  grep -q $'\e' <<<"$out" && fail "an escape byte reached the terminal: $(cat -v <<<"$out")"
+  grep -qF 'holds network '"'"'\x1b]0;pwned\x07\x1b[31m'"'" <<<"$out" || fail "escaped model name not shown: $out"
+  craft escape_info.fernet 'data=\x1b[2J'
+  "$fernet" info --checkpoint escape_info.fernet | grep -q $'\e' && fail "info printed a raw escape byte"
+  # a checkpoint is read only when it is a regular file with the header
+  expect 1 "checkpoint '/dev/zero' is not a regular file" -- eval --load /dev/zero --data "$data"
+  # endless or newline-free data is an error at the line cap (before: memory grew until it failed)
+  expect 1 "/dev/zero:1: line is longer than 65536 bytes" -- train --model tf-cnn --data /dev/zero --out zero
+  # images: only PNG and JPEG, dimensions and pixel data capped before decoding
+  printf 'BM' >bmp.bmp && head -c 52 /dev/zero >>bmp.bmp
+  expect 1 "'bmp.bmp' is not an image fernet can read \(PNG or JPEG" -- predict --load "$run_dir/model.fernet" bmp.bmp
+  # a PNG header declaring 9000 x 9000 grey pixels, no pixel data
+  printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x23\x28\x00\x00\x23\x28\x08\x00\x00\x00\x00\x00\x00\x00\x00' >huge.png
+  printf '\x00\x00\x00\x00IEND\xaeB`\x82' >>huge.png
+  expect 1 "'huge.png' is 9000x9000 pixels, more than the 64 megapixels" -- predict --load "$run_dir/model.fernet" huge.png
+  # predict --csv X --out X would overwrite its own input
+  cp "$data" in.csv
+  expect 2 "--out 'in.csv' is the --csv input file" -- predict --load "$run_dir/model.fernet" --csv in.csv --out in.csv
+  cmp -s in.csv "$data" || fail "predict changed its --csv input"
+  # run.json: integers checked (before: a JSON 1e300 read as int)
+  cp -r "$run_dir" copy
+  sed -i 's/"epochs": 2/"epochs": 1e300/' copy/run.json
+  expect 1 "cannot resume: copy/run.json is not a valid run file: .*'epochs' must be a whole number" -- train --resume copy
+  head -c 2000000 /dev/zero >copy/run.json
+  expect 1 "cannot resume: copy/run.json is 2000000 bytes, more than a run file ever is" -- train --resume copy
+  # train --out: a directory with fernet's file names but no run is not emptied without --force
+  mkdir mine && echo "my report" >mine/report.json
+  expect 1 "'mine' holds a file named report.json but no run \(no run.json\); pass --force" \
+    -- train --model tf-cnn --data "$data" --epochs 1 --out mine
+  [ "$(cat mine/report.json)" = "my report" ] || fail "train deleted the user's report.json"
+  # --force with a mistyped --data leaves the previous run as it was
+  cp -r "$run_dir" kept
+  sum=$(checksum kept/last.fernet)
+  echo "hello" >notes.txt
+  expect 1 "notes.txt:1: wrong header" -- train --model tf-cnn --data notes.txt --force --out kept
+  [ "$(checksum kept/last.fernet)" = "$sum" ] && [ -s kept/model.fernet ] && [ -s kept/report.json ] ||
+    fail "a refused --force run changed the previous run's files"
+  # a run stopped before its first epoch ended can be started again (no circle of messages)
+  mkdir -p early && cp "$run_dir/run.json" early/
+  expect 1 "has no last.fernet, so no epoch finished" -- train --resume early
+  expect 0 "wrote early" -- train --model tf-cnn --data "$data" --epochs 1 --batch 100 --out early
   ;;
 
 *)

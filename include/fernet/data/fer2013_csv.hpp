@@ -50,6 +50,11 @@ inline std::string quoted(std::string_view text, std::size_t max_chars = 40) {
 
 inline constexpr std::string_view fer2013_header = "emotion,pixels,Usage";
 
+// The longest line the parser accepts. A valid row is at most 9,231 bytes (label, 2304 values of
+// up to 3 digits and their spaces, "PrivateTest", CR); the cap keeps a file without newlines
+// (a gzip bomb, /dev/zero) from growing the line buffer without bound.
+inline constexpr std::size_t max_line_bytes = std::size_t{1} << 16;
+
 // Turns lines (without their '\n') into a Fer2013, checking every field.
 class Fer2013Parser {
  public:
@@ -63,6 +68,7 @@ class Fer2013Parser {
 
   void line(std::string_view text) {
     ++line_no_;
+    if (text.size() > max_line_bytes) line_too_long(line_no_);
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     if (line_no_ == 1) header(text);
     else row(text);
@@ -73,7 +79,15 @@ class Fer2013Parser {
     return std::move(out_);
   }
 
+  // The line after the last one given is longer than max_line_bytes (found while reading it).
+  [[noreturn]] void next_line_too_long() const { line_too_long(line_no_ + 1); }
+
  private:
+  [[noreturn]] void line_too_long(std::size_t line_no) const {
+    fail(line_no, "line is longer than " + std::to_string(max_line_bytes) +
+                      " bytes (a FER2013 row is at most 9231): not a FER2013 CSV file, or a missing newline");
+  }
+
   [[noreturn]] void fail(std::size_t line_no, const std::string& problem) const {
     throw DataError(source_ + ":" + std::to_string(line_no) + ": " + problem);
   }
@@ -220,17 +234,19 @@ inline std::string_view feed_lines(std::string_view text, Fer2013Parser& parser)
 }
 
 // Feeds `read(dst, capacity) -> bytes (0 at the end)` to the parser line by line; a line may
-// straddle reads, and the last line needs no '\n'.
+// straddle reads, and the last line needs no '\n'. Memory stays bounded: a line longer than
+// max_line_bytes is an error as soon as that many bytes of it have arrived.
 template <class Read>
 void parse_stream(Read&& read, Fer2013Parser& parser) {
+  static_assert(max_line_bytes < (std::size_t{1} << 20));
   std::vector<char> buffer(std::size_t{1} << 20);
   std::size_t filled = 0;
   for (;;) {
-    if (filled == buffer.size()) buffer.resize(buffer.size() * 2);  // a line longer than it
     const std::size_t got = read(buffer.data() + filled, buffer.size() - filled);
     if (got == 0) break;
     filled += got;
     const std::string_view rest = feed_lines({buffer.data(), filled}, parser);
+    if (rest.size() > max_line_bytes) parser.next_line_too_long();
     std::memmove(buffer.data(), rest.data(), rest.size());
     filled = rest.size();
   }

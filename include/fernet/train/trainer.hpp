@@ -61,6 +61,9 @@ struct TrainConfig {
   std::map<std::string, std::string> extra_meta;     // added to every checkpoint (e.g. preprocessing)
   const std::atomic<bool>* stop = nullptr;           // set (e.g. by SIGINT) to stop at a batch boundary
   std::function<void(const EpochRecord&)> on_epoch;  // after each epoch's line
+  // Test hook: called after each checkpoint file is written, with its path (the fault tests
+  // kill the process here, between or after the writes, and resume).
+  std::function<void(const std::string&)> after_checkpoint_write;
   // Train on this device backend (device::make_backend("cuda")) instead of the CPU. The model
   // and optimiser state move to the device when fit() starts and come back after every epoch
   // (for evaluation-free checkpoints and the caller); evaluation also runs on the device.
@@ -380,8 +383,11 @@ class Trainer {
     const Checkpoint c = make_resume_checkpoint();
     // The best model first: last.fernet records the best accuracy so far, and a run stopped
     // between the two writes must find that model in best_checkpoint when it resumes.
-    if (better && !cfg_.best_checkpoint.empty()) c.save(cfg_.best_checkpoint);
-    if (!cfg_.last_checkpoint.empty()) c.save(cfg_.last_checkpoint);
+    for (const std::string* path : {better ? &cfg_.best_checkpoint : nullptr, &cfg_.last_checkpoint}) {
+      if (!path || path->empty()) continue;
+      c.save(*path);
+      if (cfg_.after_checkpoint_write) cfg_.after_checkpoint_write(*path);
+    }
   }
 
   static std::vector<EpochRecord> parse_history(const std::string& csv) {
