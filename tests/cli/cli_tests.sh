@@ -64,7 +64,7 @@ info)
   expect 0 "threads: 1 " -- info --threads 1
   expect 0 "resnet152 +ResNet152 +58151872" -- info
   expect 0 "Total parameters: 2,470,151" -- info --model cnn-adam --summary
-  expect 0 "Conv<1,32,3>" -- info --model cnn-adam --summary
+  expect 0 "Conv<1,32,3,1,0>" -- info --model cnn-adam --summary
   expect 2 "--summary needs --model NAME" -- info --summary
   expect 2 "unknown model 'vgg'" -- info --model vgg --summary
   expect 0 "^0\.[0-9]+\.[0-9]+" -- --version
