@@ -35,7 +35,10 @@ build_one() {
   echo "building fuzz_$n"
   "$cxx" "${flags[@]}" "$src" "${extra[@]}" -o "$target"
 }
-build() { for n in "${names[@]}"; do build_one "$n"; done; }
+# The seed corpora are made here, not committed: the CSV seeds hold rows shaped like FER2013's
+# (random pixels), and no such rows are kept in the project.
+seeds() { python3 "$root/tests/fuzz/make_seeds.py" >/dev/null; }
+build() { seeds; for n in "${names[@]}"; do build_one "$n"; done; }
 
 run_one() {  # NAME SECONDS
   local n=$1 secs=$2

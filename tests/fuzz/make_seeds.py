@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the fuzzers' seed corpora into tests/fuzz/corpus/<harness>/: small valid inputs of each
+"""Writes the fuzzers' seed corpora into tests/fuzz/corpus/<harness>/ (scripts/fuzz.sh runs it; the FER2013-shaped CSV seeds are ignored by git, never committed): small valid inputs of each
 kind (and a few near misses), so that the fuzzers start from the formats' real structure.
 Made by the project, from nothing but the formats' definitions; JPEG seeds are encoded with
 stb_image_write (libstb-dev) through a throwaway C program. Run: python3 tests/fuzz/make_seeds.py"""
