@@ -4,9 +4,10 @@
 //   class names are in its metadata.
 //   safetensors: the weights under PyTorch's parameter names (conv1.weight, layer1.0.bn1.running_mean,
 //   ...), loadable into the equivalent PyTorch module with load_state_dict.
-// fernet import --model NAME --out FILE.fernet WEIGHTS.safetensors: the reverse, a checkpoint
-// (the model's default preprocessing) from weights with PyTorch's names, e.g. a PyTorch
-// state_dict saved with safetensors.
+// fernet import --model NAME --out FILE.fernet WEIGHTS.safetensors|MODEL.onnx: the reverse, a
+// checkpoint (the model's default preprocessing) from weights with PyTorch's names, e.g. a
+// PyTorch state_dict saved with safetensors, or from an ONNX model of the same network (fernet's
+// export, or PyTorch's torch.onnx.export; onnx/import.hpp matches its layers in order).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -48,13 +49,14 @@ int cmd_export(const ExportArgs& a) {
 }
 
 struct ImportArgs {
-  std::string weights, out, model;
+  std::string weights, out, model, format;
 };
 
 int cmd_import(const ImportArgs& a) {
   const ModelInfo* m = find_model(a.model);
   if (!m) throw UsageError("--model " + a.model + ": no such model; the models are " + model_names());
-  Checkpoint c = m->import_safetensors(a.weights);
+  const std::string format = !a.format.empty() ? a.format : a.weights.ends_with(".onnx") ? "onnx" : "safetensors";
+  Checkpoint c = format == "onnx" ? m->import_onnx(a.weights) : m->import_safetensors(a.weights);
   c.meta["fernet_version"] = version_string;
   c.save(a.out);
   std::printf("wrote %s: %s with the weights of %s\n", a.out.c_str(), m->name.c_str(), a.weights.c_str());
@@ -79,9 +81,14 @@ Command add_export_command(CLI::App& app) {
 
 Command add_import_command(CLI::App& app) {
   auto a = std::make_shared<ImportArgs>();
-  auto* sub = app.add_subcommand("import", "Make a checkpoint from weights with PyTorch's names (safetensors)");
-  sub->add_option("weights", a->weights, "the .safetensors file (fernet export's, or a PyTorch state_dict's)")
+  auto* sub = app.add_subcommand(
+      "import", "Make a checkpoint from weights with PyTorch's names (safetensors) or from an ONNX model");
+  sub->add_option("weights", a->weights,
+                  "the .safetensors file (fernet export's, or a PyTorch state_dict's) or .onnx model (fernet "
+                  "export's, or torch.onnx.export's of the same network)")
       ->required();
+  sub->add_option("--format", a->format, "onnx or safetensors (default: onnx for a .onnx file, else safetensors)")
+      ->check(CLI::IsMember({"onnx", "safetensors"}));
   sub->add_option("--model", a->model, "the network the weights are for (fernet info lists them)")->required();
   sub->add_option("--out", a->out, "the checkpoint to write (model.fernet; written atomically)")->required();
   return {sub, [a] { return cmd_import(*a); }};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <fernet/atomic_file.hpp>
+#include <fernet/data/batches.hpp>
 #include <fernet/data/fer2013.hpp>
 #include <fernet/parallel.hpp>
 
@@ -31,10 +32,7 @@ struct PredictArgs {
 std::vector<float> preprocess_images(const std::vector<const std::uint8_t*>& grey, const data::Preprocess& p) {
   const std::size_t per = static_cast<std::size_t>(p.channels) * data::image_pixels;
   std::vector<float> x(grey.size() * per);
-  for (std::size_t i = 0; i < grey.size(); ++i)
-    for (int c = 0; c < p.channels; ++c)
-      for (int k = 0; k < data::image_pixels; ++k)
-        x[i * per + static_cast<std::size_t>(c) * data::image_pixels + k] = grey[i][k] * p.scale + p.offset;
+  for (std::size_t i = 0; i < grey.size(); ++i) data::preprocess_image(grey[i], 1, data::image_pixels, p, x.data() + i * per);
   return x;
 }
 

@@ -38,11 +38,12 @@ struct TrainArgs {
   std::string model, data, out, resume, init, eval_split = "PublicTest", device = "cpu";
   std::string augment, schedule, tta;
   int epochs = 0, batch = 0, threads = 0;
-  double lr = 0, label_smoothing = 0, clip_grad_norm = 0;
+  double lr = 0, label_smoothing = 0, clip_grad_norm = 0, mixup = 0, ema = 0;
   std::uint64_t seed = 0;
-  bool synthetic = false, force = false, normalize = false;
+  bool synthetic = false, force = false, normalize = false, equalize = false;
   CLI::Option *o_model, *o_data, *o_out, *o_init, *o_split, *o_epochs, *o_batch, *o_threads, *o_lr, *o_seed,
-      *o_synthetic, *o_force, *o_device, *o_augment, *o_schedule, *o_tta, *o_smoothing, *o_clip, *o_normalize;
+      *o_synthetic, *o_force, *o_device, *o_augment, *o_schedule, *o_tta, *o_smoothing, *o_clip, *o_normalize,
+      *o_equalize, *o_mixup, *o_ema;
 };
 
 // What a run is: its settings, its directory and where it stands.
@@ -65,7 +66,7 @@ RunStart resume_run(const TrainArgs& a, const std::string& cmdline) {
   r.original_cmdline = cmdline;
   r.started = iso_time_now();
   for (CLI::Option* o : {a.o_model, a.o_data, a.o_out, a.o_init, a.o_split, a.o_batch, a.o_lr, a.o_seed, a.o_synthetic,
-                         a.o_force, a.o_augment, a.o_schedule, a.o_tta, a.o_smoothing, a.o_clip, a.o_normalize})
+                         a.o_force, a.o_augment, a.o_schedule, a.o_tta, a.o_smoothing, a.o_clip, a.o_normalize, a.o_equalize, a.o_mixup, a.o_ema})
     if (o->count())
       throw UsageError(o->get_name() + " cannot be given with --resume: the run's settings are in " +
                        (fs::path(a.resume) / "run.json").string() +
@@ -129,6 +130,9 @@ RunStart new_run(const TrainArgs& a, const std::string& cmdline) {
   s.tta = a.o_tta->count() ? a.tta : m->tta;
   s.label_smoothing = a.o_smoothing->count() ? a.label_smoothing : m->label_smoothing;
   s.clip_grad_norm = a.clip_grad_norm;
+  s.equalize = a.equalize;
+  s.mixup = a.mixup;
+  s.ema = a.ema;
   parse_split_or_throw(s.eval_split);
   if (s.eval_split == "Training")
     throw UsageError("--eval-split must be PublicTest or PrivateTest, not the training split");
@@ -359,6 +363,14 @@ Command add_train_command(CLI::App& app, const std::string& cmdline) {
                                "model's recipe); recorded in the checkpoint for eval and predict");
   a->o_clip = train->add_option("--clip-grad-norm", a->clip_grad_norm,
                                 "clip the gradient's global L2 norm to this before each step (CPU only; 0: off)");
+  a->o_equalize = train->add_flag("--equalize", a->equalize,
+                                  "histogram-equalise every image first (as OpenCV's equalizeHist); recorded in the "
+                                  "checkpoint, so eval and predict do the same");
+  a->o_mixup = train->add_option("--mixup", a->mixup,
+                                 "mixup with lambda ~ Beta(ALPHA, ALPHA) per batch, e.g. 0.2 (CPU only; 0: off)");
+  a->o_ema = train->add_option("--ema", a->ema,
+                               "average the weights with this decay after every step, e.g. 0.999 (CPU only; 0: "
+                               "off); evaluation and the saved models use the averages");
   train->add_option("--resume", a->resume, "continue the interrupted run in this directory (no other flags needed)");
   return {train, [a, cmdline] { return cmd_train(*a, cmdline); }};
 }

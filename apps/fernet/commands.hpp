@@ -21,5 +21,6 @@ Command add_synth_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
 Command add_import_command(CLI::App& app);  // in cmd_export.cpp, its inverse
+Command add_plot_command(CLI::App& app);
 
 }  // namespace fernet::app

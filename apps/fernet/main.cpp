@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
                                          add_synth_command(app),
                                          add_info_command(app),
                                          add_export_command(app),
-                                         add_import_command(app)};
+                                         add_import_command(app),
+                                         add_plot_command(app)};
 
   if (argc > 1 && argv[1][0] != '-' && [&] {
         for (const CLI::App* sub : app.get_subcommands({}))

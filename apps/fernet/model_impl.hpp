@@ -12,6 +12,7 @@
 #include <fernet/fernet.hpp>
 #include <fernet/networks.hpp>
 #include <fernet/onnx/export.hpp>
+#include <fernet/onnx/import.hpp>
 #include <fernet/probabilities.hpp>
 #include <fernet/safetensors.hpp>
 #include <fernet/summary.hpp>
@@ -51,6 +52,8 @@ RunResult train_network(const ModelInfo& m, const TrainJob& job) {
   run.tta = s.tta;
   run.config.step.label_smoothing = static_cast<float>(s.label_smoothing);
   run.config.step.max_grad_norm = static_cast<float>(s.clip_grad_norm);
+  run.config.mixup_alpha = static_cast<float>(s.mixup);
+  if (s.ema > 0) run.config.ema = WeightAverage::Options{.decay = static_cast<float>(s.ema), .warmup = true};
   run.init = s.init;
   run.resume = job.resume;
   run.notes = {"output: " + job.out_dir};
@@ -128,6 +131,11 @@ void export_network(const ModelInfo& m, const Checkpoint& c, const std::string& 
   if (Net::classes == data::num_classes)
     for (int k = 0; k < data::num_classes; ++k) opt.class_names.emplace_back(data::emotion_name(k));
   opt.metadata = {{"fernet.model", m.name}, {"fernet.preprocess", c.get("preprocess", m.preprocess_name)}};
+  // Histogram equalisation has no standard ONNX operator: the graph's input is then the
+  // equalised image, and the metadata says so.
+  if (pre.equalize)
+    opt.metadata.emplace_back("fernet.preprocess.equalize",
+                              "1: histogram-equalise the grey image (OpenCV equalizeHist) before this graph");
   onnx::export_model(*net, out, opt);
 }
 
@@ -142,10 +150,12 @@ void export_weights(const ModelInfo& m, const Checkpoint& c, const std::string& 
   save_safetensors(*net, out, meta);
 }
 
+// A checkpoint from weights with PyTorch's names (safetensors) or from an ONNX model's.
 template <class Net>
-Checkpoint import_weights(const ModelInfo& m, const std::string& path) {
+Checkpoint import_weights(const ModelInfo& m, const std::string& path, bool onnx_file) {
   auto net = std::make_unique<Net>(0);
-  load_safetensors(*net, path);
+  if (onnx_file) onnx::load_onnx(*net, path);
+  else load_safetensors(*net, path);
   Checkpoint c = make_checkpoint(*net, m.name);
   c.meta["preprocess"] = m.preprocess_name;
   store_preprocess(c.meta, m.preprocess);
@@ -175,7 +185,8 @@ ModelInfo make_model(ModelInfo m) {
   m.export_safetensors = [plain](const Checkpoint& c, const std::string& src, const std::string& out) {
     export_weights<Net>(plain, c, src, out);
   };
-  m.import_safetensors = [plain](const std::string& path) { return import_weights<Net>(plain, path); };
+  m.import_safetensors = [plain](const std::string& path) { return import_weights<Net>(plain, path, false); };
+  m.import_onnx = [plain](const std::string& path) { return import_weights<Net>(plain, path, true); };
   return m;
 }
 

@@ -70,6 +70,7 @@ struct ModelInfo {
   std::function<void(const Checkpoint&, const std::string& source, const std::string& out)> export_safetensors;
   // A checkpoint of this network (default preprocessing) from a safetensors file with PyTorch's names.
   std::function<Checkpoint(const std::string& path)> import_safetensors;
+  std::function<Checkpoint(const std::string& path)> import_onnx;  // the weights of an ONNX model
   // Trains through fernet::train_from_recipe; model.fernet evaluated again is RunResult::best.
   std::function<RunResult(const TrainJob&)> train;
   // Loads the checkpoint into this network (the error names both when it is another network's)

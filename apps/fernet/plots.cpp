@@ -17,6 +17,7 @@ struct Rgb {
   double r, g, b;
 };
 constexpr Rgb black{0, 0, 0}, grid{0.88, 0.88, 0.88}, blue{0.12, 0.47, 0.71}, orange{1.0, 0.50, 0.05};
+constexpr Rgb palette[] = {blue, orange, {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16}, {0.58, 0.40, 0.74}, {0.55, 0.34, 0.29}};
 
 class Canvas {
  public:
@@ -104,6 +105,7 @@ struct Series {
   std::vector<double> values;  // NaN: no point
   Rgb colour;
   bool squares;
+  std::vector<double> xs = {};  // its own x values (runs of different lengths); empty: the panel's
 };
 
 void panel(const Canvas& cv, double x, double y, double w, double h, const std::string& title,
@@ -112,7 +114,10 @@ void panel(const Canvas& cv, double x, double y, double w, double h, const std::
   cairo_t* cr = cv.cr();
   const double px0 = x + 78, px1 = x + w - 22, py0 = y + 42, py1 = y + h - 56;
 
-  double xlo = epochs.front(), xhi = epochs.back();
+  double xlo = INFINITY, xhi = -INFINITY;
+  for (const auto& s : series)
+    for (double v : s.xs.empty() ? epochs : s.xs) xlo = std::min(xlo, v), xhi = std::max(xhi, v);
+  if (!std::isfinite(xlo)) xlo = 0, xhi = 1;
   if (xhi <= xlo) xlo -= 1, xhi += 1;
   double ylo = INFINITY, yhi = -INFINITY;
   for (const auto& s : series)
@@ -157,6 +162,7 @@ void panel(const Canvas& cv, double x, double y, double w, double h, const std::
   cairo_rectangle(cr, px0, py0, px1 - px0, py1 - py0);
   cairo_clip(cr);
   for (const auto& s : series) {
+    const std::vector<double>& xs = s.xs.empty() ? epochs : s.xs;
     cv.colour(s.colour);
     cairo_set_line_width(cr, 2.2);
     bool pen = false;
@@ -165,16 +171,16 @@ void panel(const Canvas& cv, double x, double y, double w, double h, const std::
         pen = false;
         continue;
       }
-      if (pen) cairo_line_to(cr, X(epochs[i]), Y(s.values[i]));
-      else cairo_move_to(cr, X(epochs[i]), Y(s.values[i]));
+      if (pen) cairo_line_to(cr, X(xs[i]), Y(s.values[i]));
+      else cairo_move_to(cr, X(xs[i]), Y(s.values[i]));
       pen = true;
     }
     cairo_stroke(cr);
     if (s.values.size() <= 60)  // markers while they stay readable
       for (std::size_t i = 0; i < s.values.size(); ++i) {
         if (!std::isfinite(s.values[i])) continue;
-        if (s.squares) cairo_rectangle(cr, X(epochs[i]) - 3.5, Y(s.values[i]) - 3.5, 7, 7);
-        else cairo_arc(cr, X(epochs[i]), Y(s.values[i]), 4, 0, 2 * M_PI);
+        if (s.squares) cairo_rectangle(cr, X(xs[i]) - 3.5, Y(s.values[i]) - 3.5, 7, 7);
+        else cairo_arc(cr, X(xs[i]), Y(s.values[i]), 4, 0, 2 * M_PI);
         cairo_fill(cr);
       }
   }
@@ -229,6 +235,31 @@ void plot_curves(const std::string& path, const std::vector<EpochRecord>& histor
   panel(cv, pw, header, pw, h - header, "Accuracy", "accuracy", epochs, "epoch", true, {ta, ea}, true);
   panel(cv, 2 * pw, header, pw, h - header, "Time to accuracy", "accuracy", minutes,
         "wall-clock minutes (training and evaluation)", false, {ta, ea}, true);
+  cv.save(path);
+}
+
+void plot_runs(const std::string& path, const std::vector<NamedHistory>& runs, const std::string& eval_name) {
+  const int w = 1300, h = 520, header = 36;
+  Canvas cv(w, h);
+  cv.text(eval_name + " accuracy of each run, against epochs and against wall-clock time", w / 2.0, 20, 16, 0.5, 0.5,
+          true);
+  std::vector<Series> by_epoch, by_time;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const Rgb c = palette[i % std::size(palette)];
+    Series e{runs[i].name, {}, c, i % 2 == 1}, t{runs[i].name, {}, c, i % 2 == 1};
+    for (const auto& r : runs[i].history) {
+      e.xs.push_back(r.epoch);
+      t.xs.push_back(r.elapsed_seconds / 60);
+      e.values.push_back(r.test_accuracy);
+      t.values.push_back(r.test_accuracy);
+    }
+    by_epoch.push_back(std::move(e));
+    by_time.push_back(std::move(t));
+  }
+  const double pw = w / 2.0;
+  panel(cv, 0, header, pw, h - header, "By epoch", "accuracy", {}, "epoch", true, by_epoch, true);
+  panel(cv, pw, header, pw, h - header, "Time to accuracy", "accuracy", {},
+        "wall-clock minutes (training and evaluation)", false, by_time, true);
   cv.save(path);
 }
 

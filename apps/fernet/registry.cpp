@@ -52,6 +52,13 @@ void validate(const RunSettings& s) {
     throw UsageError("--label-smoothing must be in [0, 1) (got " + std::to_string(s.label_smoothing) + ")");
   if (!(s.clip_grad_norm >= 0) || !std::isfinite(s.clip_grad_norm))
     throw UsageError("--clip-grad-norm must be 0 (off) or positive (got " + std::to_string(s.clip_grad_norm) + ")");
+  if (!(s.mixup >= 0) || !std::isfinite(s.mixup))
+    throw UsageError("--mixup must be 0 (off) or a positive alpha (got " + std::to_string(s.mixup) + ")");
+  if (!(s.ema >= 0 && s.ema < 1))
+    throw UsageError("--ema must be 0 (off) or a decay in (0, 1) (got " + std::to_string(s.ema) + ")");
+  if ((s.mixup > 0 || s.ema > 0) && s.device != "cpu")
+    throw UsageError(std::string(s.mixup > 0 ? "--mixup" : "--ema") +
+                     " runs on the CPU only; it is not implemented for --device " + s.device);
   if (s.clip_grad_norm > 0 && s.device != "cpu")
     throw UsageError("--clip-grad-norm runs on the CPU only; it is not implemented for --device " + s.device);
   // The texts parse now, so that a typo fails before any data is loaded.
@@ -67,9 +74,12 @@ void validate(const RunSettings& s) {
 }
 
 data::Preprocess run_preprocess(const RunSettings& s, const ModelInfo& m) {
-  if (!s.normalize) return m.preprocess;
-  data::Preprocess p = data::preprocess::centered;
-  p.channels = m.preprocess.channels;
+  data::Preprocess p = m.preprocess;
+  if (s.normalize) {
+    p = data::preprocess::centered;
+    p.channels = m.preprocess.channels;
+  }
+  p.equalize = s.equalize;
   return p;
 }
 
@@ -88,6 +98,7 @@ data::Preprocess checkpoint_preprocess(const Checkpoint& c, const ModelInfo& m, 
                           " but network '" + m.name + "' takes " + std::to_string(m.preprocess.channels));
   p.scale = static_cast<float>(fernet::detail::checkpoint_real(c, "preprocess.scale", 0, -1e6, 1e6, source));
   p.offset = static_cast<float>(fernet::detail::checkpoint_real(c, "preprocess.offset", 0, -1e6, 1e6, source));
+  p.equalize = fernet::detail::checkpoint_integer(c, "preprocess.equalize", 0, 0, 1, source) == 1;
   return p;
 }
 
@@ -98,6 +109,7 @@ void store_preprocess(std::map<std::string, std::string>& meta, const data::Prep
   std::snprintf(buf, sizeof buf, "%.9g", p.offset);
   meta["preprocess.offset"] = buf;
   meta["preprocess.channels"] = std::to_string(p.channels);
+  meta["preprocess.equalize"] = p.equalize ? "1" : "0";
 }
 
 }  // namespace fernet::app

@@ -33,7 +33,10 @@ json settings_json(const RunSettings& s) {
           {"schedule", s.schedule},
           {"label_smoothing", s.label_smoothing},
           {"tta", s.tta},
-          {"clip_grad_norm", s.clip_grad_norm}};
+          {"clip_grad_norm", s.clip_grad_norm},
+          {"equalize", s.equalize},
+          {"mixup", s.mixup},
+          {"ema", s.ema}};
 }
 
 namespace {
@@ -78,6 +81,9 @@ RunSettings settings_from_json(const json& j) {
   s.label_smoothing = j.value("label_smoothing", 0.0);
   s.tta = j.value("tta", std::string());
   s.clip_grad_norm = j.value("clip_grad_norm", 0.0);
+  s.equalize = j.value("equalize", false);
+  s.mixup = j.value("mixup", 0.0);
+  s.ema = j.value("ema", 0.0);
   return s;
 }
 

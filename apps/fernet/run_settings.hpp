@@ -23,8 +23,11 @@ struct RunSettings {
   std::string device = "cpu";  // cpu, cuda, cuda:N or emulated (device/select.hpp)
   // Accuracy options, train/options_text.hpp's text forms (the model's recipe unless flags say).
   bool normalize = false;  // zero-centred inputs ((pixel - 127.5) / 63.75) instead of the model's
+  bool equalize = false;    // histogram-equalise each image first (a preprocessing step eval and predict repeat)
   std::string augment, schedule, tta;
   double label_smoothing = 0, clip_grad_norm = 0;
+  double mixup = 0;  // mixup's alpha (0: off)
+  double ema = 0;    // weight averaging's decay (0: off)
 };
 
 

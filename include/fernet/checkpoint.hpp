@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <map>
 #include <memory>
@@ -172,6 +173,34 @@ struct Checkpoint {
 namespace detail {
 inline std::string shorten(const std::string& s, std::size_t n = 160) {
   return s.size() <= n ? s : s.substr(0, n) + "...";
+}
+// A whole number from a checkpoint's metadata, within [lo, hi]; the error names the file, the
+// field and the value instead of the parser ("stoi").
+inline long long checkpoint_integer(const Checkpoint& c, const std::string& key, long long fallback, long long lo,
+                                    long long hi, const std::string& src) {
+  const std::string text = c.get(key, std::to_string(fallback));
+  long long v = 0;
+  std::size_t used = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) { used = 0; }
+  if (used == 0 || used != text.size() || v < lo || v > hi)
+    throw CheckpointError(src + ": checkpoint field '" + key + "' is '" + text + "', not a whole number in " +
+                          std::to_string(lo) + ".." + std::to_string(hi));
+  return v;
+}
+inline double checkpoint_real(const Checkpoint& c, const std::string& key, double fallback, double lo, double hi,
+                              const std::string& src) {
+  const std::string text = c.get(key, std::to_string(fallback));
+  double v = 0;
+  std::size_t used = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) { used = 0; }
+  if (used == 0 || used != text.size() || !(v >= lo && v <= hi))
+    throw CheckpointError(src + ": checkpoint field '" + key + "' is '" + text + "', not a number in " +
+                          std::to_string(lo) + ".." + std::to_string(hi));
+  return v;
 }
 }  // namespace detail
 

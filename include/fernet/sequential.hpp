@@ -17,6 +17,7 @@
 #include "chain.hpp"
 #include "loss.hpp"
 #include "losses/label_smoothing.hpp"
+#include "losses/soft_target.hpp"
 #include "optim/regularise.hpp"
 #include "parallel.hpp"
 #include "tensor.hpp"
@@ -137,14 +138,20 @@ class Sequential {
       else
         throw std::invalid_argument("fernet: train_step(): label smoothing needs NLLLoss or CrossEntropyLoss");
     }
-    StepResult r{static_cast<double>(loss) * n, 0};
-    for (int i = 0; i < n; ++i)
-      r.correct += argmax_row(y + static_cast<std::ptrdiff_t>(i) * classes, classes) == labels[i];
-    zero_grad();
-    backward(step_grad_.data());
-    if (o.max_grad_norm > 0.f) clip_grad_norm(gradients(), o.max_grad_norm);
-    opt.step();
-    return r;
+    return finish_step(y, labels, n, loss, opt, o);
+  }
+  // A step against soft targets (n x classes rows, each summing to 1: mixup's blended labels,
+  // already smoothed, so o.label_smoothing is not applied again). `labels` only count `correct`
+  // (for mixup, each sample's own label, the larger share of its blend).
+  template <class Loss, class Optimizer>
+  StepResult train_step_soft(const float* x, const float* targets, const int* labels, int n, Optimizer& opt,
+                             const StepOptions& o = {}) {
+    static_assert(smoothable_loss<Loss>, "soft targets need NLLLoss or CrossEntropyLoss");
+    step_grad_.resize(static_cast<std::size_t>(n) * classes);
+    const float* y = forward(x, n);
+    const float loss =
+        soft_target_cross_entropy(y, targets, n, classes, step_grad_.data(), takes_log_probs<Loss>);
+    return finish_step(y, labels, n, loss, opt, o);
   }
 
   std::span<float> parameters() { return params_; }
@@ -173,6 +180,19 @@ class Sequential {
   static std::string shape_string() { return input_shape::str() + " -> " + output_shape::str(); }
 
  private:
+  // Both steps after the loss: the correct count, backward, clipping, the update.
+  template <class Optimizer>
+  StepResult finish_step(const float* y, const int* labels, int n, float loss, Optimizer& opt, const StepOptions& o) {
+    StepResult r{static_cast<double>(loss) * n, 0};
+    for (int i = 0; i < n; ++i)
+      r.correct += argmax_row(y + static_cast<std::ptrdiff_t>(i) * classes, classes) == labels[i];
+    zero_grad();
+    backward(step_grad_.data());
+    if (o.max_grad_norm > 0.f) clip_grad_norm(gradients(), o.max_grad_norm);
+    opt.step();
+    return r;
+  }
+
   template <class T>
   static void check_input(const T& x) {
     const auto& s = x.shape();

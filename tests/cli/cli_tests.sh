@@ -212,6 +212,12 @@ eval)
   expect 1 "but this is network 'cnn-adam'" -- export --load "$run_dir/model.fernet" --out other.onnx --model cnn-adam
   [ ! -e other.onnx ] || fail "a refused export left other.onnx behind"
   expect 2 "--out is required" -- export --load "$run_dir/model.fernet"
+  # import: the ONNX file's weights back into a checkpoint, the same weights exactly
+  expect 0 "wrote back.fernet: tf-cnn with the weights of model.onnx" -- import --model tf-cnn --out back.fernet model.onnx
+  [ "$(checksum back.fernet)" = "$(checksum "$run_dir/model.fernet")" ] || fail "ONNX import changed the weights"
+  expect 1 "model.onnx: layer 1 .*the network has Conv here|model.onnx: the file has .* layers with weights" \
+    -- import --model linear-mlp --out wrong.fernet model.onnx
+  [ ! -e wrong.fernet ] || fail "a refused import left wrong.fernet behind"
   expect 1 "checkpoint holds network 'tf-cnn'.*but this is network 'resnet18'" \
     -- predict --load "$run_dir/model.fernet" --model resnet18 --csv "$data"
   expect 1 "checkpoint holds network 'tf-cnn'.*but this is network 'linear-mlp'" \
@@ -333,6 +339,35 @@ recipe)
     -- train --model cnn-adam --data data.csv --clip-grad-norm 1 --device emulated --out bad
   expect 1 "evaluate with test-time views of that size" \
     -- train --model vgg-fast --data data.csv --epochs 2 --tta none --out bad2
+  # Mixup, weight averaging and histogram equalisation: recorded in run.json and the checkpoint,
+  # equalisation repeated by eval and predict, a resumed run keeps them.
+  out=$("$fernet" train --model cnn-adam --data data.csv --epochs 1 --batch 32 --threads 2 --mixup 0.2 --ema 0.99 \
+    --equalize --out extras 2>&1)
+  rc=$?
+  echo "$out"
+  [ $rc = 0 ] || fail "train with --mixup --ema --equalize exited $rc"
+  grep -q "mixup alpha 0.2; weight averaging decay 0.99" <<<"$out" || fail "the banner does not show mixup and EMA"
+  grep -q "preprocessing: histogram equalisation first" <<<"$out" || fail "the banner does not show equalisation"
+  grep -q '"equalize": true' extras/run.json || fail "run.json: equalize"
+  grep -q '"mixup": 0.2' extras/run.json || fail "run.json: mixup"
+  grep -q '"ema": 0.99' extras/run.json || fail "run.json: ema"
+  grep -qa 'preprocess.equalize' extras/model.fernet || fail "model.fernet does not record equalisation"
+  grep -qa 'ema_updates' extras/last.fernet || fail "last.fernet has no weight-averaging state"
+  expect 0 "PublicTest accuracy" -- eval --load extras/model.fernet --data data.csv --split PublicTest
+  expect 0 "wrote 200 predictions to extras.csv" -- predict --load extras/model.fernet --csv data.csv --out extras.csv
+  expect 0 "Epoch: 2/2" -- train --resume extras --epochs 2
+  expect 2 "--mixup runs on the CPU only" -- train --model cnn-adam --data data.csv --mixup 0.2 --device emulated --out bad
+  expect 2 "--ema must be 0 \\(off\\) or a decay in \\(0, 1\\)" -- train --model cnn-adam --data data.csv --ema 1 --out bad
+  expect 2 "--mixup cannot be given with --resume" -- train --resume extras --mixup 0.3
+  # Runs compared in one figure (time to accuracy).
+  expect 0 "wrote cmp.png \\(2 runs\\)" -- plot --out cmp.png vgg extras
+  is_png cmp.png
+  [ "$(png_size cmp.png)" = 1300x520 ] || fail "cmp.png is $(png_size cmp.png)"
+  [ "$(stat -c %s cmp.png)" -gt 15000 ] || fail "cmp.png looks empty"
+  expect 1 "run history 'nowhere/history.csv' does not exist" -- plot --out cmp2.png nowhere
+  mkdir -p notarun && echo "hello" > notarun/history.csv
+  expect 1 "is not a fernet history" -- plot --out cmp2.png notarun
+  [ ! -e cmp2.png ] || fail "plot wrote a figure from a bad run"
   ;;
 
 hostile)

@@ -47,7 +47,7 @@ def main():
     rows = []
     with open(os.path.join(directory, "manifest.tsv")) as f:
         for line in f:
-            name, n, classes, kind, weights = line.rstrip("\n").split("\t")
+            name, n, classes, kind, weights = line.rstrip("\n").split("\t")[:5]
             rows.append((name, int(n), int(classes), kind, weights))
     if not rows:
         print("check_onnx.py: the manifest lists no network", file=sys.stderr)

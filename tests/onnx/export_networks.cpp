@@ -12,11 +12,21 @@
 //
 // OUTDIR gets images.f32 (N x 48 x 48 raw pixels 0..255, float32), then per network NAME.onnx
 // and NAME.out.f32 (N x 7 float32: fernet's log-probabilities or logits), and manifest.tsv,
-// one line per network: name, N, classes, output kind.
+// one line per network: name, N, classes, output kind, weights, preprocessing scale and offset.
+// Each file is also imported back (onnx/import.hpp) into a network of another seed, which must
+// then hold the exported weights bit for bit.
+//
+//   fernet_onnx_export --import-torch DIR
+//
+// The other direction: DIR/torch_cnn-adam.onnx (torch.onnx.export of a PyTorch NetAdam, written
+// by torch_onnx.py) imported into fernet's NetAdam, whose outputs on DIR/torch_cnn-adam.in.f32
+// must be within 1e-4 of PyTorch's (DIR/torch_cnn-adam.out.f32).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <string>
@@ -27,6 +37,7 @@
 #include <fernet/data/synthetic.hpp>
 #include <fernet/networks.hpp>
 #include <fernet/onnx/export.hpp>
+#include <fernet/onnx/import.hpp>
 #include <fernet/train/recipes.hpp>
 
 namespace {
@@ -132,7 +143,16 @@ void export_one(const Recipe& recipe, const Options& opt, const std::vector<floa
   for (int c = 0; c < data::num_classes; ++c) eo.class_names.emplace_back(data::emotion_name(c));
   eo.metadata = {{"fernet.model", recipe.name}, {"fernet.preprocess", recipe.preprocess_name}};
   const auto dir = std::filesystem::path(opt.out_dir);
-  onnx::export_model(*net, (dir / (std::string(recipe.name) + ".onnx")).string(), eo);
+  const std::string file = (dir / (std::string(recipe.name) + ".onnx")).string();
+  onnx::export_model(*net, file, eo);
+  {  // the weights come back bit for bit
+    auto back = std::make_unique<Net>(recipe.seed + 77);
+    onnx::load_onnx(*back, file);
+    if (!std::equal(back->parameters().begin(), back->parameters().end(), net->parameters().begin()) ||
+        !std::equal(back->buffers().begin(), back->buffers().end(), net->buffers().begin()))
+      throw std::runtime_error(file + ": importing the exported file did not give the weights back");
+    std::cout << recipe.name << ": ONNX import gives the weights back bit for bit\n";
+  }
 
   // fernet's outputs on the same images, preprocessed as data::BatchLoader does.
   constexpr std::size_t k = Net::output_shape::size;
@@ -147,8 +167,42 @@ void export_one(const Recipe& recipe, const Options& opt, const std::vector<floa
   write_floats(dir / (std::string(recipe.name) + ".out.f32"), out);
   manifest << recipe.name << '\t' << n << '\t' << k << '\t'
            << (onnx::ends_in_log_softmax<Net> ? "log-probabilities" : "logits") << '\t'
-           << (ck != opt.checkpoints.end() ? ck->second : "seeded") << '\n';
+           << (ck != opt.checkpoints.end() ? ck->second : "seeded") << '\t' << recipe.preprocess.scale << '\t'
+           << recipe.preprocess.offset << '\n';
   std::cout << recipe.name << ": " << Net::parameter_count << " parameters exported\n";
+}
+
+std::vector<float> read_floats(const std::filesystem::path& path, std::size_t count) {
+  std::ifstream f(path, std::ios::binary);
+  std::vector<float> v(count);
+  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(count * sizeof(float)));
+  if (!f || f.peek() != std::char_traits<char>::eof())
+    throw std::runtime_error(path.string() + " does not hold exactly " + std::to_string(count) + " floats");
+  return v;
+}
+
+// PyTorch's NetAdam, exported by torch.onnx.export, in fernet: the outputs must agree.
+int import_torch(const std::filesystem::path& dir) {
+  using Net = networks::NetAdam;
+  constexpr std::size_t in = Net::input_shape::size, k = Net::output_shape::size;
+  const auto count = std::filesystem::file_size(dir / "torch_cnn-adam.in.f32") / (in * sizeof(float));
+  const int n = static_cast<int>(count);
+  const std::vector<float> x = read_floats(dir / "torch_cnn-adam.in.f32", count * in);
+  const std::vector<float> expected = read_floats(dir / "torch_cnn-adam.out.f32", count * k);
+  auto net = std::make_unique<Net>(123);
+  onnx::load_onnx(*net, (dir / "torch_cnn-adam.onnx").string());
+  net->eval();
+  const float* y = net->forward(x.data(), n);
+  double worst = 0;
+  int agree = 0;
+  for (int i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < k; ++j) worst = std::max(worst, static_cast<double>(std::abs(y[i * k + j] - expected[i * k + j])));
+    agree += std::max_element(y + i * k, y + (i + 1) * k) - (y + i * k) ==
+             std::max_element(expected.begin() + i * k, expected.begin() + (i + 1) * k) - (expected.begin() + i * k);
+  }
+  std::cout << "PyTorch NetAdam (torch.onnx.export) in fernet: " << n << " images, max |difference| " << worst
+            << ", argmax agrees on " << agree << " of " << n << '\n';
+  return worst <= 1e-4 && agree == n ? 0 : 1;
 }
 
 int usage(const char* why) {
@@ -161,6 +215,12 @@ int usage(const char* why) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--import-torch") try {
+      return import_torch(argv[2]);
+    } catch (const std::exception& e) {
+      std::cerr << "fernet_onnx_export --import-torch: " << e.what() << '\n';
+      return 1;
+    }
   Options opt;
 #ifdef FERNET_SHARED_DATA_DIR
   opt.data = std::string(FERNET_SHARED_DATA_DIR) + "/fer2013-dev.csv.gz";
@@ -219,6 +279,7 @@ int main(int argc, char** argv) {
     std::cout << "images: " << n << " from " << source << '\n';
 
     std::ofstream manifest(dir / "manifest.tsv");
+    manifest << std::setprecision(9);
     using namespace fernet::networks;
     export_one<LinearMLP>(recipes::linear_mlp, opt, pixels, n, manifest);
     export_one<NetAdam>(recipes::cnn_adam, opt, pixels, n, manifest);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../random.hpp"
+#include "augment/equalize.hpp"
 #include "augment/pipeline.hpp"
 #include "labelled_images.hpp"
 
@@ -22,6 +23,7 @@ struct Preprocess {
   float scale = 1.f;
   float offset = 0.f;
   int channels = 1;
+  bool equalize = false;  // histogram-equalise each stored plane first (OpenCV's equalizeHist)
 };
 namespace preprocess {
 inline constexpr Preprocess raw{1.f, 0.f, 1};                 // notebook sections 3-4: 0..255 floats
@@ -29,6 +31,24 @@ inline constexpr Preprocess unit{1.f / 255.f, 0.f, 1};        // section 6: /255
 inline constexpr Preprocess unit_rgb{1.f / 255.f, 0.f, 3};    // section 5: /255, grey as 3 channels
 inline constexpr Preprocess centered{1.f / 63.75f, -2.f, 1};  // (pixel - 127.5) / 63.75: -2..2, zero-centred
 }  // namespace preprocess
+
+// One stored image (planes x plane_pixels bytes) as network input, the one place the rule lives
+// (training batches, evaluation, predict): equalised when asked, pixel * scale + offset, a grey
+// plane replicated to pre.channels planes (else planes must equal pre.channels).
+inline void preprocess_image(const std::uint8_t* src, int planes, int plane_pixels, const Preprocess& pre, float* dst) {
+  const std::size_t stored = static_cast<std::size_t>(planes) * plane_pixels;
+  thread_local std::vector<std::uint8_t> equalized;
+  if (pre.equalize) {
+    equalized.resize(stored);
+    for (int c = 0; c < planes; ++c)
+      augment::equalize_histogram(src + static_cast<std::size_t>(c) * plane_pixels,
+                                  equalized.data() + static_cast<std::size_t>(c) * plane_pixels, plane_pixels);
+    src = equalized.data();
+  }
+  for (std::size_t p = 0; p < stored; ++p) dst[p] = src[p] * pre.scale + pre.offset;
+  const int copies = planes == 1 ? pre.channels : 1;
+  for (int c = 1; c < copies; ++c) std::copy(dst, dst + stored, dst + c * stored);
+}
 
 // Per-sample augmentation hook: called on each training image (channels x height x width floats,
 // already preprocessed) with a generator seeded from (seed, epoch, position), so it is
@@ -90,8 +110,7 @@ class BatchLoader {
     const int n = static_cast<int>(std::min<std::size_t>(batch_, data_.size() - begin));
     const augment::Shape full = full_shape();
     const int per = sample_floats();
-    const int stored = static_cast<int>(data_.shape().pixels());  // one plane, or all of them
-    const int copies = static_cast<int>(full.size()) / stored;    // grey replicated to pre_.channels planes, else 1
+    const int planes = data_.shape().channels, plane_pixels = data_.shape().height * data_.shape().width;
     images_.resize(static_cast<std::size_t>(n) * per);
     labels_.resize(n);
 #pragma omp parallel for schedule(static) if (n >= 32)
@@ -102,8 +121,7 @@ class BatchLoader {
       thread_local std::vector<float> scratch;  // the full-size image a pipeline reads
       if (!pipeline_.empty()) scratch.resize(full.size());
       float* dst = pipeline_.empty() ? out : scratch.data();
-      for (int p = 0; p < stored; ++p) dst[p] = src[p] * pre_.scale + pre_.offset;
-      for (int c = 1; c < copies; ++c) std::copy(dst, dst + stored, dst + c * stored);
+      preprocess_image(src, planes, plane_pixels, pre_, dst);
       labels_[i] = data_.label(row);
       if (!pipeline_.empty()) {
         Rng rng = augment::sample_rng(seed_, epoch_, row);

@@ -164,25 +164,18 @@ FERNET_HD int argmax_of_row(const float* row, int k) {
   return best;
 }
 
-// One sample of a loss: writes its gradient row (already divided by the batch size n) and
-// returns its loss. log_probs: the input is log-probabilities (NLLLoss), else raw scores
-// (CrossEntropyLoss, log-softmax fused).
-// smoothing = eps > 0: label smoothing as PyTorch's CrossEntropyLoss(label_smoothing=eps), the
-// target being (1 - eps) * one-hot + eps / k; eps = 0 keeps the plain loss's arithmetic exactly.
-FERNET_HD float loss_row(const float* z, int label, int k, int n, bool log_probs, float* grad, float smoothing = 0.f) {
-  if (smoothing == 0.f) {
-    if (log_probs) {
-      for (int j = 0; j < k; ++j) grad[j] = j == label ? -1.f / n : 0.f;
-      return -z[label];
-    }
-    float m = z[0];
-    for (int j = 1; j < k; ++j) m = z[j] > m ? z[j] : m;
-    double sum = 0.0;
-    for (int j = 0; j < k; ++j) sum += exp(static_cast<double>(z[j] - m));
-    const double lse = m + log(sum);
-    for (int j = 0; j < k; ++j) grad[j] = static_cast<float>((exp(z[j] - lse) - (j == label ? 1.0 : 0.0)) / n);
-    return static_cast<float>(lse - z[label]);
-  }
+// Label smoothing's target for class j of a row labelled `label`: (1 - eps) * one-hot + eps / k,
+// as PyTorch's CrossEntropyLoss(label_smoothing=eps).
+FERNET_HD double smoothed_target(int j, int label, int k, float eps) {
+  return eps / k + (j == label ? 1.0 - eps : 0.0);
+}
+
+// Cross-entropy of one row against a target distribution: the row t when not null (mixup's
+// blended labels), else the smoothed one-hot of label. Writes the gradient row (divided by the
+// batch size n) and returns the loss. log_probs: z is log-probabilities (gradient -t / n), else
+// raw scores with the log-softmax fused (gradient (p - t) / n).
+FERNET_HD float soft_target_row(const float* z, const float* t, int label, float eps, int k, int n, bool log_probs,
+                                float* grad) {
   double lse = 0.0;  // log-sum-exp of the scores; 0 for log-probabilities
   if (!log_probs) {
     float m = z[0];
@@ -193,12 +186,31 @@ FERNET_HD float loss_row(const float* z, int label, int k, int n, bool log_probs
   }
   double loss = 0.0;
   for (int j = 0; j < k; ++j) {
-    const double t = smoothing / k + (j == label ? 1.0 - smoothing : 0.0);
+    const double target = t ? t[j] : smoothed_target(j, label, k, eps);
     const double logp = z[j] - lse;
-    loss -= t * logp;
-    grad[j] = static_cast<float>(((log_probs ? 0.0 : exp(logp)) - t) / n);
+    loss -= target * logp;
+    if (grad) grad[j] = static_cast<float>(((log_probs ? 0.0 : exp(logp)) - target) / n);
   }
   return static_cast<float>(loss);
+}
+
+// One sample of a loss: writes its gradient row (already divided by the batch size n) and
+// returns its loss. log_probs: the input is log-probabilities (NLLLoss), else raw scores
+// (CrossEntropyLoss, log-softmax fused). smoothing = eps > 0: label smoothing (soft_target_row
+// against the smoothed one-hot); eps = 0 keeps the plain loss's arithmetic exactly.
+FERNET_HD float loss_row(const float* z, int label, int k, int n, bool log_probs, float* grad, float smoothing = 0.f) {
+  if (smoothing != 0.f) return soft_target_row(z, nullptr, label, smoothing, k, n, log_probs, grad);
+  if (log_probs) {
+    for (int j = 0; j < k; ++j) grad[j] = j == label ? -1.f / n : 0.f;
+    return -z[label];
+  }
+  float m = z[0];
+  for (int j = 1; j < k; ++j) m = z[j] > m ? z[j] : m;
+  double sum = 0.0;
+  for (int j = 0; j < k; ++j) sum += exp(static_cast<double>(z[j] - m));
+  const double lse = m + log(sum);
+  for (int j = 0; j < k; ++j) grad[j] = static_cast<float>((exp(z[j] - lse) - (j == label ? 1.0 : 0.0)) / n);
+  return static_cast<float>(lse - z[label]);
 }
 
 // ---- optimisers (the CPU optimisers' scalar rules) ------------------------------------------

@@ -4,40 +4,18 @@
 // CrossEntropyLoss with class-probability targets. The input is raw scores (log-softmax fused,
 // gradient (p - t) / n) or, with log_probs, log-probabilities from a LogSoftmax layer
 // (gradient -t / n). Targets need not sum to 1; the gradients above assume they do.
-// Plain C in the row rule (math.h, FERNET_HD) so that a device backend can run it per row.
-#include <math.h>
-
+// The row rule is kernels::soft_target_row, the one label smoothing uses too.
 #include <stdexcept>
 #include <string>
 
-#include "../host_device.hpp"
+#include "../kernels/element_rules.hpp"
 
 namespace fernet {
 
 namespace losses {
 // The target row of a label under label smoothing eps: (1 - eps) * one-hot + eps / k.
-FERNET_HD void smoothed_target_row(int label, int k, float eps, float* t) {
-  for (int j = 0; j < k; ++j) t[j] = eps / k + (j == label ? 1.f - eps : 0.f);
-}
-
-// One row: writes its gradient (already divided by the batch size n) when grad is not null and
-// returns its loss.
-FERNET_HD float soft_target_row(const float* z, const float* t, int k, int n, bool log_probs, float* grad) {
-  double lse = 0.0;  // log-sum-exp of the scores; 0 for log-probabilities
-  if (!log_probs) {
-    float m = z[0];
-    for (int j = 1; j < k; ++j) m = z[j] > m ? z[j] : m;
-    double sum = 0.0;
-    for (int j = 0; j < k; ++j) sum += exp(static_cast<double>(z[j] - m));
-    lse = m + log(sum);
-  }
-  double loss = 0.0;
-  for (int j = 0; j < k; ++j) {
-    const double logp = z[j] - lse;
-    loss -= t[j] * logp;
-    if (grad) grad[j] = static_cast<float>(((log_probs ? 0.0 : exp(logp)) - t[j]) / n);
-  }
-  return static_cast<float>(loss);
+inline void smoothed_target_row(int label, int k, float eps, float* t) {
+  for (int j = 0; j < k; ++j) t[j] = static_cast<float>(kernels::smoothed_target(j, label, k, eps));
 }
 }  // namespace losses
 
@@ -51,7 +29,7 @@ inline float soft_target_cross_entropy(const float* scores, const float* targets
   double loss = 0.0;
   for (int i = 0; i < n; ++i) {
     const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(i) * classes;
-    loss += losses::soft_target_row(scores + at, targets + at, classes, n, log_probs, grad ? grad + at : nullptr);
+    loss += kernels::soft_target_row(scores + at, targets + at, -1, 0.f, classes, n, log_probs, grad ? grad + at : nullptr);
   }
   return static_cast<float>(loss / n);
 }

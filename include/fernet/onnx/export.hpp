@@ -70,12 +70,21 @@ struct OnnxLayer {
 
 namespace detail {
 
+// Where an initializer's values lie in the network: the importer (import.hpp) writes them back.
+struct Binding {
+  std::string tensor, what;  // the initializer's name; "weight", "bias", "mean", ...
+  bool from_buffers = false;
+  std::size_t offset = 0;
+  std::vector<std::int64_t> dims;
+};
+
 // The state of the export walk: the graph so far and the tensor the next layer reads.
 class GraphBuilder {
  public:
   GraphBuilder(std::span<const float> params, std::span<const float> buffers) : params_(params), buffers_(buffers) {}
 
   Model model;
+  std::vector<Binding> bindings;  // one per initializer taken from the network's blocks
   std::string current;  // the tensor the next layer reads
   int rank = 4;         // its rank: 4 (N, C, H, W) or 2 (N, C*H*W) after Flatten / Gemm
 
@@ -103,6 +112,7 @@ class GraphBuilder {
                         std::to_string(offset + n) + " of the network's " + (from_buffers ? "buffers" : "parameters") +
                         ", which hold " + std::to_string(block.size()));
     const std::string tensor = name(what);
+    bindings.push_back({tensor, what, from_buffers, offset, dims});
     model.initializers.push_back(Initializer::floats(tensor, std::move(dims), block.subspan(offset, n)));
     return tensor;
   }
@@ -379,8 +389,9 @@ inline std::string float_text(float v) {
 }
 }  // namespace detail
 
+// The model and where each of its weights lies in the network (what import.hpp reads back).
 template <class Net>
-Model build_model(const Net& net, const ExportOptions& options = {}) {
+std::pair<Model, std::vector<detail::Binding>> build_model_bound(const Net& net, const ExportOptions& options = {}) {
   using InShape = typename network_traits<Net>::input_shape;
   using OutShape = typename Net::output_shape;
   detail::GraphBuilder g(net.parameters(), net.buffers());
@@ -432,7 +443,12 @@ Model build_model(const Net& net, const ExportOptions& options = {}) {
   m.metadata = {{"fernet.network", Net::signature()}, {"fernet.input", input_doc}, {"fernet.output", output_kind}};
   if (!options.class_names.empty()) m.metadata.emplace_back("class_names", detail::join(options.class_names));
   m.metadata.insert(m.metadata.end(), options.metadata.begin(), options.metadata.end());
-  return m;
+  return {std::move(m), std::move(g.bindings)};
+}
+
+template <class Net>
+Model build_model(const Net& net, const ExportOptions& options = {}) {
+  return build_model_bound(net, options).first;
 }
 
 // The .onnx file's bytes.

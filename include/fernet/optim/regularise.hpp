@@ -83,6 +83,12 @@ class WeightAverage {
   std::span<const float> parameters() const { return params_; }
   std::span<const float> buffers() const { return buffers_; }
   long updates() const { return updates_; }
+  // For a trainer that keeps the averages as a checkpoint's weights (train/trainer.hpp) and
+  // restores them through the constructor: how many updates they hold (warm-up depends on it).
+  void set_updates(long n) {
+    if (n < 0) throw std::invalid_argument("fernet::WeightAverage::set_updates: " + std::to_string(n) + " < 0");
+    updates_ = n;
+  }
   const Options& options() const { return o_; }
 
   // Checkpoint state: sections "ema.parameters", "ema.buffers" and meta "ema_updates".
@@ -94,9 +100,8 @@ class WeightAverage {
   void restore(const Checkpoint& c, const std::string& source) {
     c.copy_section("ema.parameters", params_, source);
     c.copy_section("ema.buffers", buffers_, source);
-    const std::string n = c.get("ema_updates");
-    if (n.empty()) throw CheckpointError(source + ": checkpoint has no 'ema_updates' entry");
-    updates_ = std::stol(n);
+    if (c.get("ema_updates").empty()) throw CheckpointError(source + ": checkpoint has no 'ema_updates' entry");
+    updates_ = static_cast<long>(detail::checkpoint_integer(c, "ema_updates", 0, 0, 1ll << 50, source));
   }
 
  private:

@@ -140,12 +140,16 @@ void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
               loss_name<Loss>().c_str(), optimizer_name<Optimizer>(run.optimizer).c_str(), c.epochs, run.batch,
               static_cast<double>(run.optimizer.lr), static_cast<unsigned long long>(c.seed));
   if (!run.augment.empty() || !run.schedule.empty() || !run.tta.empty() || c.step.label_smoothing != 0.f ||
-      c.step.max_grad_norm != 0.f)
+      c.step.max_grad_norm != 0.f || c.mixup_alpha > 0.f || c.ema)
     std::printf("augment %s; schedule %s; label smoothing %g; gradient clipping %s; evaluation views %s\n",
                 run.augment.empty() ? "none" : run.augment.c_str(), run.schedule.empty() ? "constant" : run.schedule.c_str(),
                 static_cast<double>(c.step.label_smoothing),
                 c.step.max_grad_norm > 0 ? std::to_string(c.step.max_grad_norm).c_str() : "none",
                 run.tta.empty() ? "as trained" : run.tta.c_str());
+  if (c.mixup_alpha > 0.f || c.ema)
+    std::printf("mixup alpha %g; weight averaging %s\n", static_cast<double>(c.mixup_alpha),
+                c.ema ? ("decay " + std::to_string(c.ema->decay)).c_str() : "none");
+  if (run.preprocess.equalize) std::printf("preprocessing: histogram equalisation first\n");
   for (const auto& line : run.notes) std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 }
@@ -173,6 +177,10 @@ RunResult train_from_recipe(const TrainingRun<Optimizer>& run, const RunData& d)
   char eps[32];
   std::snprintf(eps, sizeof eps, "%g", static_cast<double>(c.step.label_smoothing));
   c.extra_meta.emplace("label_smoothing", eps);
+  std::snprintf(eps, sizeof eps, "%g", static_cast<double>(c.mixup_alpha));
+  c.extra_meta.emplace("mixup", eps);
+  std::snprintf(eps, sizeof eps, "%g", c.ema ? static_cast<double>(c.ema->decay) : 0.0);
+  c.extra_meta.emplace("ema", eps);
   print_banner<Net, Loss>(run, d);
 
   auto net = std::make_unique<Net>(c.seed);

@@ -13,15 +13,19 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <unistd.h>
 
 #include "../checkpoint.hpp"
+#include "../data/augment/mixup.hpp"
+#include "../data/augment/seed.hpp"
 #include "../data/batches.hpp"
 #include "../device/model.hpp"
 #include "../loss.hpp"
 #include "../optim/adam.hpp"
+#include "../optim/regularise.hpp"
 #include "../optim/schedule.hpp"
 #include "../optim/sgd.hpp"
 #include "../parallel.hpp"
@@ -43,6 +47,24 @@ struct EpochRecord {
   // x axis of time to accuracy).
   double elapsed_seconds = 0;
 };
+
+// The rows of a history CSV as Trainer::history_csv writes it (the checkpoints' "history" and
+// DIR/history.csv); lines that do not parse are skipped.
+inline std::vector<EpochRecord> parse_history_csv(const std::string& csv) {
+  std::vector<EpochRecord> out;
+  std::size_t pos = csv.find('\n');
+  while (pos != std::string::npos && pos + 1 < csv.size()) {
+    const std::size_t next = csv.find('\n', pos + 1);
+    const std::string line = csv.substr(pos + 1, next - pos - 1);
+    EpochRecord r;
+    // Histories written before elapsed_seconds existed have 7 fields.
+    if (std::sscanf(line.c_str(), "%d,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train_loss, &r.train_accuracy,
+                    &r.test_loss, &r.test_accuracy, &r.seconds, &r.images_per_second, &r.elapsed_seconds) >= 7)
+      out.push_back(r);
+    pos = next;
+  }
+  return out;
+}
 
 struct Evaluation {
   double loss = 0;
@@ -72,41 +94,18 @@ struct TrainConfig {
   // ReduceLROnPlateau sees the evaluation metric after each epoch. Its state is in checkpoints.
   std::optional<LrSchedule> schedule;
   StepOptions step;  // label smoothing, gradient clipping (CPU only)
+  // Mixup (data/augment/mixup.hpp) with lambda ~ Beta(alpha, alpha) per batch, drawn from
+  // augment::batch_rng(seed, epoch, batch); label smoothing applies to its targets. CPU only.
+  float mixup_alpha = 0.f;  // 0: off
+  // Weight averaging (EMA, optim/regularise.hpp) after every step, CPU only. Evaluation and every
+  // checkpoint's weights are then the averages (what eval, predict and export load); the weights
+  // training continues from are kept in checkpoint sections "training.parameters"/".buffers".
+  std::optional<WeightAverage::Options> ema;
   // Evaluation with test-time augmentation: the evaluation loader gives full-size images and the
   // network sees these views (networks trained on crops need at least the centre view).
   std::optional<tta::Options> tta;
 };
 
-namespace detail {
-// A whole number from a checkpoint's metadata, within [lo, hi]; the error names the file, the
-// field and the value instead of the parser ("stoi").
-inline long long checkpoint_integer(const Checkpoint& c, const std::string& key, long long fallback, long long lo,
-                                    long long hi, const std::string& src) {
-  const std::string text = c.get(key, std::to_string(fallback));
-  long long v = 0;
-  std::size_t used = 0;
-  try {
-    v = std::stoll(text, &used);
-  } catch (const std::exception&) { used = 0; }
-  if (used == 0 || used != text.size() || v < lo || v > hi)
-    throw CheckpointError(src + ": checkpoint field '" + key + "' is '" + text + "', not a whole number in " +
-                          std::to_string(lo) + ".." + std::to_string(hi));
-  return v;
-}
-inline double checkpoint_real(const Checkpoint& c, const std::string& key, double fallback, double lo, double hi,
-                              const std::string& src) {
-  const std::string text = c.get(key, std::to_string(fallback));
-  double v = 0;
-  std::size_t used = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) { used = 0; }
-  if (used == 0 || used != text.size() || !(v >= lo && v <= hi))
-    throw CheckpointError(src + ": checkpoint field '" + key + "' is '" + text + "', not a number in " +
-                          std::to_string(lo) + ".." + std::to_string(hi));
-  return v;
-}
-}  // namespace detail
 
 // Optimiser state in checkpoints, so that a resumed run continues exactly.
 inline void save_optimizer(Checkpoint& c, SGD& o) {
@@ -227,15 +226,34 @@ class Trainer {
     else if (!c.get("lr_schedule").empty())
       throw CheckpointError(path + ": the checkpoint was trained with the learning-rate schedule '" +
                             c.get("lr_schedule") + "' but this run has none");
+    // With weight averaging the checkpoint's weights are the averages, now in net_; the
+    // training weights come from their own sections. Either both runs average or neither.
+    const bool averaged = !c.get("ema_updates").empty();
+    if (averaged != cfg_.ema.has_value())
+      throw CheckpointError(path + (averaged ? ": the checkpoint was trained with weight averaging (EMA) but this run "
+                                               "has none"
+                                             : ": this run averages weights (EMA) but the checkpoint was trained "
+                                               "without"));
+    if (averaged) {
+      ema_.emplace(net_, *cfg_.ema);
+      ema_->set_updates(static_cast<long>(detail::checkpoint_integer(c, "ema_updates", 0, 0, 1ll << 50, path)));
+      c.copy_section("training.parameters", net_.parameters(), path);
+      c.copy_section("training.buffers", net_.buffers(), path);
+    }
     completed_ = static_cast<int>(detail::checkpoint_integer(c, "epoch", 0, 0, 1000000, path));
     best_accuracy_ = detail::checkpoint_real(c, "best_accuracy", -1, -1, 1, path);
-    history_ = parse_history(c.get("history"));
+    history_ = parse_history_csv(c.get("history"));
   }
 
   // Trains from the next epoch to cfg.epochs. Returns false when stopped early by the flag.
   bool fit(data::BatchLoader& train, data::BatchLoader* test) {
     flush_denormals_all_threads();
     net_.train();
+    if (cfg_.backend && (cfg_.ema || cfg_.mixup_alpha > 0.f))
+      throw std::invalid_argument(std::string("fernet::Trainer: ") + (cfg_.ema ? "weight averaging (EMA)" : "mixup") +
+                                  " runs on the CPU only; it is not implemented on device backend '" +
+                                  cfg_.backend->name() + "'");
+    if (cfg_.ema && !ema_) ema_.emplace(net_, *cfg_.ema);  // from the starting weights (--init's included)
     if (!cfg_.backend) return run_epochs(net_, opt_, train, test, [] {});
     // On a device, the model and optimiser state live there for the whole run and come back to
     // the host network and optimiser after every epoch (checkpoints, evaluation-free callers).
@@ -290,7 +308,7 @@ class Trainer {
         const auto batch = train.batch(b);
         // opt_ is the host optimiser; a device optimiser reads its options at every step.
         if (cfg_.schedule) opt_.set_lr(static_cast<float>(cfg_.schedule->lr(epoch - 1, opt_.steps())));
-        const StepResult r = model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, cfg_.step);
+        const StepResult r = step(model, opt, batch, epoch, b);
         if (!std::isfinite(r.loss_sum))
           throw TrainingDiverged("training stopped: the loss became " +
                                  std::string(std::isnan(r.loss_sum) ? "NaN" : "infinite") + " at epoch " +
@@ -309,7 +327,9 @@ class Trainer {
       rec.images_per_second = seen / rec.seconds;
       to_host();
       if (test) {
-        last_eval_ = cfg_.tta ? evaluate_tta<Loss>(model, *test, *cfg_.tta) : evaluate<Loss>(model, *test);
+        with_averaged_weights([&] {
+          last_eval_ = cfg_.tta ? evaluate_tta<Loss>(model, *test, *cfg_.tta) : evaluate<Loss>(model, *test);
+        });
         rec.test_loss = last_eval_->loss;
         rec.test_accuracy = last_eval_->accuracy();
       }
@@ -323,6 +343,44 @@ class Trainer {
       if (cfg_.on_epoch) cfg_.on_epoch(rec);
     }
     return true;
+  }
+
+  // One optimiser step on a batch: plain, or (CPU) mixed with mixup, then averaged into the EMA.
+  template <class Model, class Opt>
+  StepResult step(Model& model, Opt& opt, const data::Batch& batch, int epoch, int index) {
+    if constexpr (std::is_same_v<Model, Net>) {
+      StepResult r;
+      if (cfg_.mixup_alpha > 0.f) {
+        constexpr int k = Net::classes;
+        const std::size_t per = Net::input_shape::size;
+        mixed_.assign(batch.images, batch.images + per * static_cast<std::size_t>(batch.size));
+        targets_.resize(static_cast<std::size_t>(batch.size) * k);
+        Rng rng = data::augment::batch_rng(cfg_.seed, epoch, static_cast<std::uint64_t>(index));
+        data::augment::Mixup{cfg_.mixup_alpha, cfg_.step.label_smoothing}.apply(mixed_.data(), batch.labels,
+                                                                              batch.size, per, k, targets_.data(), rng);
+        r = model.template train_step_soft<Loss>(mixed_.data(), targets_.data(), batch.labels, batch.size, opt,
+                                                 cfg_.step);
+      } else {
+        r = model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, cfg_.step);
+      }
+      if (ema_) ema_->update(net_);
+      return r;
+    } else {
+      return model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, cfg_.step);
+    }
+  }
+
+  // Runs f with the averaged weights in net_ (when averaging), the training weights put back
+  // after it.
+  template <class F>
+  void with_averaged_weights(F&& f) {
+    if (!ema_) return f();
+    const std::vector<float> params(net_.parameters().begin(), net_.parameters().end()),
+        buffers(net_.buffers().begin(), net_.buffers().end());
+    ema_->copy_to(net_);
+    f();
+    std::copy(params.begin(), params.end(), net_.parameters().begin());
+    std::copy(buffers.begin(), buffers.end(), net_.buffers().begin());
   }
 
   // What ReduceLROnPlateau watches: the evaluation's loss or accuracy (its mode says which), the
@@ -361,7 +419,13 @@ class Trainer {
   }
 
   Checkpoint make_resume_checkpoint() {
-    Checkpoint c = make_checkpoint(net_, cfg_.model_name);
+    Checkpoint c;
+    with_averaged_weights([&] { c = make_checkpoint(net_, cfg_.model_name); });
+    if (ema_) {
+      c.set_section("training.parameters", net_.parameters());
+      c.set_section("training.buffers", net_.buffers());
+      c.meta["ema_updates"] = std::to_string(ema_->updates());
+    }
     save_optimizer(c, opt_);
     c.meta["epoch"] = std::to_string(completed_);
     c.meta["noise_step"] = std::to_string(net_.noise_step());
@@ -390,27 +454,13 @@ class Trainer {
     }
   }
 
-  static std::vector<EpochRecord> parse_history(const std::string& csv) {
-    std::vector<EpochRecord> out;
-    std::size_t pos = csv.find('\n');
-    while (pos != std::string::npos && pos + 1 < csv.size()) {
-      const std::size_t next = csv.find('\n', pos + 1);
-      const std::string line = csv.substr(pos + 1, next - pos - 1);
-      EpochRecord r;
-      // Histories written before elapsed_seconds existed have 7 fields.
-      if (std::sscanf(line.c_str(), "%d,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.train_loss, &r.train_accuracy,
-                      &r.test_loss, &r.test_accuracy, &r.seconds, &r.images_per_second, &r.elapsed_seconds) >= 7)
-        out.push_back(r);
-      pos = next;
-    }
-    return out;
-  }
-
   Net& net_;
   Optimizer& opt_;
   TrainConfig cfg_;
   std::vector<EpochRecord> history_;
   std::optional<Evaluation> last_eval_;
+  std::optional<WeightAverage> ema_;
+  std::vector<float> mixed_, targets_;  // mixup's batch and soft targets
   int completed_ = 0;
   double best_accuracy_ = -1;
 };
