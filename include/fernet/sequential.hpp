@@ -146,12 +146,15 @@ class Sequential {
   template <class Loss, class Optimizer>
   StepResult train_step_soft(const float* x, const float* targets, const int* labels, int n, Optimizer& opt,
                              const StepOptions& o = {}) {
-    static_assert(smoothable_loss<Loss>, "soft targets need NLLLoss or CrossEntropyLoss");
-    step_grad_.resize(static_cast<std::size_t>(n) * classes);
-    const float* y = forward(x, n);
-    const float loss =
-        soft_target_cross_entropy(y, targets, n, classes, step_grad_.data(), takes_log_probs<Loss>);
-    return finish_step(y, labels, n, loss, opt, o);
+    if constexpr (!smoothable_loss<Loss>) {
+      throw std::invalid_argument("fernet: train_step_soft(): soft targets need NLLLoss or CrossEntropyLoss");
+    } else {
+      step_grad_.resize(static_cast<std::size_t>(n) * classes);
+      const float* y = forward(x, n);
+      const float loss =
+          soft_target_cross_entropy(y, targets, n, classes, step_grad_.data(), takes_log_probs<Loss>);
+      return finish_step(y, labels, n, loss, opt, o);
+    }
   }
 
   std::span<float> parameters() { return params_; }
