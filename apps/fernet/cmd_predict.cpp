@@ -37,6 +37,7 @@ struct PredictArgs {
   long max_frames = 0;
 };
 
+#ifndef FERNET_HAVE_VISION
 // What a photo needs when this fernet cannot find faces.
 [[noreturn]] void no_vision(const std::string& what) {
   throw std::runtime_error(what +
@@ -46,6 +47,7 @@ struct PredictArgs {
                            "centre-cropped and resized to 48x48, as one face");
 }
 
+#else
 // A CSV field: quoted when it holds a comma, a quote or a line break (a path may).
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
@@ -63,6 +65,7 @@ std::string annotated_path(const PredictArgs& a, const std::string& photo) {
           (std::filesystem::path(photo).stem().string() + ".annotated.png"))
       .string();
 }
+#endif
 
 std::vector<float> preprocess_images(const std::vector<const std::uint8_t*>& grey, const data::Preprocess& p) {
   const std::size_t per = static_cast<std::size_t>(p.channels) * data::image_pixels;
@@ -121,6 +124,9 @@ int cmd_predict(const PredictArgs& a) {
     if (a.out == a.csv || std::filesystem::equivalent(a.out, a.csv, ec))
       throw UsageError("--out '" + a.out + "' is the --csv input file; choose another --out");
   }
+  const Checkpoint c = load_checkpoint(a.load);
+  const ModelInfo& m = model_for_checkpoint(c, a.load, a.model);
+  const data::Preprocess pre = checkpoint_preprocess(c, m, a.load);
   // Images: 48x48 ones (and all of them with --no-detect) are faces as they are; any other size
   // is a photo to find faces in. Every file is checked before any work.
   std::vector<std::string> faces48, photos;
@@ -147,9 +153,6 @@ int cmd_predict(const PredictArgs& a) {
               " pixels, not a 48x48 face");
   }
 #endif
-  const Checkpoint c = load_checkpoint(a.load);
-  const ModelInfo& m = model_for_checkpoint(c, a.load, a.model);
-  const data::Preprocess pre = checkpoint_preprocess(c, m, a.load);
 
   if (!faces48.empty()) {
     std::vector<std::array<std::uint8_t, data::image_pixels>> faces;

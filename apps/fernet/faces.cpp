@@ -143,6 +143,15 @@ long FaceFinder::video(const VideoJob& job) {
     if (!capture.open(job.source))
       throw std::runtime_error("'" + job.source + "' is not a video fernet can read (OpenCV could not open it)");
   }
+  const auto check_size = [&](double width, double height) {
+    if (width * height > static_cast<double>(max_image_pixels))
+      throw std::runtime_error("'" + job.source + "': its frames are " + std::to_string(std::lround(width)) + "x" +
+                               std::to_string(std::lround(height)) + " pixels, more than the " +
+                               std::to_string(max_image_pixels >> 20) + " megapixels fernet reads");
+  };
+  // The container's frame size, before a frame is decoded; the first frame is checked again, the
+  // others must keep its size.
+  check_size(capture.get(cv::CAP_PROP_FRAME_WIDTH), capture.get(cv::CAP_PROP_FRAME_HEIGHT));
   const double fps_read = capture.get(cv::CAP_PROP_FPS);
   const double fps = std::isfinite(fps_read) && fps_read > 0 && fps_read <= 240 ? fps_read : 25.0;
 
@@ -162,10 +171,7 @@ long FaceFinder::video(const VideoJob& job) {
                                " is not 8-bit colour or grey");
     if (frame.channels() == 1) cv::cvtColor(frame, frame, cv::COLOR_GRAY2BGR);
     if (frames == 0) {
-      if (static_cast<std::uint64_t>(frame.cols) * static_cast<std::uint64_t>(frame.rows) > max_image_pixels)
-        throw std::runtime_error("'" + job.source + "': its frames are " + std::to_string(frame.cols) + "x" +
-                                 std::to_string(frame.rows) + " pixels, more than the " +
-                                 std::to_string(max_image_pixels >> 20) + " megapixels fernet reads");
+      check_size(frame.cols, frame.rows);
       size = frame.size();
       if (!job.annotate_out.empty()) {
         // Written under a temporary name (with the extension, which tells OpenCV the container)

@@ -162,7 +162,7 @@ std::vector<std::uint8_t> decode(const std::vector<std::uint8_t>& bytes, const s
   }
   if (dw != size.width || dh != size.height)
     throw ImageError("'" + name + "': its header and its pixel data disagree on the size");
-  return {data.get(), data.get() + static_cast<std::size_t>(dw) * dh * channels};
+  return std::vector<std::uint8_t>(data.get(), data.get() + static_cast<std::size_t>(dw) * dh * channels);
 }
 
 }  // namespace
