@@ -48,9 +48,14 @@ class FaceDetector {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(options_.cascade, ec))
       throw VisionError("face detector '" + options_.cascade + "': no such file");
-    // OpenCV logs its own parse errors and leaves the classifier empty; the message here says which file.
-    if (!cascade_.load(options_.cascade) || cascade_.empty())
-      throw VisionError("face detector '" + options_.cascade + "' is not an OpenCV cascade file");
+    // OpenCV throws on some malformed files and returns false on others; either way the message
+    // here says which file.
+    bool loaded = false;
+    std::string why;
+    try {
+      loaded = cascade_.load(options_.cascade) && !cascade_.empty();
+    } catch (const cv::Exception& e) { why = std::string(": ") + e.err; }
+    if (!loaded) throw VisionError("face detector '" + options_.cascade + "' is not an OpenCV cascade file" + why);
     if (options_.scale_factor <= 1.0) throw VisionError("the detector's scale factor must be above 1");
     if (options_.min_face < 1 || options_.min_neighbors < 0)
       throw VisionError("the detector's minimum face size must be at least 1 pixel and its neighbours at least 0");
