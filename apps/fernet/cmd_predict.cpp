@@ -245,8 +245,8 @@ Command add_predict_command(CLI::App& app) {
   predict->add_option("--video", a->video, "a video file, or a camera's index (0, 1, ...)");
   predict->add_option("--max-frames", a->max_frames, "stop after this many frames (default: all; a camera: Ctrl-C)");
   predict->add_option("--cascade", a->cascade,
-                      "the face detector, an OpenCV cascade file (default: opencv-data's "
-                      "haarcascade_frontalface_default.xml, or $FERNET_CASCADE)");
+                      "the face detector, an OpenCV cascade file (default: $FERNET_CASCADE, else opencv-data's "
+                      "haarcascade_frontalface_default.xml)");
   predict->add_option("--min-face", a->min_face, "the smallest face searched, in pixels (default 32)");
   predict->add_option("--neighbors", a->neighbors,
                       "detections a face needs (default 5; fewer finds more faces and more false ones)");
