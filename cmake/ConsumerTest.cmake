@@ -1,5 +1,20 @@
 # ctest helper: install fernet from BUILD_DIR into a scratch prefix, then configure, build and
 # run tests/consumer against it with find_package(fernet).
+# Optional: PROJECT_DIR (another project, e.g. examples/deploy), PROGRAM (its program's name),
+# PROGRAM_ARGS (|-separated), EXPECT (a regular expression its output must match) and
+# SKIP_UNLESS_EXISTS (a file the run needs; without it the test prints "consumer test skipped").
+if(NOT PROJECT_DIR)
+  set(PROJECT_DIR ${SOURCE_DIR}/tests/consumer)
+endif()
+if(NOT PROGRAM)
+  set(PROGRAM consumer)
+endif()
+string(REPLACE "|" ";" PROGRAM_ARGS "${PROGRAM_ARGS}")
+foreach(needed ${SKIP_UNLESS_EXISTS})
+  if(NOT EXISTS "${needed}")
+    message(FATAL_ERROR "consumer test skipped: ${needed} is absent")
+  endif()
+endforeach()
 set(prefix ${WORK_DIR}/prefix)
 file(REMOVE_RECURSE ${WORK_DIR})
 function(run)
@@ -8,9 +23,13 @@ function(run)
     message(FATAL_ERROR "command failed: ${ARGV}\n${out}")
   endif()
   message(STATUS "${out}")
+  set(last_output "${out}" PARENT_SCOPE)
 endfunction()
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
-run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build
+run(${CMAKE_COMMAND} -S ${PROJECT_DIR} -B ${WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=${ARCH_FLAGS})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
-run(${WORK_DIR}/build/consumer)
+run(${WORK_DIR}/build/${PROGRAM} ${PROGRAM_ARGS})
+if(EXPECT AND NOT last_output MATCHES "${EXPECT}")
+  message(FATAL_ERROR "${PROGRAM}'s output does not match /${EXPECT}/:\n${last_output}")
+endif()

@@ -17,6 +17,8 @@ packages=(
   libcairo2-dev fonts-dejavu-core      # fernet program: curves.png, confusion.png
   python3-opencv python3-numpy python3-venv  # ONNX export test: cv2.dnn reader; venv for onnxruntime (scripts/onnx-venv.sh)
   python3-torch python3-torchvision    # safetensors test: the notebook networks as PyTorch modules
+  libopencv-dev opencv-data            # fernet::vision: face detection (the Haar cascades) for predict on photos/video
+  opencv-doc                           # vision tests and README demo: OpenCV's sample photo messi5.jpg
 )
 if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -qq

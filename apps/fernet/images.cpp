@@ -122,17 +122,18 @@ std::vector<std::uint8_t> read_image_file(const std::string& path) {
 
 }  // namespace
 
-GreyImage decode_grey(const std::vector<std::uint8_t>& bytes, const std::string& name) {
-  const char* format = image_format(bytes);
+namespace {
+
+// The header's dimensions, after the format check and, for a PNG, the pixel-data check.
+ImageSize checked_size(const std::vector<std::uint8_t>& bytes, const std::string& name, const char*& format) {
+  format = image_format(bytes);
   if (!format)
     throw ImageError("'" + name + "' is not an image fernet can read (PNG or JPEG; convert BMP, GIF, TGA or PNM " +
                      "files first: fernet's decoder is not safe on damaged files of those formats)");
   if (bytes.size() > static_cast<std::size_t>(INT32_MAX)) throw ImageError("'" + name + "' is too large");
-  const auto* data_in = bytes.data();
-  const int length = static_cast<int>(bytes.size());
   int w = 0, h = 0, channels = 0;
   // Dimensions from the header first: the decoder allocates width x height x channels at once.
-  if (!stbi_info_from_memory(data_in, length, &w, &h, &channels)) {
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &channels)) {
     const char* why = stbi_failure_reason();
     throw ImageError("'" + name + "' is not an image fernet can read (a damaged " + format +
                      " file): " + (why ? why : "unknown error"));
@@ -142,20 +143,51 @@ GreyImage decode_grey(const std::vector<std::uint8_t>& bytes, const std::string&
   if (static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h) > max_image_pixels)
     throw ImageError("'" + name + "' is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the " +
                      std::to_string(max_image_pixels >> 20) + " megapixels (8192 x 8192) fernet decodes");
-  int dw = 0, dh = 0;
-  std::unique_ptr<unsigned char, void (*)(void*)> data(stbi_load_from_memory(data_in, length, &dw, &dh, &channels, 1),
-                                                       stbi_image_free);
+  return {w, h};
+}
+
+// `channels` (1: grey, 3: RGB) bytes per pixel, row-major.
+std::vector<std::uint8_t> decode(const std::vector<std::uint8_t>& bytes, const std::string& name, int channels,
+                                 ImageSize& size) {
+  const char* format = nullptr;
+  size = checked_size(bytes, name, format);
+  int dw = 0, dh = 0, stored = 0;
+  std::unique_ptr<unsigned char, void (*)(void*)> data(
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &dw, &dh, &stored, channels),
+      stbi_image_free);
   if (!data) {
     const char* why = stbi_failure_reason();
     throw ImageError("'" + name + "' is not an image fernet can read (a damaged " + format +
                      " file): " + (why ? why : "unknown error"));
   }
-  if (dw != w || dh != h) throw ImageError("'" + name + "': its header and its pixel data disagree on the size");
+  if (dw != size.width || dh != size.height)
+    throw ImageError("'" + name + "': its header and its pixel data disagree on the size");
+  return std::vector<std::uint8_t>(data.get(), data.get() + static_cast<std::size_t>(dw) * dh * channels);
+}
+
+}  // namespace
+
+GreyImage decode_grey(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+  ImageSize size;
   GreyImage img;
-  img.width = w;
-  img.height = h;
-  img.pixels.assign(data.get(), data.get() + static_cast<std::size_t>(w) * h);
+  img.pixels = decode(bytes, name, 1, size);
+  img.width = size.width;
+  img.height = size.height;
   return img;
+}
+
+RgbImage load_rgb(const std::string& path) {
+  ImageSize size;
+  RgbImage img;
+  img.pixels = decode(read_image_file(path), path, 3, size);
+  img.width = size.width;
+  img.height = size.height;
+  return img;
+}
+
+ImageSize image_size(const std::string& path) {
+  const char* format = nullptr;
+  return checked_size(read_image_file(path), path, format);
 }
 
 GreyImage load_grey(const std::string& path) { return decode_grey(read_image_file(path), path); }
