@@ -64,7 +64,7 @@ def load_into(module, layers):
             for slot, a in zip(slots, arrays):
                 if tuple(slot.shape) != a.shape:
                     raise ValueError(f"node {name}: shape {a.shape}, PyTorch's {tuple(slot.shape)}")
-                slot.copy_(torch.from_numpy(np.ascontiguousarray(a)))
+                slot.copy_(torch.from_numpy(np.array(a, dtype=np.float32)))
 
 
 def preprocess(images, scale, offset, channels):

@@ -41,7 +41,8 @@ namespace detail {
 
 struct FileTensor {
   std::vector<std::int64_t> dims;
-  std::vector<float> values;
+  std::uint64_t type = 0;     // ONNX's data type; only float32 (1) is decoded
+  std::vector<float> values;  // float32 tensors only
 };
 struct FileNode {
   std::string op_type, name;
@@ -106,8 +107,12 @@ inline std::pair<std::string, FileTensor> parse_tensor(std::string_view bytes, c
     }
   }
   const std::string label = where + ": tensor '" + name + "'";
-  if (type != float32_type)
-    throw ImportError(label + " has data type " + std::to_string(type) + ", not float32 (1)");
+  t.type = type;
+  // Other types (int64 shapes of Reshape, ...) are kept undecoded: only weights must be float32.
+  if (type != float32_type) {
+    t.values.clear();
+    return {name, std::move(t)};
+  }
   std::int64_t count = 1;
   for (const std::int64_t d : t.dims) {
     if (d < 0 || d > (std::int64_t{1} << 31) || (d > 0 && count > (std::int64_t{1} << 40) / d))
@@ -281,6 +286,9 @@ void load_onnx_bytes(Net& net, std::string_view bytes, const std::string& source
       if (t == file.tensors.end())
         throw ImportError(where + ": input " + std::to_string(i) + " ('" + h.inputs[i] +
                           "') is computed, not a stored weight");
+      if (t->second.type != detail::float32_type)
+        throw ImportError(where + ": " + bind.what + " '" + h.inputs[i] + "' has data type " +
+                          std::to_string(t->second.type) + ", not float32 (1)");
       std::vector<std::int64_t> dims = t->second.dims;
       const bool flip = transposed && i == 1;
       if (flip) std::reverse(dims.begin(), dims.end());
