@@ -17,6 +17,7 @@ packages=(
   libcairo2-dev fonts-dejavu-core      # fernet program: curves.png, confusion.png
   python3-opencv python3-numpy python3-venv  # ONNX export test: cv2.dnn reader; venv for onnxruntime (scripts/onnx-venv.sh)
   python3-torch python3-torchvision    # safetensors test: the notebook networks as PyTorch modules
+  libopenmpi-dev openmpi-bin           # data-parallel training (fernet::mpi, FERNET_MPI) and its mpirun tests
 )
 if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -qq
