@@ -318,14 +318,14 @@ void write_report(const RunStart& run, const ModelInfo& m, const RunResult& r, s
 
 int train_command(const TrainArgs& a, const std::string& cmdline, Processes& procs) {
   const auto wall0 = std::chrono::steady_clock::now();
-  if (a.o_threads->count() && a.threads < 1)
-    throw UsageError("--threads must be at least 1 (got " + std::to_string(a.threads) + ")");
   const bool writer = procs.writer();
   // Every process prepares; a failure on one ends all of them with its message.
   std::optional<RunStart> started;
   std::optional<data::TrainingSplits> splits;
   std::string description;
   together(procs.distributed, "starting the run", [&] {
+    if (a.o_threads->count() && a.threads < 1)
+      throw UsageError("--threads must be at least 1 (got " + std::to_string(a.threads) + ")");
     started.emplace(a.resume.empty() ? new_run(a, cmdline, writer) : resume_run(a, cmdline, writer));
     const RunSettings& s = started->settings;
     if (procs.distributed && s.device != "cpu")

@@ -10,6 +10,7 @@
 //    where an uninterrupted one-process run ends.
 // 4. The collective checks: check_same, any, together.
 // Every process checks; the exit status is 0 only when all passed on all.
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -136,7 +137,7 @@ void batchnorm_follows_the_rule(MPI_Comm world) {
       auto& net = *share_nets[r];
       std::copy(master->parameters().begin(), master->parameters().end(), net.parameters().begin());
       if (s.size == 0) continue;
-      net.template train_step<CrossEntropyLoss>(s.images, s.labels, s.size, no_step);
+      net.train_step<CrossEntropyLoss>(s.images, s.labels, s.size, no_step);
       const float w = static_cast<float>(s.size) / static_cast<float>(s.whole);
       for (std::size_t i = 0; i < net.gradients().size(); ++i) master->gradients()[i] += w * net.gradients()[i];
     }

@@ -164,14 +164,23 @@ void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
 template <class Net, class Optimizer>
 void check_processes_agree(Distributed& dist, const TrainingRun<Optimizer>& run, const RunData& d) {
   const std::string sig = Net::signature();
-  dist.check_same("the network (" + sig + ")", fnv1a(sig.data(), sig.size()));
+  dist.check_same("the network (" + run.config.model_name + ")", fnv1a(sig.data(), sig.size()));
   dist.check_same("the training data (" + d.description + ")", data_checksum(d.train));
   dist.check_same("the evaluation data", data_checksum(d.eval));
-  const std::string settings = run.config.model_name + " " + std::to_string(run.config.epochs) + " " +
-                               std::to_string(run.config.seed) + " " + std::to_string(run.batch) + " " +
-                               std::to_string(run.optimizer.lr) + " " + run.augment + " " + run.schedule + " " +
-                               run.tta + " " + run.init + " " + std::to_string(run.resume);
-  dist.check_same("the settings (model, epochs, seed, batch, lr, augment, schedule, tta, init, resume)",
+  // Numbers as exact hexadecimal floats.
+  std::string settings = run.config.model_name + "|" + std::to_string(run.config.epochs) + "|" +
+                         std::to_string(run.config.seed) + "|" + std::to_string(run.batch) + "|" + run.augment + "|" +
+                         run.schedule + "|" + run.tta + "|" + run.init + "|" + std::to_string(run.resume);
+  const TrainConfig& c = run.config;
+  for (const double v : {double(run.optimizer.lr), double(c.step.label_smoothing), double(c.step.max_grad_norm),
+                         double(c.mixup_alpha), c.ema ? double(c.ema->decay) : 0.0, double(run.preprocess.scale),
+                         double(run.preprocess.offset), double(run.preprocess.channels + 2 * run.preprocess.equalize)}) {
+    char text[40];
+    std::snprintf(text, sizeof text, "|%a", v);
+    settings += text;
+  }
+  dist.check_same("the settings (model, epochs, seed, batch, lr, augmentation, schedule, views, init, resume, "
+                  "smoothing, clipping, mixup, EMA, preprocessing)",
                   fnv1a(settings.data(), settings.size()));
 }
 
