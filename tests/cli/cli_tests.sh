@@ -449,7 +449,8 @@ mpi)
   echo "$out"
   [ $rc = 0 ] || fail "mpirun -np 2 fernet train exited $rc"
   grep -q "data-parallel: 2 processes x 1 threads" <<<"$out" || fail "no data-parallel banner line"
-  [ "$(grep -c "^Epoch: 1/2" <<<"$out")" = 1 ] || fail "the epoch line should be printed once (rank 0)"
+  # (Open MPI gives the processes a terminal: the epoch line may follow a progress line's \r.)
+  [ "$(grep -c "Epoch: 1/2\.\." <<<"$out")" = 1 ] || fail "the epoch line should be printed once (rank 0)"
   check_json two/report.json processes.ranks processes.hosts.1 processes.threads_per_rank.1 \
     processes.allreduce.seconds_per_step processes.allreduce.share_of_training_time
   grep -q '"ranks": 2' two/report.json || fail "report.json: ranks is not 2"
@@ -468,10 +469,10 @@ mpi)
   [ $rc != 0 ] || fail "processes with different seeds trained"
   grep -q "disagree on the settings" <<<"$out" || fail "no 'disagree on the settings' message"
   # SIGTERM to one process stops both at the next batch; the run resumes alone, without mpirun.
-  "${mpiexec[@]}" -np 2 "$fernet" "${args[@]}" --epochs 6 --out stop >stop.log 2>&1 &
+  "${mpiexec[@]}" -np 2 "$fernet" "${args[@]}" --epochs 20 --out stop >stop.log 2>&1 &
   pid=$!
   for _ in $(seq 3000); do  # up to 60 s for the first epoch line
-    grep -q "^Epoch: 1/6" stop.log && break
+    grep -q "Epoch: 1/20\.\." stop.log && break
     sleep 0.02
   done
   ranks=$(pgrep -P $pid -f "$fernet")
@@ -481,7 +482,7 @@ mpi)
   rc=$?
   cat stop.log
   [ $rc != 0 ] || fail "an interrupted mpirun job exited 0"
-  grep -q "^Stopped during epoch" stop.log || fail "rank 0 did not stop with the signalled rank"
+  grep -q "Stopped during epoch" stop.log || fail "rank 0 did not stop with the signalled rank"
   grep -q "Interrupted by a signal to another process of the job" stop.log || fail "no interruption message"
   out=$("$fernet" train --resume stop 2>&1)
   rc=$?

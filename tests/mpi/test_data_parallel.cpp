@@ -82,8 +82,8 @@ double relative_difference(std::span<const float> a, std::span<const float> b, d
 constexpr data::Preprocess unit{1.f / 255.f, 0.f, 1};
 
 template <class Net, class Loss, class Opt>
-std::unique_ptr<Net> train_run(Distributed* d, data::LabelledImages images, int batch, int epochs, typename Opt::Options o,
-                           std::uint64_t seed) {
+std::unique_ptr<Net> train_run(Distributed* d, data::LabelledImages images, int batch, int epochs,
+                               typename Opt::Options o, std::uint64_t seed) {
   auto net = std::make_unique<Net>(seed);
   Opt opt(*net, o);
   TrainConfig c;
@@ -104,8 +104,8 @@ std::unique_ptr<Net> train_run(Distributed* d, data::LabelledImages images, int 
 // processes, 750 on 3; none with
 // eps = 1e-3), so the elementwise figure is required only where `elementwise` says.
 template <class Net>
-void adam_matches_one_process(MPI_Comm world, const std::string& name, int samples, int batch, int epochs,
-                              float eps, bool elementwise) {
+void adam_matches_one_process(MPI_Comm world, const std::string& name, int samples, int batch, int epochs, float eps,
+                              bool elementwise) {
   dist::MpiCommunicator comm(world);
   const int side = Net::input_shape::height;
   const Images d = random_images(samples, side, 11);
