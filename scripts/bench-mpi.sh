@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Images/s of data-parallel training on this machine: 1 process x 1 thread, 2 processes x 1
 # thread (mpirun) and 1 process x 2 threads, for each model, on synthetic faces; the all-reduce's
-# time per step and share from report.json. Prints the README's table.
+# time per step and share from report.json (waiting for the slower process included), then the
+# all-reduce alone (fernet_mpi_allreduce_time, when built). Prints the README's table.
 #   scripts/bench-mpi.sh [build-dir] [models...]      (default: build cnn-adam resnet18)
 # ROWS (synthetic rows, default 1600: 1280 training images), EPOCHS (default 2; the last epoch's
 # images/s is reported) and BATCH (global batch, default 64) may be set in the environment.
@@ -41,4 +42,8 @@ print(f"| {name} | {ips[0]:.0f} | {ips[1]:.0f} ({ips[1] / ips[0]:.2f}x) | {ips[2
 EOF
 done
 echo
+if [ -x "$BUILD/tests/mpi/fernet_mpi_allreduce_time" ]; then
+  echo "the all-reduce alone (after a barrier: no waiting for a slower process):"
+  "${mpirun[@]}" -np 2 "$BUILD/tests/mpi/fernet_mpi_allreduce_time"
+fi
 echo "after: $(uptime)"
