@@ -5,6 +5,7 @@
 // report.json from the best checkpoint. Under mpirun, rank 0 alone writes files and prints.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -340,6 +342,12 @@ int train_command(const TrainArgs& a, const std::string& cmdline, Processes& pro
   const ModelInfo& m = *find_model(s.model);
 #ifdef FERNET_HAVE_MPI
   if (auto* comm = dynamic_cast<dist::MpiCommunicator*>(procs.distributed)) {
+    // Without --threads, the processes on one machine share its cores instead of each taking
+    // all of them (Open MPI binds 3 or more processes to a socket, not a core).
+    if (s.threads == 0) {
+      const int cores = static_cast<int>(std::thread::hardware_concurrency());
+      set_threads(std::max(1, std::min(threads(), cores / std::max(1, comm->local_ranks()))));
+    }
     procs.hosts = comm->hosts();
     procs.threads = comm->threads_per_rank();
   }
@@ -449,7 +457,7 @@ Command add_train_command(CLI::App& app, const std::string& cmdline) {
   a->o_lr = train->add_option("--lr", a->lr, "learning rate (default: the notebook's)");
   a->o_seed =
       train->add_option("--seed", a->seed, "seed for initialisation, shuffling and dropout (default: the notebook's)");
-  a->o_threads = train->add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  a->o_threads = train->add_option("--threads", a->threads, "CPU threads (default: all cores; under mpirun, each machine's cores shared among its processes)");
   a->o_device =
       train
           ->add_option("--device", a->device,

@@ -141,6 +141,18 @@ class MpiCommunicator final : public Distributed {
     return out;
   }
 
+  // Processes of this job on this machine (MPI_COMM_TYPE_SHARED): a default thread count
+  // divides the cores among them.
+  int local_ranks() const {
+    MPI_Comm local;
+    detail::check_mpi(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local),
+                      "MPI_Comm_split_type");
+    int n = 1;
+    MPI_Comm_size(local, &n);
+    MPI_Comm_free(&local);
+    return n;
+  }
+
   // The gradient reductions so far: time spent in them (waiting for slower processes
   // included), their count and the bytes each process sent in.
   double reduce_seconds() const { return reduce_seconds_; }
