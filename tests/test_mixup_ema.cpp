@@ -56,9 +56,11 @@ Outcome run(const data::Fer2013& ds, int epochs, float mixup, bool ema, const st
   const auto pre = data::preprocess::centered;
   auto net = std::make_unique<SmallNet>(4);
   SGD opt(*net, {.lr = 0.05f, .momentum = 0.9f, .nesterov = true});
-  data::BatchLoader tl(ds.split(data::Split::Training), 32, pre, true, 4);
+  // The loaders view the images: the splits must outlive them (not temporaries).
+  const data::Fer2013 training = ds.split(data::Split::Training), test = ds.split(data::Split::PublicTest);
+  data::BatchLoader tl(training, 32, pre, true, 4);
   tl.set_pipeline(options_text::parse_augment("crop=44:2,flip", pre));
-  data::BatchLoader el(ds.split(data::Split::PublicTest), 50, pre, false, 4);
+  data::BatchLoader el(test, 50, pre, false, 4);
   TrainConfig cfg;
   cfg.model_name = "small";
   cfg.epochs = epochs;
@@ -121,7 +123,8 @@ TEST_CASE("EMA: the saved model holds the averages it was evaluated with; traini
   training.insert(training.end(), buffers.begin(), buffers.end());
   CHECK(training == o.state);
   // The saved weights give the accuracy the run recorded for its last epoch.
-  data::BatchLoader el(ds.split(data::Split::PublicTest), 50, data::preprocess::centered, false, 4);
+  const data::Fer2013 el_images = ds.split(data::Split::PublicTest);  // outlives the loader
+  data::BatchLoader el(el_images, 50, data::preprocess::centered, false, 4);
   const Evaluation ev = evaluate_tta<CrossEntropyLoss>(*saved, el, *options_text::parse_tta("center:44"));
   CHECK(ev.loss == o.history.back().test_loss);
   REQUIRE(fs::exists(best));
@@ -129,7 +132,8 @@ TEST_CASE("EMA: the saved model holds the averages it was evaluated with; traini
 
 TEST_CASE("soft-target step: one-hot targets give the plain step; labels only count") {
   const auto ds = synthetic(40, 0, 8);
-  data::BatchLoader tl(ds.split(data::Split::Training), 20, data::preprocess::centered, false, 1);
+  const data::Fer2013 tl_images = ds.split(data::Split::Training);  // outlives the loader
+  data::BatchLoader tl(tl_images, 20, data::preprocess::centered, false, 1);
   tl.set_pipeline(options_text::parse_augment("crop=44", data::preprocess::centered));
   tl.start_epoch(1);
   const auto batch = tl.batch(0);
@@ -149,7 +153,8 @@ TEST_CASE("soft-target step: one-hot targets give the plain step; labels only co
 
 TEST_CASE("EMA and mixup are refused on a device backend, before any step") {
   const auto ds = synthetic(40, 0, 8);
-  data::BatchLoader tl(ds.split(data::Split::Training), 20, data::preprocess::centered, false, 1);
+  const data::Fer2013 tl_images = ds.split(data::Split::Training);  // outlives the loader
+  data::BatchLoader tl(tl_images, 20, data::preprocess::centered, false, 1);
   tl.set_pipeline(options_text::parse_augment("crop=44", data::preprocess::centered));
   auto net = std::make_unique<SmallNet>(2);
   const std::vector<float> before = state_of(*net);
