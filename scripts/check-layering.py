@@ -12,6 +12,7 @@ Tiers, lowest first (a header may include headers of its own tier or of lower on
   5 device    device/                (backends, DeviceExec, DeviceModel)   data/ (data sets)
   6 export    onnx/                  vision/ (faces in photos, over OpenCV)
   7 train     train/
+  8 dist      dist/                  (data-parallel training over MPI: the fernet::mpi target)
 The CUDA sources (cuda/) sit above all of them. Exit status 1 names every upward include;
 --tree prints each header with what it includes.
 """
@@ -23,8 +24,8 @@ ROOT = os.path.join(os.environ.get("FERNET_LAYERING_ROOT", os.path.join(os.path.
 BASE = {"host_device.hpp", "version.hpp", "shape.hpp", "random.hpp", "simd.hpp", "parallel.hpp", "tensor.hpp",
         "atomic_file.hpp", "hash.hpp"}
 CORE = {"execution.hpp", "layer.hpp", "init.hpp", "chain.hpp"}
-DIRS = {"kernels": 1, "layers": 3, "optim": 4, "losses": 4, "device": 5, "data": 5, "onnx": 6, "vision": 6, "train": 7, "cuda": 8}
-NAMES = {0: "base", 1: "kernels", 2: "core", 3: "layers", 4: "model", 5: "device/data", 6: "export/vision", 7: "train", 8: "cuda"}
+DIRS = {"kernels": 1, "layers": 3, "optim": 4, "losses": 4, "device": 5, "data": 5, "onnx": 6, "vision": 6, "train": 7, "dist": 8, "cuda": 9}
+NAMES = {0: "base", 1: "kernels", 2: "core", 3: "layers", 4: "model", 5: "device/data", 6: "export/vision", 7: "train", 8: "dist", 9: "cuda"}
 
 
 def tier(rel):

@@ -19,6 +19,7 @@ packages=(
   python3-torch python3-torchvision    # safetensors test: the notebook networks as PyTorch modules
   libopencv-dev opencv-data            # fernet::vision: face detection (the Haar cascades) for predict on photos/video
   opencv-doc                           # vision tests and README demo: OpenCV's sample photo messi5.jpg
+  libopenmpi-dev openmpi-bin           # data-parallel training (fernet::mpi, FERNET_MPI) and its mpirun tests
 )
 if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -qq

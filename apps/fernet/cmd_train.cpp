@@ -1,14 +1,22 @@
 // fernet train --model NAME [--data FILE] [--epochs N --batch N --lr X --seed N --threads N] --out DIR
 // fernet train --resume DIR
+// mpirun -np N fernet train ...   (data-parallel over N processes, when built with FERNET_MPI)
 // Trains through the library's train_from_recipe (models.hpp), then writes the plots and
-// report.json from the best checkpoint.
+// report.json from the best checkpoint. Under mpirun, rank 0 alone writes files and prints.
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +24,10 @@
 #include <fernet/data/fer2013.hpp>
 #include <fernet/data/fer2013_source.hpp>
 #include <fernet/device/select.hpp>
+#include <fernet/dist/launch.hpp>
+#ifdef FERNET_HAVE_MPI
+#include <fernet/dist/mpi.hpp>
+#endif
 #include <fernet/parallel.hpp>
 #include <fernet/simd.hpp>
 #include <fernet/version.hpp>
@@ -60,7 +72,7 @@ constexpr const char* run_output_files[] = {"last.fernet", "model.fernet", "hist
                                             "curves.png",  "confusion.png", "report.json"};
 
 // --resume DIR: the settings from DIR/run.json; only --epochs, --threads and --device may change.
-RunStart resume_run(const TrainArgs& a, const std::string& cmdline) {
+RunStart resume_run(const TrainArgs& a, const std::string& cmdline, bool writer = true) {
   RunStart r;
   r.resume = true;
   r.original_cmdline = cmdline;
@@ -97,15 +109,35 @@ RunStart resume_run(const TrainArgs& a, const std::string& cmdline) {
   if (s.epochs < done)
     throw UsageError("--epochs " + std::to_string(s.epochs) + " is fewer than the " + std::to_string(done) +
                      " epochs this run has already done");
-  if (a.o_epochs->count() || a.o_threads->count() || a.o_device->count()) {
+  if (writer && (a.o_epochs->count() || a.o_threads->count() || a.o_device->count())) {
     j["settings"] = settings_json(s);
     write_text_atomically(run_json.string(), j.dump(2) + "\n");
   }
   return r;
 }
 
+std::string host_name() {
+  char name[256] = {};
+  return ::gethostname(name, sizeof name - 1) == 0 ? name : "unknown";
+}
+
+// The processes of a data-parallel run (mpirun), for the banner and report.json; one when alone.
+struct Processes {
+  Distributed* distributed = nullptr;
+  std::vector<std::string> hosts;
+  std::vector<int> threads;
+  // The gradient all-reduce so far, this session: seconds (waiting for slower processes
+  // included), calls and bytes per call.
+  std::function<double()> reduce_seconds = [] { return 0.0; };
+  std::function<long()> reductions = [] { return 0L; };
+  std::function<std::size_t()> reduced_bytes = [] { return std::size_t{0}; };
+  bool writer() const { return !distributed || distributed->writer(); }
+  int count() const { return distributed ? distributed->ranks() : 1; }
+};
+
 // --model NAME --out DIR: the notebook's settings with the flags' overrides, written to DIR/run.json.
-RunStart new_run(const TrainArgs& a, const std::string& cmdline) {
+// Only the writer (rank 0 of a data-parallel run) looks at and prepares the directory.
+RunStart new_run(const TrainArgs& a, const std::string& cmdline, bool writer = true) {
   RunStart r;
   r.original_cmdline = cmdline;
   r.started = iso_time_now();
@@ -150,6 +182,11 @@ RunStart new_run(const TrainArgs& a, const std::string& cmdline) {
     s.init = fs::absolute(a.init).lexically_normal().string();
   }
   r.dir = a.out;
+  r.run_json = {{"fernet_version", version_string},
+                {"command_line", cmdline},
+                {"started", r.started},
+                {"settings", settings_json(s)}};
+  if (!writer) return r;
   std::error_code ec;
   fs::create_directories(r.dir, ec);
   if (ec || !fs::is_directory(r.dir))
@@ -168,10 +205,6 @@ RunStart new_run(const TrainArgs& a, const std::string& cmdline) {
         throw std::runtime_error("'" + r.dir + "' holds a file named " + f +
                                  " but no run (no run.json); pass --force to replace fernet's files there, or "
                                  "choose another --out");
-  r.run_json = {{"fernet_version", version_string},
-                {"command_line", cmdline},
-                {"started", r.started},
-                {"settings", settings_json(s)}};
   return r;
 }
 
@@ -188,8 +221,29 @@ void start_fresh(const RunStart& r) {
 }
 
 // curves.png, confusion.png and report.json of a finished run; prints the best epoch's report.
+// report.json's "processes": how many, where, with how many threads, and the all-reduce's cost.
+json processes_json(const Processes& p, const RunResult& r) {
+  double session_seconds = 0;
+  for (const auto& e : r.history)
+    if (e.epoch > r.resumed_from) session_seconds += e.seconds;
+  const long calls = p.reductions();
+  const double reduce = p.reduce_seconds();
+  return {{"ranks", p.count()},
+          {"hosts", p.distributed ? json(p.hosts) : json::array({host_name()})},
+          {"threads_per_rank", p.distributed ? json(p.threads) : json::array({threads()})},
+          {"allreduce",
+           {{"steps", calls},
+            {"bytes_per_step", p.reduced_bytes()},
+            {"seconds", reduce},
+            {"seconds_per_step", calls ? reduce / calls : 0.0},
+            {"share_of_training_time", session_seconds > 0 ? reduce / session_seconds : 0.0},
+            {"note",
+             "rank 0's time in MPI_Allreduce of the gradients this session, waiting for slower ranks "
+             "included"}}}};
+}
+
 void write_report(const RunStart& run, const ModelInfo& m, const RunResult& r, std::size_t training_images,
-                  std::size_t eval_images, const std::string& cmdline, double wall_seconds) {
+                  std::size_t eval_images, const std::string& cmdline, double wall_seconds, const Processes& procs) {
   const RunSettings& s = run.settings;
   const std::string& dir = run.dir;
   double train_seconds = 0, images = 0;
@@ -240,6 +294,7 @@ void write_report(const RunStart& run, const ModelInfo& m, const RunResult& r, s
                  {"train_seconds", train_seconds},
                  {"images_per_second", train_seconds > 0 ? images / train_seconds : 0.0},
                  {"threads", threads()},
+                 {"processes", processes_json(procs, r)},
                  {"simd_arch", simd_arch()},
                  {"device", run.backend ? run.backend->name() : std::string("cpu")},
                  {"cuda", device::cuda_report()},
@@ -263,21 +318,42 @@ void write_report(const RunStart& run, const ModelInfo& m, const RunResult& r, s
               dir.c_str());
 }
 
-int cmd_train(const TrainArgs& a, const std::string& cmdline) {
+int train_command(const TrainArgs& a, const std::string& cmdline, Processes& procs) {
   const auto wall0 = std::chrono::steady_clock::now();
-  if (a.o_threads->count() && a.threads < 1)
-    throw UsageError("--threads must be at least 1 (got " + std::to_string(a.threads) + ")");
-  const RunStart run = a.resume.empty() ? new_run(a, cmdline) : resume_run(a, cmdline);
+  const bool writer = procs.writer();
+  // Every process prepares; a failure on one ends all of them with its message.
+  std::optional<RunStart> started;
+  std::optional<data::TrainingSplits> splits;
+  std::string description;
+  together(procs.distributed, "starting the run", [&] {
+    if (a.o_threads->count() && a.threads < 1)
+      throw UsageError("--threads must be at least 1 (got " + std::to_string(a.threads) + ")");
+    started.emplace(a.resume.empty() ? new_run(a, cmdline, writer) : resume_run(a, cmdline, writer));
+    const RunSettings& s = started->settings;
+    if (procs.distributed && s.device != "cpu")
+      throw UsageError("data-parallel training (mpirun) runs on the CPU only, not --device " + s.device);
+    if (s.threads > 0) set_threads(s.threads);
+    splits.emplace(
+        data::training_splits(load_data(s.data, description), parse_split_or_throw(s.eval_split), description));
+    if (writer && !started->resume) start_fresh(*started);
+  });
+  const RunStart& run = *started;
   const RunSettings& s = run.settings;
   const ModelInfo& m = *find_model(s.model);
-  if (s.threads > 0) set_threads(s.threads);
-
-  std::string description;
-  const data::TrainingSplits splits =
-      data::training_splits(load_data(s.data, description), parse_split_or_throw(s.eval_split), description);
-  const data::Fer2013 &train = splits.train, &eval = splits.eval;
-  if (!run.resume) start_fresh(run);
-  if (s.data.empty() && !run.resume && !a.synthetic)
+#ifdef FERNET_HAVE_MPI
+  if (auto* comm = dynamic_cast<dist::MpiCommunicator*>(procs.distributed)) {
+    // Without --threads, the processes on one machine share its cores instead of each taking
+    // all of them (Open MPI binds 3 or more processes to a socket, not a core).
+    if (s.threads == 0) {
+      const int cores = static_cast<int>(std::thread::hardware_concurrency());
+      set_threads(std::max(1, std::min(threads(), cores / std::max(1, comm->local_ranks()))));
+    }
+    procs.hosts = comm->hosts();
+    procs.threads = comm->threads_per_rank();
+  }
+#endif
+  const data::Fer2013 &train = splits->train, &eval = splits->eval;
+  if (writer && s.data.empty() && !run.resume && !a.synthetic)
     std::printf(
         "data: built-in synthetic faces (no --data given and no FER2013 file found at "
         "../shared/data/fer2013-dev.csv.gz; pass --data FILE for the real data)\n");
@@ -289,6 +365,7 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
   job.resume = run.resume;
   job.stop = &stop_requested();
   job.backend = run.backend.get();
+  job.distributed = procs.distributed;
   job.preprocess = run_preprocess(s, m);
   store_preprocess(job.extra_meta, job.preprocess);
   job.extra_meta["preprocess"] = s.normalize ? "centered" : m.preprocess_name;
@@ -301,10 +378,13 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
     StopSignals signals;
     r = m.train(job);
   }
+  if (!writer) return r.completed ? 0 : 128 + (stop_signal() ? stop_signal() : SIGINT);
   if (!r.completed) {
     const int sig = stop_signal();
     std::printf("Interrupted by %s. %s; continue with: fernet train --resume %s\n",
-                sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                sig == SIGTERM  ? "SIGTERM"
+                : sig == SIGINT ? "SIGINT"
+                                : "a signal to another process of the job",
                 r.completed_epochs > 0 ? ("epoch " + std::to_string(r.completed_epochs) + " is saved in " +
                                           (fs::path(run.dir) / "last.fernet").string())
                                              .c_str()
@@ -316,8 +396,48 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
   if (run.resume && r.resumed_from >= s.epochs)
     std::printf("The run had already finished its %d epochs; rewriting its plots and report.\n", s.epochs);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-  write_report(run, m, r, train.size(), eval.size(), cmdline, wall);
+  write_report(run, m, r, train.size(), eval.size(), cmdline, wall, procs);
   return 0;
+}
+
+// Under an MPI launcher, one process of a data-parallel run (when built with FERNET_MPI).
+int cmd_train(const TrainArgs& a, const std::string& cmdline) {
+  Processes procs;
+  const int launched = dist::launched_processes();
+#ifdef FERNET_HAVE_MPI
+  std::optional<dist::MpiSession> mpi;
+  std::optional<dist::MpiCommunicator> comm;
+  if (launched > 0) {
+    mpi.emplace(nullptr, nullptr);
+    comm.emplace();
+    procs.distributed = &*comm;
+    procs.reduce_seconds = [&] { return comm->reduce_seconds(); };
+    procs.reductions = [&] { return comm->reductions(); };
+    procs.reduced_bytes = [&] { return comm->reductions() ? comm->reduced_bytes() / comm->reductions() : 0; };
+  }
+  try {
+    return train_command(a, cmdline, procs);
+  } catch (const CollectiveError&) {
+    throw;  // every process raised it at the same point: all end normally
+  } catch (const TrainingDiverged&) {
+    throw;  // likewise (the processes agree on a NaN before raising it)
+  } catch (const std::exception& e) {
+    if (procs.count() == 1) throw;
+    // Only this process knows: the others would wait for it forever.
+    std::fflush(stdout);
+    std::fprintf(stderr, "fernet: error on rank %d of %d: %s\nfernet: ending every process of the job\n",
+                 procs.distributed->rank(), procs.count(), printable(e.what()).c_str());
+    dist::MpiSession::abort(1);
+  }
+#else
+  if (launched > 1)
+    throw UsageError("this fernet was built without MPI support, but it was started as one of " +
+                     std::to_string(launched) +
+                     " processes by an MPI launcher (mpirun, mpiexec or srun): each would train alone and write "
+                     "the same files. Rebuild with MPI (install libopenmpi-dev; cmake -DFERNET_MPI=ON), or run one "
+                     "fernet without mpirun");
+  return train_command(a, cmdline, procs);
+#endif
 }
 
 }  // namespace
@@ -337,7 +457,7 @@ Command add_train_command(CLI::App& app, const std::string& cmdline) {
   a->o_lr = train->add_option("--lr", a->lr, "learning rate (default: the notebook's)");
   a->o_seed =
       train->add_option("--seed", a->seed, "seed for initialisation, shuffling and dropout (default: the notebook's)");
-  a->o_threads = train->add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  a->o_threads = train->add_option("--threads", a->threads, "CPU threads (default: all cores; under mpirun, each machine's cores shared among its processes)");
   a->o_device =
       train
           ->add_option("--device", a->device,

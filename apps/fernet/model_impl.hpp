@@ -37,6 +37,7 @@ RunResult train_network(const ModelInfo& m, const TrainJob& job) {
   run.config.stop = job.stop;
   run.config.extra_meta = job.extra_meta;
   run.config.backend = job.backend;
+  run.config.distributed = job.distributed;
   run.network = m.network;
   run.notebook = m.notebook;
   run.batch = s.batch;

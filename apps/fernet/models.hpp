@@ -29,6 +29,7 @@ struct TrainJob {
   bool resume = false;
   const std::atomic<bool>* stop = nullptr;
   device::Backend* backend = nullptr;             // null: train on the CPU
+  Distributed* distributed = nullptr;             // data-parallel processes (mpirun); null: alone
   std::map<std::string, std::string> extra_meta;  // added to every checkpoint the run writes
   data::Preprocess preprocess;                    // the model's, or centred with --normalize
 };

@@ -35,8 +35,11 @@ namespace fernet {
 struct Context {
   bool training = false;
   std::uint64_t noise_seed = 0;  // dropout masks derive from it: same seed, same masks
+  // Position of the batch's first sample in a larger batch split across processes (dist/): a
+  // sample's dropout mask then depends on its place in the whole batch, not on the split.
+  long first_sample = 0;
   // The context handed to the i-th layer of a chain: distinct noise per position.
-  Context child(std::size_t i) const { return {training, hash64(noise_seed, 0x5EEDull + i)}; }
+  Context child(std::size_t i) const { return {training, hash64(noise_seed, 0x5EEDull + i), first_sample}; }
 };
 
 namespace detail {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -29,6 +30,10 @@ namespace fernet {
 struct StepOptions {
   float label_smoothing = 0.f;  // eps of loss_row's label smoothing (NLLLoss, CrossEntropyLoss)
   float max_grad_norm = 0.f;    // > 0: clip_grad_norm between backward and the update (CPU only)
+  // Data-parallel training (train/distributed.hpp): called right after backward with this
+  // process's gradients, which it turns into those of the whole batch across processes (before
+  // clipping, so every process clips and steps alike). CPU only; empty: a single process.
+  std::function<void(std::span<float> gradients)> reduce_gradients;
 };
 // The losses label smoothing applies to (loss_row's two forms).
 template <class Loss>
@@ -80,7 +85,7 @@ class Sequential {
     input_.assign(x, x + in_total);
     output_.resize(static_cast<std::size_t>(n) * output_shape::size);
     batch_ = n;
-    ctx_ = Context{training_, hash64(noise_seed_, steps_)};
+    ctx_ = Context{training_, hash64(noise_seed_, steps_), first_sample_};
     if (training_ && !freeze_noise_) ++steps_;
     body_.forward(input_.data(), output_.data(), n, ctx_);
     return output_.data();
@@ -170,6 +175,10 @@ class Sequential {
   std::uint64_t noise_step() const { return steps_; }
   void set_noise_step(std::uint64_t s) { steps_ = s; }
 
+  // Where the next batches start in a larger batch split across processes (dist/): dropout masks
+  // then follow the sample's place in the whole batch. 0 for a whole batch.
+  void set_first_sample(long first) { first_sample_ = first; }
+
   // Keep dropout masks fixed across forward passes (numeric gradient checks need that).
   void freeze_noise(bool on) { freeze_noise_ = on; }
 
@@ -191,6 +200,7 @@ class Sequential {
       r.correct += argmax_row(y + static_cast<std::ptrdiff_t>(i) * classes, classes) == labels[i];
     zero_grad();
     backward(step_grad_.data());
+    if (o.reduce_gradients) o.reduce_gradients(gradients());
     if (o.max_grad_norm > 0.f) clip_grad_norm(gradients(), o.max_grad_norm);
     opt.step();
     return r;
@@ -210,6 +220,7 @@ class Sequential {
   body_t body_;
   Context ctx_{};
   std::uint64_t noise_seed_ = 0, steps_ = 0;
+  long first_sample_ = 0;
   int batch_ = 0;
   bool training_ = true;
   bool freeze_noise_ = false;

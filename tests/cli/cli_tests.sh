@@ -2,7 +2,8 @@
 # Drives the fernet program as a user would: commands, exit codes, messages, files.
 #   cli_tests.sh CASE FERNET WORKDIR SCRIPTDIR
 # CASE: info | synth | usage_errors | file_errors | train | eval | predict | resume | interrupt_synthetic | device
-#       | recipe | hostile
+#       | recipe | hostile | mpi | mpi_missing
+# mpi runs fernet under $FERNET_MPIEXEC (the launcher and its flags, set by CMake).
 # The eval, predict and hostile cases use the run the train case leaves in WORKDIR/../train (a CTest fixture).
 set -u
 case_name=$1
@@ -436,6 +437,67 @@ hostile)
   mkdir -p early && cp "$run_dir/run.json" early/
   expect 1 "has no last.fernet, so no epoch finished" -- train --resume early
   expect 0 "wrote early" -- train --model tf-cnn --data "$data" --epochs 1 --batch 100 --out early
+  ;;
+
+mpi)
+  # Data-parallel training under mpirun: 2 processes, resumed on 3, then on 1 without mpirun;
+  # the report names the processes; a settings mismatch and a signal to one process end all.
+  read -r -a mpiexec <<<"${FERNET_MPIEXEC:?FERNET_MPIEXEC is not set}"
+  "$fernet" synth --rows 400 --out data.csv >/dev/null || fail "synth"
+  args=(train --model tf-cnn --data data.csv --threads 1)
+  out=$("${mpiexec[@]}" -np 2 "$fernet" "${args[@]}" --epochs 2 --out two 2>&1)
+  rc=$?
+  echo "$out"
+  [ $rc = 0 ] || fail "mpirun -np 2 fernet train exited $rc"
+  grep -q "data-parallel: 2 processes x 1 threads" <<<"$out" || fail "no data-parallel banner line"
+  # (Open MPI gives the processes a terminal: the epoch line may follow a progress line's \r.)
+  [ "$(grep -c "Epoch: 1/2\.\." <<<"$out")" = 1 ] || fail "the epoch line should be printed once (rank 0)"
+  check_json two/report.json processes.ranks processes.hosts.1 processes.threads_per_rank.1 \
+    processes.allreduce.seconds_per_step processes.allreduce.share_of_training_time
+  grep -q '"ranks": 2' two/report.json || fail "report.json: ranks is not 2"
+  out=$("${mpiexec[@]}" -np 3 "$fernet" train --resume two --epochs 3 2>&1)
+  rc=$?
+  echo "$out"
+  [ $rc = 0 ] || fail "resume on 3 processes exited $rc"
+  grep -q "resuming after epoch 2 of 3" <<<"$out" || fail "the 3-process run did not resume after epoch 2"
+  grep -q '"ranks": 3' two/report.json || fail "report.json: ranks is not 3 after the resumed run"
+  [ "$(grep -c '^[0-9]' two/history.csv)" = 3 ] || fail "history.csv should hold 3 epochs: $(cat two/history.csv)"
+  # Processes that disagree (another seed here) stop at start-up, all with the same message.
+  out=$("${mpiexec[@]}" -np 1 "$fernet" "${args[@]}" --epochs 1 --seed 1 --out mismatch : \
+    -np 1 "$fernet" "${args[@]}" --epochs 1 --seed 2 --out mismatch 2>&1)
+  rc=$?
+  echo "$out"
+  [ $rc != 0 ] || fail "processes with different seeds trained"
+  grep -q "disagree on the settings" <<<"$out" || fail "no 'disagree on the settings' message"
+  # SIGTERM to one process stops both at the next batch; the run resumes alone, without mpirun.
+  "${mpiexec[@]}" -np 2 "$fernet" "${args[@]}" --epochs 20 --out stop >stop.log 2>&1 &
+  pid=$!
+  for _ in $(seq 3000); do  # up to 60 s for the first epoch line
+    grep -q "Epoch: 1/20\.\." stop.log && break
+    sleep 0.02
+  done
+  ranks=$(pgrep -P $pid -f "$fernet")
+  last_rank=$(tail -n 1 <<<"$ranks")
+  [ -n "$last_rank" ] && kill -TERM "$last_rank"
+  wait $pid
+  rc=$?
+  cat stop.log
+  [ $rc != 0 ] || fail "an interrupted mpirun job exited 0"
+  grep -q "Stopped during epoch" stop.log || fail "rank 0 did not stop with the signalled rank"
+  grep -q "Interrupted by a signal to another process of the job" stop.log || fail "no interruption message"
+  out=$("$fernet" train --resume stop 2>&1)
+  rc=$?
+  echo "$out" | tail -n 3
+  [ $rc = 0 ] || fail "resume without mpirun exited $rc"
+  grep -q "resuming after epoch" <<<"$out" || fail "the run did not resume"
+  grep -q '"ranks": 1' stop/report.json || fail "report.json: ranks is not 1 for the resumed single process"
+  ;;
+
+mpi_missing)
+  # A build without MPI refuses a job in which every process would train alone.
+  "$fernet" synth --rows 100 --out data.csv >/dev/null || fail "synth"
+  OMPI_COMM_WORLD_SIZE=2 expect 2 "built without MPI support.*2 processes" -- train --model tf-cnn --data data.csv \
+    --epochs 1 --out alone
   ;;
 
 *)

@@ -59,6 +59,10 @@ struct Batch {
   const float* images = nullptr;  // size x channels x height x width
   const int* labels = nullptr;
   int size = 0;
+  // A shard of a batch split across processes (BatchLoader::set_shard): where its first sample
+  // sits in the whole batch, and the whole batch's size (size itself when not split).
+  int first = 0;
+  int whole = 0;
 };
 
 class BatchLoader {
@@ -95,6 +99,21 @@ class BatchLoader {
   augment::Shape sample_shape() const { return pipeline_.empty() ? full_shape() : out_; }
   int sample_floats() const { return static_cast<int>(sample_shape().size()); }
 
+  // Data-parallel training: batch(i) then gives process `rank`'s contiguous share of batch i
+  // (of `ranks` near-equal shares, the earlier ones one smaller when it does not divide; a
+  // share may be empty), so the processes together see the single-process batches. The order
+  // stays the seed's alone, and augmentation is seeded by data-set index, so neither depends
+  // on the process count.
+  void set_shard(int rank, int ranks) {
+    if (ranks < 1 || rank < 0 || rank >= ranks)
+      throw std::invalid_argument("BatchLoader::set_shard: rank " + std::to_string(rank) + " of " +
+                                  std::to_string(ranks) + " processes");
+    rank_ = rank;
+    ranks_ = ranks;
+  }
+  int shard_rank() const { return rank_; }
+  int shard_count() const { return ranks_; }
+
   // Order of the epoch's samples: a Fisher-Yates shuffle seeded by (seed, epoch) only.
   void start_epoch(int epoch) {
     epoch_ = epoch;
@@ -105,9 +124,12 @@ class BatchLoader {
   }
 
   Batch batch(int index) {
-    const std::size_t begin = static_cast<std::size_t>(index) * batch_;
-    if (index < 0 || begin >= data_.size()) throw std::out_of_range("batch index out of range");
-    const int n = static_cast<int>(std::min<std::size_t>(batch_, data_.size() - begin));
+    const std::size_t whole_begin = static_cast<std::size_t>(index) * batch_;
+    if (index < 0 || whole_begin >= data_.size()) throw std::out_of_range("batch index out of range");
+    const int whole = static_cast<int>(std::min<std::size_t>(batch_, data_.size() - whole_begin));
+    const int first = static_cast<int>(static_cast<long>(whole) * rank_ / ranks_);
+    const std::size_t begin = whole_begin + first;
+    const int n = static_cast<int>(static_cast<long>(whole) * (rank_ + 1) / ranks_) - first;
     const augment::Shape full = full_shape();
     const int per = sample_floats();
     const int planes = data_.shape().channels, plane_pixels = data_.shape().height * data_.shape().width;
@@ -134,7 +156,7 @@ class BatchLoader {
         augment_(dst, made.channels, made.height, made.width, rng);
       }
     }
-    return {images_.data(), labels_.data(), n};
+    return {images_.data(), labels_.data(), n, first, whole};
   }
 
  private:
@@ -146,6 +168,7 @@ class BatchLoader {
   bool shuffle_;
   std::uint64_t seed_;
   int epoch_ = 0;
+  int rank_ = 0, ranks_ = 1;
   std::vector<std::size_t> order_;
   std::vector<float> images_;
   std::vector<int> labels_;

@@ -27,6 +27,7 @@
 #include "../parallel.hpp"
 #include "../simd.hpp"
 #include "../version.hpp"
+#include "distributed.hpp"
 #include "options_text.hpp"
 #include "recipes.hpp"
 #include "trainer.hpp"
@@ -132,6 +133,10 @@ void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
   const TrainConfig& c = run.config;
   std::printf("fernet %s | %s | SIMD %s | %d threads | device %s\n", version_string, c.model_name.c_str(),
               simd_arch().c_str(), threads(), c.backend ? c.backend->name().c_str() : "cpu");
+  if (c.distributed)
+    std::printf("data-parallel: %d processes x %d threads; batch %d split into shares of %d to %d\n",
+                c.distributed->ranks(), threads(), run.batch, run.batch / c.distributed->ranks(),
+                (run.batch + c.distributed->ranks() - 1) / c.distributed->ranks());
   std::printf("data: %zu training and %zu %s images from %s\n", d.train.size(), d.eval.size(), d.eval_name.c_str(),
               d.description.c_str());
   if (!run.notebook.empty()) std::printf("notebook: %s\n", run.notebook.c_str());
@@ -154,9 +159,36 @@ void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
   std::fflush(stdout);
 }
 
+// Data-parallel runs: every process must train the same network on the same data with the same
+// settings; a clear message on all of them when not (a different build, file or flag).
+template <class Net, class Optimizer>
+void check_processes_agree(Distributed& dist, const TrainingRun<Optimizer>& run, const RunData& d) {
+  const std::string sig = Net::signature();
+  dist.check_same("the network (" + run.config.model_name + ")", fnv1a(sig.data(), sig.size()));
+  dist.check_same("the training data (" + d.description + ")", data_checksum(d.train));
+  dist.check_same("the evaluation data", data_checksum(d.eval));
+  // Numbers as exact hexadecimal floats.
+  std::string settings = run.config.model_name + "|" + std::to_string(run.config.epochs) + "|" +
+                         std::to_string(run.config.seed) + "|" + std::to_string(run.batch) + "|" + run.augment + "|" +
+                         run.schedule + "|" + run.tta + "|" + run.init + "|" + std::to_string(run.resume);
+  const TrainConfig& c = run.config;
+  for (const double v : {double(run.optimizer.lr), double(c.step.label_smoothing), double(c.step.max_grad_norm),
+                         double(c.mixup_alpha), c.ema ? double(c.ema->decay) : 0.0, double(run.preprocess.scale),
+                         double(run.preprocess.offset), double(run.preprocess.channels + 2 * run.preprocess.equalize)}) {
+    char text[40];
+    std::snprintf(text, sizeof text, "|%a", v);
+    settings += text;
+  }
+  dist.check_same("the settings (model, epochs, seed, batch, lr, augmentation, schedule, views, init, resume, "
+                  "smoothing, clipping, mixup, EMA, preprocessing)",
+                  fnv1a(settings.data(), settings.size()));
+}
+
 template <class Net, class Loss, class Optimizer>
 RunResult train_from_recipe(const TrainingRun<Optimizer>& run, const RunData& d) {
   TrainConfig c = run.config;
+  Distributed* const dist = c.distributed;
+  if (dist) check_processes_agree<Net>(*dist, run, d);
   if (d.train.size() == 0) throw std::invalid_argument("train_from_recipe: no training images in " + d.description);
   data::BatchLoader train(d.train, run.batch, run.preprocess, true, c.seed);
   train.set_pipeline(options_text::parse_augment(run.augment, run.preprocess));
@@ -181,26 +213,29 @@ RunResult train_from_recipe(const TrainingRun<Optimizer>& run, const RunData& d)
   c.extra_meta.emplace("mixup", eps);
   std::snprintf(eps, sizeof eps, "%g", c.ema ? static_cast<double>(c.ema->decay) : 0.0);
   c.extra_meta.emplace("ema", eps);
-  print_banner<Net, Loss>(run, d);
+  if (!dist || dist->writer()) print_banner<Net, Loss>(run, d);
 
   auto net = std::make_unique<Net>(c.seed);
   Optimizer opt(*net, run.optimizer);
   Trainer<Loss, Net, Optimizer> trainer(*net, opt, c);
   RunResult r;
+  // Every process reads the checkpoint (a shared or copied directory); fit() checks they agree.
+  together(dist, "loading the checkpoint", [&] {
+    if (run.resume) trainer.resume(c.last_checkpoint);
+    else if (!run.init.empty()) restore_checkpoint(*net, Checkpoint::load(run.init), run.init, c.model_name);
+  });
   if (run.resume) {
-    trainer.resume(c.last_checkpoint);
     r.resumed_from = trainer.completed_epochs();
-    std::printf("resuming after epoch %d of %d\n", r.resumed_from, c.epochs);
+    if (!dist || dist->writer()) std::printf("resuming after epoch %d of %d\n", r.resumed_from, c.epochs);
     std::fflush(stdout);
-  } else if (!run.init.empty()) {
-    restore_checkpoint(*net, Checkpoint::load(run.init), run.init, c.model_name);
   }
   r.completed = trainer.fit(train, eval ? &*eval : nullptr);
   r.completed_epochs = trainer.completed_epochs();
   r.history = trainer.history();
   r.best_accuracy = trainer.best_accuracy();
   r.last = trainer.last_evaluation();
-  if (r.completed && eval && !c.best_checkpoint.empty() && std::filesystem::exists(c.best_checkpoint)) {
+  if (r.completed && eval && (!dist || dist->writer()) && !c.best_checkpoint.empty() &&
+      std::filesystem::exists(c.best_checkpoint)) {
     auto best = std::make_unique<Net>(c.seed);
     restore_checkpoint(*best, Checkpoint::load(c.best_checkpoint), c.best_checkpoint, c.model_name);
     r.best = c.tta ? evaluate_tta<Loss>(*best, *eval, *c.tta) : evaluate<Loss>(*best, *eval);

@@ -23,12 +23,14 @@
 #include "../data/augment/seed.hpp"
 #include "../data/batches.hpp"
 #include "../device/model.hpp"
+#include "../hash.hpp"
 #include "../loss.hpp"
 #include "../optim/adam.hpp"
 #include "../optim/regularise.hpp"
 #include "../optim/schedule.hpp"
 #include "../optim/sgd.hpp"
 #include "../parallel.hpp"
+#include "distributed.hpp"
 #include "metrics.hpp"
 #include "tta.hpp"
 
@@ -104,6 +106,10 @@ struct TrainConfig {
   // Evaluation with test-time augmentation: the evaluation loader gives full-size images and the
   // network sees these views (networks trained on crops need at least the centre view).
   std::optional<tta::Options> tta;
+  // Data-parallel training over several processes (train/distributed.hpp; dist/mpi.hpp makes one
+  // over MPI): each trains on its share of every batch, and rank 0 alone evaluates, prints and
+  // writes the files above. CPU only. Null: this process alone.
+  Distributed* distributed = nullptr;
 };
 
 
@@ -253,6 +259,17 @@ class Trainer {
       throw std::invalid_argument(std::string("fernet::Trainer: ") + (cfg_.ema ? "weight averaging (EMA)" : "mixup") +
                                   " runs on the CPU only; it is not implemented on device backend '" +
                                   cfg_.backend->name() + "'");
+    if (cfg_.backend && cfg_.distributed)
+      throw std::invalid_argument(
+          "fernet::Trainer: data-parallel training runs on the CPU only; it is not "
+          "implemented on device backend '" +
+          cfg_.backend->name() + "'");
+    if (Distributed* d = cfg_.distributed) {
+      train.set_shard(d->rank(), d->ranks());
+      // Every process must start from the same state (same seed or checkpoint).
+      d->check_same("the starting weights", weights_hash());
+      d->check_same("the epochs already done", static_cast<std::uint64_t>(completed_));
+    }
     if (cfg_.ema && !ema_) ema_.emplace(net_, *cfg_.ema);  // from the starting weights (--init's included)
     if (!cfg_.backend) return run_epochs(net_, opt_, train, test, [] {});
     // On a device, the model and optimiser state live there for the whole run and come back to
@@ -286,11 +303,22 @@ class Trainer {
   }
 
  private:
+  bool writer() const { return !cfg_.distributed || cfg_.distributed->writer(); }
+
+  // FNV-1a of the parameters and buffers: the processes of a data-parallel run compare it.
+  std::uint64_t weights_hash() const {
+    const std::uint64_t h = fnv1a(net_.parameters().data(), net_.parameters().size_bytes());
+    return fnv1a(net_.buffers().data(), net_.buffers().size_bytes(), h);
+  }
+
   // The epoch loop, one body for the CPU network and its device form: Model is the network
   // (Sequential) or a device::DeviceModel, Opt the optimiser or its device form; to_host()
-  // brings the state back to net_ and opt_ after each epoch.
+  // brings the state back to net_ and opt_ after each epoch. With cfg_.distributed, `seen`,
+  // `loss_sum` and `correct` are this process's until the epoch's end sums them.
   template <class Model, class Opt, class ToHost>
   bool run_epochs(Model& model, Opt& opt, data::BatchLoader& train, data::BatchLoader* test, ToHost&& to_host) {
+    Distributed* const dist = cfg_.distributed;
+    const bool progress = cfg_.progress && writer();
     for (int epoch = completed_ + 1; epoch <= cfg_.epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       train.start_epoch(epoch);
@@ -298,10 +326,13 @@ class Trainer {
       long correct = 0, seen = 0;
       const int nb = train.batches();
       for (int b = 0; b < nb; ++b) {
-        if (cfg_.stop && cfg_.stop->load()) {
-          if (cfg_.progress) std::printf("\n");
-          std::printf("Stopped during epoch %d (batch %d of %d); the last complete epoch is %d.\n", epoch, b + 1, nb,
-                      completed_);
+        bool stop = cfg_.stop && cfg_.stop->load();
+        if (dist) stop = dist->any(stop);  // a signal to any process stops them all here
+        if (stop) {
+          if (progress) std::printf("\n");
+          if (writer())
+            std::printf("Stopped during epoch %d (batch %d of %d); the last complete epoch is %d.\n", epoch, b + 1, nb,
+                        completed_);
           std::fflush(stdout);
           return false;
         }
@@ -309,7 +340,12 @@ class Trainer {
         // opt_ is the host optimiser; a device optimiser reads its options at every step.
         if (cfg_.schedule) opt_.set_lr(static_cast<float>(cfg_.schedule->lr(epoch - 1, opt_.steps())));
         const StepResult r = step(model, opt, batch, epoch, b);
-        if (!std::isfinite(r.loss_sum))
+        bool diverged = !std::isfinite(r.loss_sum);
+        if (dist && dist->any(diverged) && !diverged)
+          throw TrainingDiverged("training stopped: the loss became NaN or infinite on another process at epoch " +
+                                 std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " +
+                                 std::to_string(nb) + " (try a smaller learning rate)");
+        if (diverged)
           throw TrainingDiverged("training stopped: the loss became " +
                                  std::string(std::isnan(r.loss_sum) ? "NaN" : "infinite") + " at epoch " +
                                  std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " +
@@ -317,7 +353,18 @@ class Trainer {
         seen += batch.size;
         loss_sum += r.loss_sum;
         correct += r.correct;
-        if (cfg_.progress) show_progress(epoch, b + 1, nb, loss_sum / seen, double(correct) / seen, seen, t0);
+        if (progress && seen > 0) show_progress(epoch, b + 1, nb, loss_sum / seen, double(correct) / seen, seen, t0);
+      }
+      if (dist) {
+        double sums[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(seen)};
+        dist->sum(sums);
+        loss_sum = sums[0];
+        correct = static_cast<long>(sums[1]);
+        seen = static_cast<long>(sums[2]);
+        // Batch-norm running statistics: rank 0's for all (see distributed.hpp), then every
+        // process must hold the same model.
+        dist->broadcast(net_.buffers());
+        dist->check_same("the weights after epoch " + std::to_string(epoch), weights_hash());
       }
       EpochRecord rec;
       rec.epoch = epoch;
@@ -326,19 +373,25 @@ class Trainer {
       rec.seconds = seconds_since(t0);
       rec.images_per_second = seen / rec.seconds;
       to_host();
-      if (test) {
+      if (test && writer()) {
         with_averaged_weights([&] {
           last_eval_ = cfg_.tta ? evaluate_tta<Loss>(model, *test, *cfg_.tta) : evaluate<Loss>(model, *test);
         });
         rec.test_loss = last_eval_->loss;
         rec.test_accuracy = last_eval_->accuracy();
       }
+      if (test && dist) {  // the others wait for rank 0's figures: the schedule and "best" need them
+        double figures[2] = {rec.test_loss, rec.test_accuracy};
+        dist->broadcast(figures);
+        rec.test_loss = figures[0];
+        rec.test_accuracy = figures[1];
+      }
       if (cfg_.schedule) cfg_.schedule->end_epoch(plateau_metric(rec));
       rec.elapsed_seconds = (history_.empty() ? 0.0 : history_.back().elapsed_seconds) + seconds_since(t0);
       history_.push_back(rec);
       completed_ = epoch;
-      if (cfg_.progress) std::printf("\r\033[K");
-      print_epoch(rec);
+      if (progress) std::printf("\r\033[K");
+      if (writer()) print_epoch(rec);
       write_outputs(rec);
       if (cfg_.on_epoch) cfg_.on_epoch(rec);
     }
@@ -350,6 +403,12 @@ class Trainer {
   StepResult step(Model& model, Opt& opt, const data::Batch& batch, int epoch, int index) {
     if constexpr (std::is_same_v<Model, Net>) {
       StepResult r;
+      StepOptions o = cfg_.step;
+      if (Distributed* d = cfg_.distributed) {
+        net_.set_first_sample(batch.first);
+        o.reduce_gradients = [&](std::span<float> g) { d->reduce_gradients(g, batch.size, batch.whole); };
+        if (batch.size == 0) return empty_share_step(opt, o);
+      }
       if (cfg_.mixup_alpha > 0.f) {
         constexpr int k = Net::classes;
         const std::size_t per = Net::input_shape::size;
@@ -358,16 +417,28 @@ class Trainer {
         Rng rng = data::augment::batch_rng(cfg_.seed, epoch, static_cast<std::uint64_t>(index));
         data::augment::Mixup{cfg_.mixup_alpha, cfg_.step.label_smoothing}.apply(mixed_.data(), batch.labels,
                                                                               batch.size, per, k, targets_.data(), rng);
-        r = model.template train_step_soft<Loss>(mixed_.data(), targets_.data(), batch.labels, batch.size, opt,
-                                                 cfg_.step);
+        r = model.template train_step_soft<Loss>(mixed_.data(), targets_.data(), batch.labels, batch.size, opt, o);
       } else {
-        r = model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, cfg_.step);
+        r = model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, o);
       }
       if (ema_) ema_->update(net_);
       return r;
     } else {
       return model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, cfg_.step);
     }
+  }
+
+  // A process whose share of a batch is empty (fewer samples than processes) still takes part:
+  // no gradient of its own, the others' through the reduction, the same step and dropout stream.
+  template <class Opt>
+  StepResult empty_share_step(Opt& opt, const StepOptions& o) {
+    net_.zero_grad();
+    o.reduce_gradients(net_.gradients());
+    if (o.max_grad_norm > 0.f) clip_grad_norm(net_.gradients(), o.max_grad_norm);
+    opt.step();
+    net_.set_noise_step(net_.noise_step() + 1);  // as a forward pass would
+    if (ema_) ema_->update(net_);
+    return {};
   }
 
   // Runs f with the averaged weights in net_ (when averaging), the training weights put back
@@ -440,9 +511,10 @@ class Trainer {
   }
 
   void write_outputs(const EpochRecord& r) {
-    if (!cfg_.history_csv.empty()) write_text_atomically(cfg_.history_csv, history_csv());
     const bool better = !std::isnan(r.test_accuracy) && r.test_accuracy > best_accuracy_;
     if (better) best_accuracy_ = r.test_accuracy;
+    if (!writer()) return;
+    if (!cfg_.history_csv.empty()) write_text_atomically(cfg_.history_csv, history_csv());
     if (cfg_.last_checkpoint.empty() && (cfg_.best_checkpoint.empty() || !better)) return;
     const Checkpoint c = make_resume_checkpoint();
     // The best model first: last.fernet records the best accuracy so far, and a run stopped
