@@ -19,6 +19,8 @@
 #include <fernet/train/options_text.hpp>
 #include <fernet/train/trainer.hpp>
 
+#include "training_fixtures.hpp"
+
 using namespace fernet;
 namespace fs = std::filesystem;
 
@@ -26,18 +28,8 @@ namespace {
 using SmallNet = Sequential<Input<1, 44, 44>, Conv<1, 8, 3>, BatchNorm2d<8>, ReLU, Pool<4>, Flatten, Dropout<0.2f>,
                             Linear<8 * 10 * 10, 7>>;
 
-fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("fernet_mixup_ema_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
-}
-data::Fer2013 synthetic(std::size_t train, std::size_t test, std::uint64_t seed) {
-  data::SyntheticOptions o;
-  o.training = train;
-  o.public_test = test;
-  o.seed = seed;
-  return data::make_synthetic(o);
-}
+fs::path scratch(const std::string& name) { return test::scratch("fernet_mixup_ema", name); }
+using test::synthetic;
 std::vector<float> state_of(const SmallNet& net) {
   std::vector<float> s(net.parameters().begin(), net.parameters().end());
   s.insert(s.end(), net.buffers().begin(), net.buffers().end());

@@ -16,6 +16,8 @@
 #include <fernet/train/run.hpp>
 #include <fernet/train/trainer.hpp>
 
+#include "training_fixtures.hpp"
+
 using namespace fernet;
 namespace fs = std::filesystem;
 
@@ -24,18 +26,8 @@ namespace {
 using CropNet = Sequential<Input<1, 44, 44>, Conv<1, 8, 3>, ReLU, Pool<2>, Conv<8, 16, 3>, BatchNorm2d<16>, ReLU,
                            Pool<4>, Flatten, Dropout<0.2f>, Linear<256, 7>>;
 
-fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("fernet_recipes_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
-}
-data::Fer2013 synthetic(std::size_t train, std::size_t test, std::uint64_t seed) {
-  data::SyntheticOptions o;
-  o.training = train;
-  o.public_test = test;
-  o.seed = seed;
-  return data::make_synthetic(o);
-}
+fs::path scratch(const std::string& name) { return test::scratch("fernet_recipes", name); }
+using test::synthetic;
 }  // namespace
 
 TEST_CASE("recipes: resuming with a schedule, augmentation, label smoothing and clipping is bit-identical") {

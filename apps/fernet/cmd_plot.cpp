@@ -54,7 +54,7 @@ int cmd_plot(const PlotArgs& a) {
     runs.push_back({(p.has_filename() ? p.filename() : p.parent_path().filename()).string(), read_history(dir)});
   }
   plot_runs(a.out, runs, a.eval_name);
-  std::printf("wrote %s (%zu runs)\n", printable(a.out).c_str(), runs.size());
+  std::printf("wrote %s (%zu run%s)\n", printable(a.out).c_str(), runs.size(), runs.size() == 1 ? "" : "s");
   return 0;
 }
 
