@@ -4,7 +4,7 @@
   scripts/check-layering.py [--tree]
 
 Tiers, lowest first (a header may include headers of its own tier or of lower ones):
-  0 base      host_device, version, shape, random, simd, parallel, tensor, atomic_file, hash
+  0 base      host_device, version, shape, random, simd, parallel, tensor, atomic_file, hash, read_file
   1 kernels   kernels/               (element rules, GEMM, im2col, geometry)
   2 core      execution, layer, init, chain
   3 layers    layers/
@@ -22,7 +22,7 @@ import sys
 
 ROOT = os.path.join(os.environ.get("FERNET_LAYERING_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")), "include", "fernet")
 BASE = {"host_device.hpp", "version.hpp", "shape.hpp", "random.hpp", "simd.hpp", "parallel.hpp", "tensor.hpp",
-        "atomic_file.hpp", "hash.hpp"}
+        "atomic_file.hpp", "hash.hpp", "read_file.hpp"}
 CORE = {"execution.hpp", "layer.hpp", "init.hpp", "chain.hpp"}
 DIRS = {"kernels": 1, "layers": 3, "optim": 4, "losses": 4, "device": 5, "data": 5, "onnx": 6, "vision": 6, "train": 7, "dist": 8, "cuda": 9}
 NAMES = {0: "base", 1: "kernels", 2: "core", 3: "layers", 4: "model", 5: "device/data", 6: "export/vision", 7: "train", 8: "dist", 9: "cuda"}

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include <sys/stat.h>
+#include <fernet/read_file.hpp>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -24,21 +24,12 @@ struct PlotArgs {
 };
 
 // A history is a few KiB; the cap keeps a wrong path (a device, a huge file) from being read.
-constexpr long max_history_bytes = 16l << 20;
+constexpr std::uint64_t max_history_bytes = std::uint64_t{16} << 20;
 
 std::vector<EpochRecord> read_history(const std::string& dir) {
   const std::string path = (fs::path(dir) / "history.csv").string();
   require_input_file(path, "run history");
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-  struct stat st {};
-  if (!f || ::fstat(::fileno(f.get()), &st) != 0 || !S_ISREG(st.st_mode))
-    throw std::runtime_error("run history '" + path + "' is not a regular file");
-  if (st.st_size > max_history_bytes)
-    throw std::runtime_error("run history '" + path + "' is " + std::to_string(st.st_size) +
-                             " bytes, more than a history ever is");
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
-  if (std::fread(text.data(), 1, text.size(), f.get()) != text.size())
-    throw std::runtime_error("cannot read run history '" + path + "'");
+  const std::string text = read_regular_file(path, max_history_bytes, "a run history");
   if (!text.starts_with("epoch,"))
     throw std::runtime_error("run history '" + path + "' is not a fernet history (no 'epoch,' header)");
   std::vector<EpochRecord> h = parse_history_csv(text);

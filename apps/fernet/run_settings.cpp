@@ -9,6 +9,7 @@
 #include <sstream>
 #include <sys/stat.h>
 
+#include <fernet/read_file.hpp>
 #include <fernet/train/options_text.hpp>
 
 #include "cli_common.hpp"
@@ -102,17 +103,10 @@ RunFile parse_run_file(std::string_view text, const std::string& source) {
 }
 
 RunFile read_run_file(const std::string& path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-  if (!f) throw std::runtime_error("cannot resume: cannot open " + path + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(::fileno(f.get()), &st) != 0 || !S_ISREG(st.st_mode))
-    throw std::runtime_error("cannot resume: " + path + " is not a regular file");
-  if (static_cast<std::uint64_t>(st.st_size) > max_run_file_bytes)
-    throw std::runtime_error("cannot resume: " + path + " is " + std::to_string(st.st_size) +
-                             " bytes, more than a run file ever is (" + std::to_string(max_run_file_bytes) + ")");
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
-  if (std::fread(text.data(), 1, text.size(), f.get()) != text.size())
-    throw std::runtime_error("cannot resume: cannot read " + path);
+  std::string text;
+  try {
+    text = read_regular_file(path, max_run_file_bytes, "a run file");
+  } catch (const FileReadError& e) { throw std::runtime_error(std::string("cannot resume: ") + e.what()); }
   return parse_run_file(text, path);
 }
 

@@ -348,7 +348,7 @@ recipe)
   rc=$?
   echo "$out"
   [ $rc = 0 ] || fail "train with --mixup --ema --equalize exited $rc"
-  grep -q "mixup alpha 0.2; weight averaging decay 0.99" <<<"$out" || fail "the banner does not show mixup and EMA"
+  grep -q "mixup alpha 0.2; weight averaging decay 0.99$" <<<"$out" || fail "the banner does not show mixup and EMA"
   grep -q "preprocessing: histogram equalisation first" <<<"$out" || fail "the banner does not show equalisation"
   grep -q '"equalize": true' extras/run.json || fail "run.json: equalize"
   grep -q '"mixup": 0.2' extras/run.json || fail "run.json: mixup"

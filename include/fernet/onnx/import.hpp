@@ -26,8 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include <sys/stat.h>
-
+#include "../read_file.hpp"
 #include "export.hpp"
 #include "protobuf_reader.hpp"
 
@@ -312,20 +311,14 @@ void load_onnx_bytes(Net& net, std::string_view bytes, const std::string& source
 }
 
 // An .onnx file is read whole; protobuf itself caps a message at 2 GiB.
-inline constexpr long long max_onnx_bytes = 2ll << 30;
+inline constexpr std::uint64_t max_onnx_bytes = std::uint64_t{2} << 30;
 
 template <class Net>
 void load_onnx(Net& net, const std::string& path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-  if (!f) throw ImportError("cannot open '" + path + "': " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(::fileno(f.get()), &st) != 0 || !S_ISREG(st.st_mode))
-    throw ImportError("'" + path + "' is not a regular file");
-  if (st.st_size > max_onnx_bytes)
-    throw ImportError("'" + path + "' is " + std::to_string(st.st_size) + " bytes, more than an ONNX model can be");
-  std::string bytes(static_cast<std::size_t>(st.st_size), '\0');
-  if (std::fread(bytes.data(), 1, bytes.size(), f.get()) != bytes.size())
-    throw ImportError("cannot read '" + path + "'");
+  std::string bytes;
+  try {
+    bytes = read_regular_file(path, max_onnx_bytes, "an ONNX model");
+  } catch (const FileReadError& e) { throw ImportError(e.what()); }
   load_onnx_bytes(net, bytes, path);
 }
 

@@ -151,9 +151,9 @@ void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
                 static_cast<double>(c.step.label_smoothing),
                 c.step.max_grad_norm > 0 ? std::to_string(c.step.max_grad_norm).c_str() : "none",
                 run.tta.empty() ? "as trained" : run.tta.c_str());
-  if (c.mixup_alpha > 0.f || c.ema)
-    std::printf("mixup alpha %g; weight averaging %s\n", static_cast<double>(c.mixup_alpha),
-                c.ema ? ("decay " + std::to_string(c.ema->decay)).c_str() : "none");
+  if (c.mixup_alpha > 0.f && !c.ema) std::printf("mixup alpha %g; weight averaging none\n", double(c.mixup_alpha));
+  if (c.ema)
+    std::printf("mixup alpha %g; weight averaging decay %g\n", double(c.mixup_alpha), double(c.ema->decay));
   if (run.preprocess.equalize) std::printf("preprocessing: histogram equalisation first\n");
   for (const auto& line : run.notes) std::printf("%s\n", line.c_str());
   std::fflush(stdout);
