@@ -52,24 +52,27 @@ inline void check_close(const std::string& what, const float* got, const float* 
   CHECK(err <= tolerance);
 }
 
-// check_close on each tensor of a network's parameter block (weights, then biases, of every
-// layer) or buffer block (each layer's buffers), visiting the layers with fernet::walk_network.
-struct PerTensorCheck {
-  const std::string& what;
-  const float *got, *want;
+// The tensors of a network's parameter block (weights, then biases, of every layer) or buffer
+// block (each layer's buffers), found by visiting the layers with fernet::walk_network.
+struct Tensor {
+  std::string name;
+  std::size_t offset, count;
+};
+struct TensorLister {
   bool buffers;
+  std::vector<Tensor> tensors;
   int index = 0;
   template <class Node>
   void layer(const Node& node) {
     using Layer = typename Node::spec::template layer<typename Node::in_shape>;
-    const std::string name = what + ", layer " + std::to_string(index++) + " " + Node::spec::name();
+    const std::string name = "layer " + std::to_string(index++) + " " + Node::spec::name();
     const std::size_t off = buffers ? node.buffer_offset : node.param_offset;
     const std::size_t n = buffers ? Node::buffer_count : Node::param_count;
     std::size_t weights = n;
     if constexpr (requires { Layer::weight_count; })
       if (!buffers) weights = Layer::weight_count;
-    if (weights > 0) check_close(name + (weights < n ? " weights" : ""), got + off, want + off, weights);
-    if (weights < n) check_close(name + " biases", got + off + weights, want + off + weights, n - weights);
+    if (weights > 0) tensors.push_back({name + (weights < n ? " weights" : ""), off, weights});
+    if (weights < n) tensors.push_back({name + " biases", off + weights, n - weights});
   }
   template <class Node>
   void enter(const Node&) {}
@@ -78,11 +81,44 @@ struct PerTensorCheck {
   template <class Node>
   void leave(const Node&) {}
 };
+template <class Net>
+std::vector<Tensor> tensors_of(bool buffers) {
+  TensorLister v{buffers, {}};
+  fernet::walk_network<Net>(v);
+  return v.tensors;
+}
 
+// check_close on each tensor, so that a wrong small layer is not hidden by a large one's scale.
 template <class Net>
 void check_close_per_tensor(const std::string& what, const float* got, const float* want, bool buffers = false) {
-  PerTensorCheck v{what, got, want, buffers};
-  fernet::walk_network<Net>(v);
+  for (const auto& t : tensors_of<Net>(buffers))
+    check_close(what + ", " + t.name, got + t.offset, want + t.offset, t.count);
+}
+
+// Where training amplifies rounding (Adam divides by sqrt(v) + eps, so a gradient entry that is
+// mostly cancellation noise moves its weight by a visible fraction of lr), the bar for each tensor
+// is what rounding alone does to it: `twin` is the same CPU run started from weights perturbed by
+// 1e-7 relative (float rounding), and the device may differ from the CPU by at most the
+// tolerance or 4x the twin's difference, whichever is larger. A wrong layer is still off by
+// orders of magnitude more.
+inline constexpr float rounding_perturbation = 1e-7f;
+inline constexpr double rounding_margin = 4;
+template <class Net>
+void check_close_to_rounding(const std::string& what, const float* got, const float* want, const float* twin,
+                             bool buffers = false) {
+  for (const auto& t : tensors_of<Net>(buffers)) {
+    const double err = relative_error(got + t.offset, want + t.offset, t.count);
+    const double noise = relative_error(twin + t.offset, want + t.offset, t.count);
+    const double bar = std::max(tolerance, rounding_margin * noise);
+    INFO(what << ", " << t.name << ": relative error " << err << "; the rounding-perturbed CPU run differs by " << noise
+              << " (bar " << bar << ")");
+    CHECK(err <= bar);
+  }
+}
+template <class Net>
+void perturb_to_rounding(Net& net, std::uint64_t seed) {
+  fernet::Rng rng(seed);
+  for (auto& w : net.parameters()) w *= 1.f + rounding_perturbation * rng.uniform(-1.f, 1.f);
 }
 
 template <class T>
@@ -139,8 +175,11 @@ void check_forward_backward(Backend& be, const std::string& name, int n, bool tr
 }
 
 // `steps` full training steps (forward, loss, backward, optimiser) on the CPU and on the device
-// from the same weights; compares each step's loss, correct count and parameter gradients, and
-// the final parameters and buffers.
+// from the same weights; compares each step's loss and correct count, and tensor by tensor each
+// step's parameter gradients (ResNet-18 + SGD and NetAdam + Adam: at most 2e-5 on the emulated
+// device, as much as the CPU moves when its weights are perturbed by 1e-7) and the final
+// parameters and buffers (against the rounding twin's bar: NetAdam's fc1 weights differ by 1.7e-4
+// after two Adam steps, where eps turns rounding in small gradients into visible moves).
 //
 // One exemption, for Adam: where a gradient is pure rounding noise (below 1e-6 of its largest),
 // m / sqrt(v) is +-1 with a sign decided by rounding, so CPU and GPU may move that weight by lr
@@ -153,9 +192,11 @@ void check_training_steps(Backend& be, const std::string& name, int n, int steps
   INFO("training steps: " << what);
   constexpr std::size_t in = Net::input_shape::size;
   constexpr int k = static_cast<int>(Net::output_shape::size);
-  Net host(seed), start(seed);
+  Net host(seed), start(seed), twin(seed);
   host.train();
-  Optimizer host_opt(host, options);
+  twin.train();
+  perturb_to_rounding(twin, seed + 5);
+  Optimizer host_opt(host, options), twin_opt(twin, options);
   DeviceModel<Net> dev(be, start);
   Optimizer start_opt(start, options);
   DeviceOptimizer<Optimizer> dev_opt(dev, start_opt);
@@ -174,16 +215,19 @@ void check_training_steps(Backend& be, const std::string& name, int n, int steps
     host.zero_grad();
     host.backward(grad.data());
     host_opt.step();
+    std::vector<float> twin_grad(n * k);
+    Loss::compute(twin.forward(x.data(), n), labels.data(), n, k, twin_grad.data());
+    twin.zero_grad();
+    twin.backward(twin_grad.data());
+    twin_opt.step();
 
     const auto r = dev.template train_step<Loss>(x.data(), labels.data(), n, dev_opt);
     INFO("step " << s + 1);
     CHECK(std::abs(r.loss_sum / n - loss) <= tolerance * std::max(1.f, std::abs(loss)));
     CHECK(r.correct == correct);
     const auto g = host.gradients();
-    // Whole-block here, not per tensor: per tensor, ResNet-18 + SGD at batch 4 differs by up to
-    // 0.11 (layer 36's Conv<256,256,3> gradients) and NetAdam's fc1 weights by 1.2e-4 after two
-    // steps on the emulated device (measured for issue 12; open, see the integrator's notes).
-    check_close("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(), g.data(), g.size());
+    check_close_per_tensor<Net>("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(),
+                                g.data());
     float gmax = 0;
     for (float v : g) gmax = std::max(gmax, std::abs(v));
     for (std::size_t i = 0; i < g.size(); ++i) noise_level[i] |= std::abs(g[i]) <= 1e-6f * gmax;
@@ -205,9 +249,10 @@ void check_training_steps(Backend& be, const std::string& name, int n, int steps
     INFO(exempt << " weights with noise-level gradients differ by more than the tolerance (bounded by 2 lr steps)");
     CHECK(exempt <= got.size() / 10000 + 1);
   }
-  check_close("parameters after training", got.data(), want.data(), got.size());
+  check_close_to_rounding<Net>("parameters after training", got.data(), want.data(), twin.parameters().data());
   if constexpr (Net::buffer_count > 0)
-    check_close("buffers after training", back.buffers().data(), host.buffers().data(), Net::buffer_count);
+    check_close_to_rounding<Net>("buffers after training", back.buffers().data(), host.buffers().data(),
+                                 twin.buffers().data(), true);
   CHECK(back.noise_step() == host.noise_step());
   // The optimiser state comes back too (what a checkpoint saves).
   dev_opt.download();

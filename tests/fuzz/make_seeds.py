@@ -2,13 +2,15 @@
 """Writes the fuzzers' seed corpora into tests/fuzz/corpus/<harness>/ (scripts/fuzz.sh runs it; the FER2013-shaped CSV seeds are ignored by git, never committed): small valid inputs of each
 kind (and a few near misses), so that the fuzzers start from the formats' real structure.
 Made by the project, from nothing but the formats' definitions; JPEG seeds are encoded with
-stb_image_write (libstb-dev) through a throwaway C program. Run: python3 tests/fuzz/make_seeds.py"""
+stb_image_write (libstb-dev) through a throwaway C program.
+Run: python3 tests/fuzz/make_seeds.py [--out DIR]"""
 import gzip
 import json
 import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import zlib
 
@@ -148,6 +150,11 @@ def run_json_seeds():
 
 
 if __name__ == "__main__":
+    # --out DIR: write the corpora there instead (CTest's fuzz replays write into the build tree).
+    if len(sys.argv) == 3 and sys.argv[1] == "--out":
+        CORPUS = sys.argv[2]
+    elif len(sys.argv) != 1:
+        sys.exit("usage: make_seeds.py [--out DIR]")
     if os.path.isdir(CORPUS):
         shutil.rmtree(CORPUS)
     fer2013_seeds()
