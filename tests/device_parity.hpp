@@ -176,10 +176,12 @@ void check_forward_backward(Backend& be, const std::string& name, int n, bool tr
 
 // `steps` full training steps (forward, loss, backward, optimiser) on the CPU and on the device
 // from the same weights; compares each step's loss and correct count, and tensor by tensor each
-// step's parameter gradients (ResNet-18 + SGD and NetAdam + Adam: at most 2e-5 on the emulated
-// device, as much as the CPU moves when its weights are perturbed by 1e-7) and the final
-// parameters and buffers (against the rounding twin's bar: NetAdam's fc1 weights differ by 1.7e-4
-// after two Adam steps, where eps turns rounding in small gradients into visible moves).
+// step's parameter gradients and the final parameters and buffers, against the rounding twin's
+// bar. Measured on the emulated device: with -O3, ResNet-18 + SGD gradients differ by at most
+// 2e-5 per tensor (the twin by 3e-5) and NetAdam's fc1 weights by 1.7e-4 after two Adam steps
+// (the twin by 4.2e-4: eps turns rounding in small gradients into visible moves); with -O1 (the
+// sanitiser builds) ResNet-18's step-2 gradients differ by up to 1.2e-2 and the twin's by 9e-2:
+// a batch of 4 through batch norm after an lr 0.1 step (loss 2.1 -> 8.5) is that ill-conditioned.
 //
 // One exemption, for Adam: where a gradient is pure rounding noise (below 1e-6 of its largest),
 // m / sqrt(v) is +-1 with a sign decided by rounding, so CPU and GPU may move that weight by lr
@@ -226,8 +228,8 @@ void check_training_steps(Backend& be, const std::string& name, int n, int steps
     CHECK(std::abs(r.loss_sum / n - loss) <= tolerance * std::max(1.f, std::abs(loss)));
     CHECK(r.correct == correct);
     const auto g = host.gradients();
-    check_close_per_tensor<Net>("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(),
-                                g.data());
+    check_close_to_rounding<Net>("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(),
+                                 g.data(), twin.gradients().data());
     float gmax = 0;
     for (float v : g) gmax = std::max(gmax, std::abs(v));
     for (std::size_t i = 0; i < g.size(); ++i) noise_level[i] |= std::abs(g[i]) <= 1e-6f * gmax;

@@ -406,7 +406,8 @@ class Trainer {
       StepOptions o = cfg_.step;
       if (Distributed* d = cfg_.distributed) {
         net_.set_first_sample(batch.first);
-        o.reduce_gradients = [&](std::span<float> g) { d->reduce_gradients(g, batch.size, batch.whole); };
+        // d by value: it lives only in this if statement, the step calls the reducer after it.
+        o.reduce_gradients = [d, &batch](std::span<float> g) { d->reduce_gradients(g, batch.size, batch.whole); };
         if (batch.size == 0) return empty_share_step(opt, o);
       }
       if (cfg_.mixup_alpha > 0.f) {
