@@ -7,9 +7,10 @@
 #include <memory>
 #include <vector>
 
-#include <fernet/data/synthetic.hpp>
 #include <fernet/fernet.hpp>
 #include <fernet/train/trainer.hpp>
+
+#include "training_fixtures.hpp"
 
 using namespace fernet;
 
@@ -33,11 +34,7 @@ struct SoloProcess final : Distributed {
 using SmallNet = Sequential<Input<1, 48, 48>, Conv<1, 4, 5, 4>, ReLU, Flatten, Linear<484, 7>, LogSoftmax>;
 
 std::vector<float> train_two_epochs(Distributed* d) {
-  data::SyntheticOptions o;
-  o.training = 100;
-  o.public_test = 20;
-  o.seed = 8;
-  const auto ds = data::make_synthetic(o);
+  const auto ds = test::synthetic(100, 20, 8);
   const auto train = ds.split(data::Split::Training);
   auto net = std::make_unique<SmallNet>(2);
   SGD opt(*net, {.lr = 0.05f, .momentum = 0.9f});
