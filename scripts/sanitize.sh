@@ -5,7 +5,7 @@
 #   scripts/sanitize.sh build-asan -R 'hostile|fer2013|cli'  # the input-handling tests only
 #   scripts/sanitize.sh build-asan -E '^(compile_fail\.|real data)'  # all but the slowest case
 # g++ (the project's compiler), -O1 so that the suite finishes; CUDA, benchmarks and examples off.
-# The whole suite took 50 minutes on 2 cores (build included) without the one case that trains a
+# The whole suite took 53 minutes on 2 cores (build included) without the one case that trains a
 # NetAdam epoch on the real file (over 35 minutes sanitised). Arguments after the build directory
 # go to ctest; a second -E replaces the default one below.
 # Any report fails the test that printed it: halt_on_error for ASan, no recovery for UBSan.

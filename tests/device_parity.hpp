@@ -203,7 +203,7 @@ void check_training_steps(Backend& be, const std::string& name, int n, int steps
   Optimizer start_opt(start, options);
   DeviceOptimizer<Optimizer> dev_opt(dev, start_opt);
 
-  std::vector<float> grad(n * k);
+  std::vector<float> grad(n * k), twin_grad(n * k);
   std::vector<char> noise_level(Net::parameter_count, 0);
   for (int s = 0; s < steps; ++s) {
     const auto x = random_vector(n * in, seed + 100 + s, 0.f, 1.f);
@@ -217,7 +217,6 @@ void check_training_steps(Backend& be, const std::string& name, int n, int steps
     host.zero_grad();
     host.backward(grad.data());
     host_opt.step();
-    std::vector<float> twin_grad(n * k);
     Loss::compute(twin.forward(x.data(), n), labels.data(), n, k, twin_grad.data());
     twin.zero_grad();
     twin.backward(twin_grad.data());
