@@ -7,6 +7,7 @@
 
 #include <fernet/data/fer2013_file.hpp>
 #include <fernet/device/select.hpp>
+#include <fernet/kernels/kernel_set.hpp>
 #include <fernet/parallel.hpp>
 #include <fernet/simd.hpp>
 #include <fernet/version.hpp>
@@ -47,6 +48,7 @@ int cmd_info(const InfoArgs& a) {
   }
   std::printf("fernet %s\n", version_string);
   std::printf("SIMD: %s (xsimd%s)\n", simd_arch().c_str(), simd_enabled() ? "" : ", disabled");
+  std::printf("kernels: %s\n", kernels::kernel_set_description().c_str());
   std::printf("threads: %d (OpenMP; %u hardware threads; set with --threads or OMP_NUM_THREADS)\n", threads(),
               std::thread::hardware_concurrency());
   std::printf("CUDA: %s\n", device::cuda_report().c_str());

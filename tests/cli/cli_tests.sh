@@ -61,6 +61,7 @@ case $case_name in
 info)
   expect 0 "fernet 0\.[0-9]+\.[0-9]+" -- info
   expect 0 "SIMD: [a-z0-9_]+" -- info
+  expect 0 "kernels: (avx512|avx2\+fma|baseline) " -- info
   expect 0 "CUDA: (compiled in|not compiled in)" -- info
   expect 0 "threads: 1 " -- info --threads 1
   expect 0 "resnet152 +ResNet152 +58151872" -- info
@@ -172,7 +173,7 @@ train)
   # a blank canvas compresses to almost nothing; drawn axes, curves and text do not
   [ "$(stat -c %s run/curves.png)" -gt 15000 ] || fail "curves.png looks empty"
   [ "$(stat -c %s run/confusion.png)" -gt 15000 ] || fail "confusion.png looks empty"
-  check_json run/report.json accuracy epochs wall_seconds images_per_second threads simd_arch machine.os machine.cpu \
+  check_json run/report.json accuracy epochs wall_seconds images_per_second threads simd_arch kernels machine.os machine.cpu \
     fernet_version command_line evaluation.per_class.6.f1 evaluation.per_class.0.precision evaluation.per_class.3.recall \
     evaluation.confusion_matrix.6.6 history.1.eval_accuracy history.1.elapsed_minutes
   check_json run/run.json settings.model settings.epochs settings.lr settings.seed
@@ -462,6 +463,12 @@ mpi)
   grep -q "resuming after epoch 2 of 3" <<<"$out" || fail "the 3-process run did not resume after epoch 2"
   grep -q '"ranks": 3' two/report.json || fail "report.json: ranks is not 3 after the resumed run"
   [ "$(grep -c '^[0-9]' two/history.csv)" = 3 ] || fail "history.csv should hold 3 epochs: $(cat two/history.csv)"
+  # A usage error ends the job with the program's usage exit status, as without mpirun.
+  out=$("${mpiexec[@]}" -np 2 "$fernet" "${args[@]}" --epochs 0 --out usage 2>&1)
+  rc=$?
+  echo "$out"
+  [ $rc = 2 ] || fail "a usage error under mpirun exited $rc, expected 2"
+  grep -q -- "--epochs must be at least 1" <<<"$out" || fail "no message for the usage error under mpirun"
   # Processes that disagree (another seed here) stop at start-up, all with the same message.
   out=$("${mpiexec[@]}" -np 1 "$fernet" "${args[@]}" --epochs 1 --seed 1 --out mismatch : \
     -np 1 "$fernet" "${args[@]}" --epochs 1 --seed 2 --out mismatch 2>&1)

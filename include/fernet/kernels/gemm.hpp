@@ -16,10 +16,12 @@
 
 #include "../parallel.hpp"
 #include "../simd.hpp"
+#include "kernel_set.hpp"
 
 namespace fernet::kernels {
-
-enum class Trans : bool { no = false, yes = true };
+// Compiled once per instruction-set level (simd.hpp): a program with FERNET_DISPATCH holds
+// several copies and runs one (kernel_set.hpp).
+inline namespace FERNET_ISA {
 
 namespace detail {
 
@@ -306,12 +308,10 @@ inline void gemm_rows_dot(int M, int N, int K, float alpha, const float* A, int 
 }
 }  // namespace detail
 
-inline void gemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
-                 float beta, float* C, int ldc) {
-  if (M <= 0 || N <= 0) return;
-  if (!simd_enabled()) {
-    detail::gemm_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  } else if (K <= 0) {
+// The vectorised product of this translation unit's instruction set (a KernelSet's gemm).
+inline void gemm_simd(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                      int ldb, float beta, float* C, int ldc) {
+  if (K <= 0) {
     detail::scale_c(M, N, beta, C, ldc);
   } else if (M <= 4 && ta == Trans::no && tb == Trans::yes) {
     detail::gemm_rows_dot(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -333,4 +333,19 @@ inline void gemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const flo
   }
 }
 
+inline void gemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                 float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (!simd_enabled()) {
+    detail::gemm_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#ifdef FERNET_KERNEL_DISPATCH
+  active_kernel_set().gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+  gemm_simd(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+}  // namespace FERNET_ISA
 }  // namespace fernet::kernels

@@ -25,6 +25,7 @@
 #include "../optim/adam.hpp"
 #include "../optim/sgd.hpp"
 #include "../parallel.hpp"
+#include "../kernels/kernel_set.hpp"
 #include "../simd.hpp"
 #include "../version.hpp"
 #include "distributed.hpp"
@@ -131,8 +132,8 @@ void check_input_size(const data::BatchLoader& loader, const std::string& networ
 template <class Net, class Loss, class Optimizer>
 void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
   const TrainConfig& c = run.config;
-  std::printf("fernet %s | %s | SIMD %s | %d threads | device %s\n", version_string, c.model_name.c_str(),
-              simd_arch().c_str(), threads(), c.backend ? c.backend->name().c_str() : "cpu");
+  std::printf("fernet %s | %s | kernels %s | %d threads | device %s\n", version_string, c.model_name.c_str(),
+              kernels::kernel_set_description().c_str(), threads(), c.backend ? c.backend->name().c_str() : "cpu");
   if (c.distributed)
     std::printf("data-parallel: %d processes x %d threads; batch %d split into shares of %d to %d\n",
                 c.distributed->ranks(), threads(), run.batch, run.batch / c.distributed->ranks(),

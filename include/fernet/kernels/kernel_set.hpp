@@ -1,0 +1,99 @@
+#pragma once
+// Which instruction set the hot kernels run with, and the run-time choice that makes one binary
+// fit every x86-64 processor.
+//
+// A normal build compiles every kernel for the flags of the build (FERNET_ARCH_FLAGS, e.g.
+// -march=native): the kernels this translation unit was compiled for are the ones that run. A
+// build with FERNET_DISPATCH (CMake option, target fernet::dispatch) compiles the library for
+// the x86-64 baseline and, beside it, the dispatched kernels three times, for x86-64-v4
+// (AVX-512), x86-64-v3 (AVX2 + FMA) and the baseline (dispatch/kernel_set.cpp); each copy lives
+// in its own namespace (simd.hpp's FERNET_ISA) and publishes a KernelSet. At the first call
+// the best set this processor and operating system support is chosen, once per process.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "../simd.hpp"
+
+namespace fernet::kernels {
+
+enum class Trans : bool { no = false, yes = true };
+
+// C[M x N] = alpha * op(A) * op(B) + beta * C, row-major (gemm.hpp).
+using GemmFunction = void (*)(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
+                              const float* B, int ldb, float beta, float* C, int ldc);
+
+// The kernels of one instruction-set level.
+struct KernelSet {
+  const char* name;  // "avx512", "avx2+fma" or "baseline"
+  GemmFunction gemm;
+};
+
+// This translation unit's level, as KernelSet::name spells it.
+inline namespace FERNET_ISA {
+inline constexpr const char* compiled_isa_name() {
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
+  return "avx512";
+#elif defined(__AVX2__) && defined(__FMA__)
+  return "avx2+fma";
+#else
+  return "baseline";
+#endif
+}
+}  // namespace FERNET_ISA
+
+#ifdef FERNET_KERNEL_DISPATCH
+// Defined once each by the fernet::dispatch library (dispatch/kernel_set.cpp).
+namespace isa_avx512 {
+extern const KernelSet kernel_set;
+}
+namespace isa_avx2 {
+extern const KernelSet kernel_set;
+}
+namespace isa_base {
+extern const KernelSet kernel_set;
+}
+
+namespace detail {
+// The best set the processor supports. __builtin_cpu_supports also asks whether the operating
+// system saves the AVX and AVX-512 registers (XGETBV), which xsimd 8's CPUID test does not.
+// FERNET_KERNELS=avx2+fma|baseline (environment) picks a lower set, for tests and comparisons;
+// a set the processor lacks, or an unknown name, is refused with a message.
+inline const KernelSet& choose_kernel_set() {
+  __builtin_cpu_init();
+  const KernelSet* sets[] = {&isa_avx512::kernel_set, &isa_avx2::kernel_set, &isa_base::kernel_set};
+  const bool supported[] = {__builtin_cpu_supports("x86-64-v4") > 0, __builtin_cpu_supports("x86-64-v3") > 0, true};
+  const char* wanted = std::getenv("FERNET_KERNELS");
+  for (int i = 0; i < 3; ++i) {
+    if (wanted && *wanted && std::strcmp(wanted, sets[i]->name) != 0) continue;
+    if (supported[i]) return *sets[i];
+    if (wanted && *wanted) break;
+  }
+  if (wanted && *wanted) {
+    std::fprintf(stderr, "fernet: FERNET_KERNELS=%s: not one of avx512, avx2+fma, baseline that this processor runs\n",
+                 wanted);
+    std::exit(2);
+  }
+  return isa_base::kernel_set;
+}
+}  // namespace detail
+
+inline const KernelSet& active_kernel_set() {
+  static const KernelSet& chosen = detail::choose_kernel_set();
+  return chosen;
+}
+#endif
+
+// What fernet info, report.json and the training banner print: the kernel set that runs, and
+// whether it was chosen at run time or fixed by the build's flags.
+inline std::string kernel_set_description() {
+#ifdef FERNET_KERNEL_DISPATCH
+  return std::string(active_kernel_set().name) + " (chosen at run time; the rest of the program: " +
+         compiled_isa_name() + ")";
+#else
+  return std::string(compiled_isa_name()) + " (fixed at build time)";
+#endif
+}
+
+}  // namespace fernet::kernels
