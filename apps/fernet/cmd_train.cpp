@@ -25,6 +25,7 @@
 #include <fernet/data/fer2013_source.hpp>
 #include <fernet/device/select.hpp>
 #include <fernet/dist/launch.hpp>
+#include <fernet/kernels/kernel_set.hpp>
 #ifdef FERNET_HAVE_MPI
 #include <fernet/dist/mpi.hpp>
 #endif

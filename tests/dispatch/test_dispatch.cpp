@@ -3,6 +3,8 @@
 // independent of the compiler's __builtin_cpu_supports), or the one FERNET_KERNELS names.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 #include <fernet/kernels/gemm.hpp>
 #include <fstream>
 #include <iterator>

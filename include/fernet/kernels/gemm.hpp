@@ -23,7 +23,7 @@ namespace fernet::kernels {
 // several copies and runs one (kernel_set.hpp).
 inline namespace FERNET_ISA {
 
-namespace detail {
+namespace gemm_detail {
 
 inline float at(const float* X, int ld, Trans t, int r, int c) {
   return t == Trans::no ? X[static_cast<std::ptrdiff_t>(r) * ld + c] : X[static_cast<std::ptrdiff_t>(c) * ld + r];
@@ -278,9 +278,9 @@ inline void scale_c(int M, int N, float beta, float* C, int ldc) {
     }
 }
 
-}  // namespace detail
+}  // namespace gemm_detail
 
-namespace detail {
+namespace gemm_detail {
 // A few rows times a transposed B (a linear layer at batch 1..4: y = x W^T): each output is a
 // dot product of two contiguous rows. Packing W for the tiled kernel would read and write all
 // of it to use one 8-row tile at 1/8 occupancy; here W is streamed once.
@@ -306,22 +306,22 @@ inline void gemm_rows_dot(int M, int N, int K, float alpha, const float* A, int 
     }
   }
 }
-}  // namespace detail
+}  // namespace gemm_detail
 
 // The vectorised product of this translation unit's instruction set (a KernelSet's gemm).
 inline void gemm_simd(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                       int ldb, float beta, float* C, int ldc) {
   if (K <= 0) {
-    detail::scale_c(M, N, beta, C, ldc);
+    gemm_detail::scale_c(M, N, beta, C, ldc);
   } else if (M <= 4 && ta == Trans::no && tb == Trans::yes) {
-    detail::gemm_rows_dot(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  } else if (2 * N <= detail::packed::NR && M > N) {
+    gemm_detail::gemm_rows_dot(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  } else if (2 * N <= gemm_detail::packed::NR && M > N) {
     // A few columns (e.g. the 3x3 weight gradient of a one-channel convolution) would fill a
     // fraction of the NR-wide tile: compute C^T = op(B)^T op(A)^T instead, then merge.
     const auto flip = [](Trans t) { return t == Trans::no ? Trans::yes : Trans::no; };
     thread_local std::vector<float> t;
     t.resize(static_cast<std::size_t>(N) * M);
-    detail::packed::gemm_packed(flip(tb), flip(ta), N, M, K, 1.f, B, ldb, A, lda, 0.f, t.data(), M);
+    gemm_detail::packed::gemm_packed(flip(tb), flip(ta), N, M, K, 1.f, B, ldb, A, lda, 0.f, t.data(), M);
     for (int i = 0; i < M; ++i)
       for (int j = 0; j < N; ++j) {
         float& c = C[static_cast<std::ptrdiff_t>(i) * ldc + j];
@@ -329,7 +329,7 @@ inline void gemm_simd(Trans ta, Trans tb, int M, int N, int K, float alpha, cons
         c = beta == 0.f ? alpha * v : std::fma(alpha, v, beta * c);
       }
   } else {
-    detail::packed::gemm_packed(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_detail::packed::gemm_packed(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   }
 }
 
@@ -337,7 +337,7 @@ inline void gemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const flo
                  float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   if (!simd_enabled()) {
-    detail::gemm_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_detail::gemm_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
 #ifdef FERNET_KERNEL_DISPATCH
