@@ -425,12 +425,11 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
     throw;  // likewise (the processes agree on a NaN before raising it)
   } catch (const std::exception& e) {
     if (procs.count() == 1) throw;
-    // Only this process knows: the others would wait for it forever. The job's exit status is
-    // main()'s for the same error: 2 for a usage error, 1 for any other.
+    // Only this process knows: the others would wait for it forever.
     std::fflush(stdout);
     std::fprintf(stderr, "fernet: error on rank %d of %d: %s\nfernet: ending every process of the job\n",
                  procs.distributed->rank(), procs.count(), printable(e.what()).c_str());
-    dist::MpiSession::abort(dynamic_cast<const UsageError*>(&e) ? 2 : 1);
+    dist::MpiSession::abort(1);
   }
 #else
   if (launched > 1)

@@ -463,12 +463,6 @@ mpi)
   grep -q "resuming after epoch 2 of 3" <<<"$out" || fail "the 3-process run did not resume after epoch 2"
   grep -q '"ranks": 3' two/report.json || fail "report.json: ranks is not 3 after the resumed run"
   [ "$(grep -c '^[0-9]' two/history.csv)" = 3 ] || fail "history.csv should hold 3 epochs: $(cat two/history.csv)"
-  # A usage error ends the job with the program's usage exit status, as without mpirun.
-  out=$("${mpiexec[@]}" -np 2 "$fernet" "${args[@]}" --epochs 0 --out usage 2>&1)
-  rc=$?
-  echo "$out"
-  [ $rc = 2 ] || fail "a usage error under mpirun exited $rc, expected 2"
-  grep -q -- "--epochs must be at least 1" <<<"$out" || fail "no message for the usage error under mpirun"
   # Processes that disagree (another seed here) stop at start-up, all with the same message.
   out=$("${mpiexec[@]}" -np 1 "$fernet" "${args[@]}" --epochs 1 --seed 1 --out mismatch : \
     -np 1 "$fernet" "${args[@]}" --epochs 1 --seed 2 --out mismatch 2>&1)
