@@ -7,6 +7,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 packages=(
   g++ cmake make pkg-config            # compiler and build
+  binutils                             # objdump: the dispatch build's instruction check (tests/dispatch)
   python3                              # test scripts (include layering, reference checks)
   libxtensor-dev libxsimd-dev          # the core: tensors and SIMD
   doctest-dev libbenchmark-dev         # tests and benchmarks

@@ -11,13 +11,17 @@
 // whose instructions depend on it lives in the inline namespace fernet::FERNET_ISA, so that one
 // program can link translation units compiled for several levels (the run-time choice of
 // kernels/kernel_set.hpp) without the linker merging their same-named copies. The levels are
-// x86-64's: v4 (AVX-512 F/BW/DQ/VL/CD), v3 (AVX2 + FMA) and anything below.
+// x86-64's: v4 (AVX-512 F/BW/DQ/VL/CD), v3 (AVX2 + FMA) and anything below. FERNET_ISA_NAME is
+// the level as the kernel sets are named (kernels/kernel_set.hpp, FERNET_KERNELS).
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
 #define FERNET_ISA isa_avx512
+#define FERNET_ISA_NAME "avx512"
 #elif defined(__AVX2__) && defined(__FMA__)
 #define FERNET_ISA isa_avx2
+#define FERNET_ISA_NAME "avx2+fma"
 #else
 #define FERNET_ISA isa_base
+#define FERNET_ISA_NAME "baseline"
 #endif
 
 namespace fernet {

@@ -32,15 +32,7 @@ struct KernelSet {
 
 // This translation unit's level, as KernelSet::name spells it.
 inline namespace FERNET_ISA {
-inline constexpr const char* compiled_isa_name() {
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
-  return "avx512";
-#elif defined(__AVX2__) && defined(__FMA__)
-  return "avx2+fma";
-#else
-  return "baseline";
-#endif
-}
+inline constexpr const char* compiled_isa_name() { return FERNET_ISA_NAME; }
 }  // namespace FERNET_ISA
 
 #ifdef FERNET_KERNEL_DISPATCH
@@ -65,17 +57,13 @@ inline const KernelSet& choose_kernel_set() {
   const KernelSet* sets[] = {&isa_avx512::kernel_set, &isa_avx2::kernel_set, &isa_base::kernel_set};
   const bool supported[] = {__builtin_cpu_supports("x86-64-v4") > 0, __builtin_cpu_supports("x86-64-v3") > 0, true};
   const char* wanted = std::getenv("FERNET_KERNELS");
-  for (int i = 0; i < 3; ++i) {
-    if (wanted && *wanted && std::strcmp(wanted, sets[i]->name) != 0) continue;
-    if (supported[i]) return *sets[i];
-    if (wanted && *wanted) break;
-  }
-  if (wanted && *wanted) {
-    std::fprintf(stderr, "fernet: FERNET_KERNELS=%s: not one of avx512, avx2+fma, baseline that this processor runs\n",
-                 wanted);
-    std::exit(2);
-  }
-  return isa_base::kernel_set;
+  const bool named = wanted && *wanted;
+  for (int i = 0; i < 3; ++i)
+    if (supported[i] && (!named || std::strcmp(wanted, sets[i]->name) == 0)) return *sets[i];
+  // Only a name can miss: the baseline is always supported.
+  std::fprintf(stderr, "fernet: FERNET_KERNELS=%s: not one of avx512, avx2+fma, baseline that this processor runs\n",
+               wanted);
+  std::exit(2);
 }
 }  // namespace detail
 
