@@ -11,14 +11,13 @@ meaningful on a shared, noisy machine.
 """
 import argparse
 import json
-import statistics
-import subprocess
-import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import fernet_bench
 
 
 class MLP(nn.Module):
@@ -148,16 +147,9 @@ def torch_images_per_second(name, threads, seconds):
 
 
 def fernet_images_per_second(bench, name, threads, seconds, extra_args=()):
-    """images/s of one workload in a fernet benchmark program (threads=None: no threads argument,
-    as in bench_device)."""
-    bench_name = WORKLOADS[name][4] + ("" if threads is None else f"/threads:{threads}")
-    out = subprocess.run(
-        [bench, *extra_args, f"--benchmark_filter=^{bench_name}/", f"--benchmark_min_time={seconds}",
-         "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
-    runs = json.loads(out)["benchmarks"]
-    if not runs:
-        sys.exit(f"{bench} has no benchmark {bench_name}")
-    return runs[0]["images/s"]
+    """images/s of workload `name` in a fernet benchmark program (threads=None: no threads
+    argument, as in bench_device)."""
+    return fernet_bench.images_per_second(bench, WORKLOADS[name][4], threads, seconds, extra_args)
 
 
 def main():
@@ -176,13 +168,10 @@ def main():
     results = []
     for name in names:
         for threads in args.threads:
-            tp, fe = [], []
-            for _ in range(args.rounds):
-                tp.append(torch_images_per_second(name, threads, args.seconds))
-                fe.append(fernet_images_per_second(args.bench, name, threads, args.seconds))
-            ratios = [f / t for f, t in zip(fe, tp)]
-            r = dict(workload=name, threads=threads, pytorch=statistics.median(tp), fernet=statistics.median(fe),
-                     ratio=statistics.median(ratios), pytorch_runs=tp, fernet_runs=fe)
+            m = fernet_bench.side_by_side(args.rounds, lambda: torch_images_per_second(name, threads, args.seconds),
+                                          lambda: fernet_images_per_second(args.bench, name, threads, args.seconds))
+            r = dict(workload=name, threads=threads, pytorch=m["other"], fernet=m["fernet"], ratio=m["ratio"],
+                     pytorch_runs=m["other_runs"], fernet_runs=m["fernet_runs"])
             results.append(r)
             print(f"{name:22} {threads:>7} {r['pytorch']:>10.1f} {r['fernet']:>10.1f} {r['ratio']:>6.2f}x", flush=True)
     if args.json:

@@ -12,7 +12,6 @@ compute in full FP32 (TF32 is switched off in PyTorch, fernet never uses it).
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -20,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
+import fernet_bench  # noqa: E402
 from compare_pytorch import WORKLOADS, fernet_images_per_second  # noqa: E402
 
 
@@ -80,13 +80,11 @@ def main():
     print(f"{'workload':22} {'PyTorch':>10} {'fernet':>10} {'ratio':>7}")
     results = []
     for name in names:
-        tp, fe = [], []
-        for _ in range(args.rounds):
-            tp.append(torch_images_per_second(name, args.seconds))
-            fe.append(fernet_images_per_second(args.bench, name, None, args.seconds, ["--device=cuda"]))
-        ratios = [f / t for f, t in zip(fe, tp)]
-        r = dict(workload=name, pytorch=statistics.median(tp), fernet=statistics.median(fe),
-                 ratio=statistics.median(ratios), pytorch_runs=tp, fernet_runs=fe)
+        m = fernet_bench.side_by_side(
+            args.rounds, lambda: torch_images_per_second(name, args.seconds),
+            lambda: fernet_images_per_second(args.bench, name, None, args.seconds, ["--device=cuda"]))
+        r = dict(workload=name, pytorch=m["other"], fernet=m["fernet"], ratio=m["ratio"], pytorch_runs=m["other_runs"],
+                 fernet_runs=m["fernet_runs"])
         results.append(r)
         print(f"{name:22} {r['pytorch']:>10.0f} {r['fernet']:>10.0f} {r['ratio']:>6.2f}x", flush=True)
     if args.json:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check, on a machine with an NVIDIA GPU and the CUDA toolkit: builds fernet with CUDA,
 # runs the backend self-check and the CPU-versus-CUDA parity tests, the GPU benchmarks, PyTorch
-# (cuDNN) side by side on the same GPU, and trains cnn_adam for 15 epochs on the real data; the
-# table comes last. About 5 minutes on an H200, build included (the issue's budget is 8).
+# (cuDNN) side by side on the same GPU, trains cnn_adam for 15 epochs on the real data, and runs
+# the data-parallel tests with two processes on the GPU when mpirun is there; the table comes
+# last. About 5 minutes on an H200, build included (the issue's budget is 8).
 #   scripts/gpu-check.sh [--data FILE] [--deps DIR] [--out DIR] [--build DIR] [--rounds N]
 # --deps DIR: headers and libraries packed by scripts/pack-deps.sh, for a machine without
 # Debian's packages or a package registry (default: .deps when it exists, else the system's,
@@ -94,10 +95,22 @@ t0=$(date +%s%N)
 [ "${PIPESTATUS[0]}" = 0 ] || fail "cnn_adam"
 train_wall=$(( ($(date +%s%N) - t0) / 1000000 ))  # ms
 
+note "data-parallel training on the GPU (mpirun, 2 processes sharing it)"
+if command -v mpirun >/dev/null &&
+   cmake --build "$BUILD" -j"$JOBS" --target fernet_mpi_tests >"$OUTDIR/build-mpi.log" 2>&1; then
+  mpi=(mpirun -np 2 --oversubscribe -x FERNET_TEST_DEVICE -x OMP_NUM_THREADS=1)
+  [ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
+  FERNET_TEST_DEVICE=cuda "${mpi[@]}" "$BUILD/tests/mpi/fernet_mpi_tests" "$OUTDIR/mpi-work" 2>&1 | tee "$OUTDIR/mpi.log"
+  [ "${PIPESTATUS[0]}" = 0 ] && mpi_check=passed || { mpi_check=FAILED; fail "data-parallel training on the GPU"; }
+else
+  mpi_check="skipped (no mpirun here, or fernet_mpi_tests not built: see $OUTDIR/build-mpi.log)"
+  echo "$mpi_check"
+fi
+
 note "summary"
-python3 - "$OUTDIR" "$build_s" "$train_wall" "$self_check" "$parity" <<'PY' | tee "$OUTDIR/summary.txt"
+python3 - "$OUTDIR" "$build_s" "$train_wall" "$self_check" "$parity" "$mpi_check" <<'PY' | tee "$OUTDIR/summary.txt"
 import json, re, sys, os
-out, build_s, wall, self_check, parity = sys.argv[1:6]
+out, build_s, wall, self_check, parity, mpi_check = sys.argv[1:7]
 rows = []
 try:
     for b in json.load(open(os.path.join(out, "bench_device.json")))["benchmarks"]:
@@ -115,6 +128,7 @@ epochs = [float(t) for t in re.findall(r"Time: ([0-9.]+)s", log)]
 ips = [float(t) for t in re.findall(r"\(([0-9.]+) img/s\)", log)]
 acc = re.findall(r"accuracy: ([0-9.]+) \(", log)
 print(f"fernet GPU check   build {build_s} s | self-check {self_check} | parity {parity}")
+print(f"data-parallel on the GPU (2 processes): {mpi_check}")
 print(f"{'workload':24} {'fernet img/s':>13} {'PyTorch img/s':>14} {'ratio':>7}")
 names = {"MLP_train_b100": "MLP train b100", "NetAdam_train_b100": "NetAdam train b100", "TfCNN_train_b50": "TfCNN train b50",
          "ResNet18_train_b100": "ResNet18 train b100", "NetAdam_infer_b100": "NetAdam infer b100", "NetAdam_infer_b1": "NetAdam infer b1"}

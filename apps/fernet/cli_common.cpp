@@ -8,6 +8,7 @@
 
 #include <fernet/data/fer2013_source.hpp>
 #include <fernet/device/select.hpp>
+#include <fernet/dist/launch.hpp>
 #include <fernet/hash.hpp>
 
 namespace fs = std::filesystem;
@@ -127,7 +128,7 @@ std::string weights_checksum(const Checkpoint& c) {
 
 std::unique_ptr<device::Backend> open_backend(const std::string& name) {
   try {
-    return device::make_backend(name);
+    return device::make_backend(name, dist::launched_local_rank());
   } catch (const std::invalid_argument& e) { throw UsageError(e.what()); }
 }
 

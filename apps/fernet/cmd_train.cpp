@@ -332,8 +332,6 @@ int train_command(const TrainArgs& a, const std::string& cmdline, Processes& pro
       throw UsageError("--threads must be at least 1 (got " + std::to_string(a.threads) + ")");
     started.emplace(a.resume.empty() ? new_run(a, cmdline, writer) : resume_run(a, cmdline, writer));
     const RunSettings& s = started->settings;
-    if (procs.distributed && s.device != "cpu")
-      throw UsageError("data-parallel training (mpirun) runs on the CPU only, not --device " + s.device);
     if (s.threads > 0) set_threads(s.threads);
     splits.emplace(
         data::training_splits(load_data(s.data, description), parse_split_or_throw(s.eval_split), description));
@@ -419,8 +417,11 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
   }
   try {
     return train_command(a, cmdline, procs);
-  } catch (const CollectiveError&) {
-    throw;  // every process raised it at the same point: all end normally
+  } catch (const CollectiveError& e) {
+    // Every process raised it at the same point: all end normally, each with its own error's
+    // exit status where it has one (a usage error every process found exits 2).
+    if (e.cause) std::rethrow_exception(e.cause);
+    throw;
   } catch (const TrainingDiverged&) {
     throw;  // likewise (the processes agree on a NaN before raising it)
   } catch (const std::exception& e) {
@@ -429,7 +430,7 @@ int cmd_train(const TrainArgs& a, const std::string& cmdline) {
     std::fflush(stdout);
     std::fprintf(stderr, "fernet: error on rank %d of %d: %s\nfernet: ending every process of the job\n",
                  procs.distributed->rank(), procs.count(), printable(e.what()).c_str());
-    dist::MpiSession::abort(1);
+    dist::MpiSession::abort(dynamic_cast<const UsageError*>(&e) ? 2 : 1);
   }
 #else
   if (launched > 1)

@@ -32,7 +32,7 @@ struct StepOptions {
   float max_grad_norm = 0.f;    // > 0: clip_grad_norm between backward and the update (CPU only)
   // Data-parallel training (train/distributed.hpp): called right after backward with this
   // process's gradients, which it turns into those of the whole batch across processes (before
-  // clipping, so every process clips and steps alike). CPU only; empty: a single process.
+  // clipping, so every process clips and steps alike). Empty: a single process.
   std::function<void(std::span<float> gradients)> reduce_gradients;
 };
 // The losses label smoothing applies to (loss_row's two forms).

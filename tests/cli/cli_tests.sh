@@ -463,6 +463,13 @@ mpi)
   grep -q "resuming after epoch 2 of 3" <<<"$out" || fail "the 3-process run did not resume after epoch 2"
   grep -q '"ranks": 3' two/report.json || fail "report.json: ranks is not 3 after the resumed run"
   [ "$(grep -c '^[0-9]' two/history.csv)" = 3 ] || fail "history.csv should hold 3 epochs: $(cat two/history.csv)"
+  # The device code path on 2 processes (the gradients pass through host memory).
+  out=$("${mpiexec[@]}" -np 2 "$fernet" "${args[@]}" --epochs 1 --device emulated --out device 2>&1)
+  rc=$?
+  echo "$out"
+  [ $rc = 0 ] || fail "mpirun -np 2 fernet train --device emulated exited $rc"
+  grep -q '"device": "host' device/report.json || fail "report.json does not name the emulated device"
+  grep -q '"ranks": 2' device/report.json || fail "report.json: ranks is not 2 for the device run"
   # Processes that disagree (another seed here) stop at start-up, all with the same message.
   out=$("${mpiexec[@]}" -np 1 "$fernet" "${args[@]}" --epochs 1 --seed 1 --out mismatch : \
     -np 1 "$fernet" "${args[@]}" --epochs 1 --seed 2 --out mismatch 2>&1)
@@ -470,6 +477,12 @@ mpi)
   echo "$out"
   [ $rc != 0 ] || fail "processes with different seeds trained"
   grep -q "disagree on the settings" <<<"$out" || fail "no 'disagree on the settings' message"
+  # A usage error every process finds ends the job with the usage status, 2, and its message.
+  out=$("${mpiexec[@]}" -np 2 "$fernet" "${args[@]}" --epochs 0 --out usage 2>&1)
+  rc=$?
+  echo "$out"
+  [ $rc = 2 ] || fail "a usage error under mpirun exited $rc, not 2"
+  grep -q -- "--epochs must be at least 1" <<<"$out" || fail "no message naming --epochs"
   # SIGTERM to one process stops both at the next batch; the run resumes alone, without mpirun.
   "${mpiexec[@]}" -np 2 "$fernet" "${args[@]}" --epochs 20 --out stop >stop.log 2>&1 &
   pid=$!

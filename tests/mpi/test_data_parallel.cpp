@@ -9,15 +9,21 @@
 // 3. A run stopped by one process's flag stops on all; it resumes on P - 1 processes and ends
 //    where an uninterrupted one-process run ends.
 // 4. The collective checks: check_same, any, together.
+// 5. The device code path (the emulated backend, as `--device emulated|cuda`): P processes
+//    match one process on the device (dropout, an empty share), and batch norm on the device
+//    follows the same per-process rule as on the CPU.
 // Every process checks; the exit status is 0 only when all passed on all.
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <fernet/device/select.hpp>
+#include <fernet/dist/launch.hpp>
 #include <fernet/dist/mpi.hpp>
 #include <fernet/fernet.hpp>
 #include <fernet/networks.hpp>
@@ -83,7 +89,7 @@ constexpr data::Preprocess unit{1.f / 255.f, 0.f, 1};
 
 template <class Net, class Loss, class Opt>
 std::unique_ptr<Net> train_run(Distributed* d, data::LabelledImages images, int batch, int epochs,
-                               typename Opt::Options o, std::uint64_t seed) {
+                               typename Opt::Options o, std::uint64_t seed, device::Backend* backend = nullptr) {
   auto net = std::make_unique<Net>(seed);
   Opt opt(*net, o);
   TrainConfig c;
@@ -91,6 +97,7 @@ std::unique_ptr<Net> train_run(Distributed* d, data::LabelledImages images, int 
   c.seed = seed;
   c.progress = false;
   c.distributed = d;
+  c.backend = backend;
   data::BatchLoader loader(images, batch, unit, true, seed);
   Trainer<Loss, Net, Opt> t(*net, opt, c);
   t.fit(loader, nullptr);
@@ -181,6 +188,43 @@ void batchnorm_follows_the_rule(MPI_Comm world) {
   std::snprintf(what, sizeof what, "one process with whole batches differs (%.2e): batch statistics are per process",
                 whole);
   check(p == 1 || whole > 1e-5, what);
+}
+
+// 5. On a device backend: the gradients go through host memory to the all-reduce. The device
+// is FERNET_TEST_DEVICE's (scripts/gpu-check.sh sets cuda), else the emulated backend.
+void device_matches(MPI_Comm world) {
+  dist::MpiCommunicator comm(world);
+  const char* name = std::getenv("FERNET_TEST_DEVICE");
+  const auto backend = device::make_backend(name && *name ? name : "emulated", dist::launched_local_rank());
+  device::Backend& be = *backend;
+  const int p = comm.ranks();
+  // 50 samples in batches of 12: the last batch (2) leaves a share empty at p = 3.
+  const Images d = random_images(50, 16, 41);
+  Adam::Options adam;
+  adam.lr = 1e-3f;
+  const auto one = train_run<SmallAdam, NLLLoss, Adam>(nullptr, d.view(16), 12, 2, adam, 5, &be);
+  const auto many = train_run<SmallAdam, NLLLoss, Adam>(&comm, d.view(16), 12, 2, adam, 5, &be);
+  const double worst = relative_difference(many->parameters(), one->parameters());
+  char what[300];
+  std::snprintf(what, sizeof what,
+                "device (%s), small NetAdam-like CNN with dropout, Adam, %d processes against 1: weights within "
+                "%.2e (limit 1e-5)",
+                be.name().c_str(), p, worst);
+  check(worst <= 1e-5, what);
+
+  SGD::Options sgd;
+  sgd.lr = 0.05f;
+  sgd.momentum = 0.9f;
+  const auto cpu = train_run<SmallResNet, CrossEntropyLoss, SGD>(&comm, d.view(16), 12, 1, sgd, 9);
+  const auto dev = train_run<SmallResNet, CrossEntropyLoss, SGD>(&comm, d.view(16), 12, 1, sgd, 9, &be);
+  // The CPU and device kernels round differently (tests/test_device.cpp allows 1e-4 per step).
+  const double weights = relative_l2(dev->parameters(), cpu->parameters());
+  const double stats = relative_l2(dev->buffers(), cpu->buffers());
+  std::snprintf(what, sizeof what,
+                "device (%s), small ResNet, batch norm per process, %d processes: weights within %.2e and "
+                "running statistics within %.2e of the CPU's data-parallel run (limit 1e-4)",
+                be.name().c_str(), p, weights, stats);
+  check(weights <= 1e-4 && stats <= 1e-4, what);
 }
 
 // 3. Stop on one process's flag, then resume on P - 1 processes.
@@ -290,6 +334,7 @@ int main(int argc, char** argv) {
     adam_matches_one_process<networks::NetAdam>(MPI_COMM_WORLD, "NetAdam", 36, 12, 1, 1e-8f, false);
     adam_matches_one_process<networks::NetAdam>(MPI_COMM_WORLD, "NetAdam", 36, 12, 1, 1e-3f, true);
     batchnorm_follows_the_rule(MPI_COMM_WORLD);
+    device_matches(MPI_COMM_WORLD);
     stop_and_resume(MPI_COMM_WORLD, work);
   } catch (const std::exception& e) {
     std::printf("[rank %d] error: %s\n", rank, e.what());

@@ -11,6 +11,8 @@
 //   auto r = dev.train_step<NLLLoss>(images, labels, n, dopt);
 //   dev.download(net); dopt.download();                        // e.g. before a checkpoint
 #include <cmath>
+#include <functional>
+#include <span>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -63,6 +65,8 @@ class DeviceModel {
     steps_ = host.noise_step();
     training_ = host.training();
   }
+  // Host network's buffers (batch-norm running statistics) -> device.
+  void upload_buffers(const Net& host) { buffers_.upload(host.buffers().data(), buffer_count); }
   // Device -> host network (parameters, buffers, dropout position); gradients with grads=true.
   void download(Net& host, bool grads = false) {
     params_.download(host.parameters().data());
@@ -75,6 +79,9 @@ class DeviceModel {
   void eval() { training_ = false; }
   bool training() const { return training_; }
   std::uint64_t noise_step() const { return steps_; }
+  // This batch's first sample in the whole batch, when the batch is split across processes:
+  // the dropout masks follow it (Sequential::set_first_sample).
+  void set_first_sample(long first) { first_sample_ = first; }
 
   // Forward over n samples already on the device; returns the device output (n x classes).
   const float* forward_device(const float* x, int n) {
@@ -82,7 +89,7 @@ class DeviceModel {
     output_.resize(static_cast<std::size_t>(n) * output_shape::size);
     batch_ = n;
     input_ptr_ = x;
-    ctx_ = Context{training_, hash64(noise_seed_, steps_)};
+    ctx_ = Context{training_, hash64(noise_seed_, steps_), first_sample_};
     if (training_) ++steps_;
     body_.forward(x, output_.data(), n, ctx_);
     return output_.data();
@@ -130,10 +137,21 @@ class DeviceModel {
              loss_result_.data());
     zero_grad();
     backward(grad_out_.data());
+    if (o.reduce_gradients) reduce_gradients(o.reduce_gradients);
     opt.step();
     float result[2];
     loss_result_.download(result);
     return {static_cast<double>(result[0]), std::lround(result[1])};
+  }
+
+  // A process of a data-parallel run whose share of a batch is empty: no gradient of its own,
+  // the others' through the reduction, the same optimiser step and dropout position.
+  template <class Optimizer>
+  void step_without_samples(Optimizer& opt, const StepOptions& o) {
+    zero_grad();
+    if (o.reduce_gradients) reduce_gradients(o.reduce_gradients);
+    opt.step();
+    ++steps_;  // as a training forward would
   }
 
   Backend& backend() { return be_; }
@@ -142,14 +160,25 @@ class DeviceModel {
   float* buffers() { return buffers_.data(); }
 
  private:
+  // The reduction (an MPI all-reduce) works on host memory: Debian's Open MPI cannot read device
+  // memory, so the gradients go down, are reduced, and come back up (one copy each way).
+  void reduce_gradients(const std::function<void(std::span<float>)>& reduce) {
+    host_grads_.resize(parameter_count);
+    grads_.download(host_grads_.data());
+    reduce(host_grads_);
+    grads_.upload(host_grads_.data(), parameter_count);
+  }
+
   Backend& be_;
   DeviceArray<float> params_, grads_, buffers_, input_, output_, grad_out_;
   DeviceArray<int> labels_;
   DeviceArray<float> loss_scratch_, loss_result_;
+  std::vector<float> host_grads_;  // the gradients on their way through the host (reduce_gradients)
   body_t body_;
   Context ctx_{};
   const float* input_ptr_ = nullptr;
   std::uint64_t noise_seed_ = 0, steps_ = 0;
+  long first_sample_ = 0;
   int batch_ = 0;
   bool training_ = true;
 };

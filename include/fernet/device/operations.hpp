@@ -36,11 +36,11 @@
   OP(maxpool_backward, (const float* dy, const int* argmax, const kernels::WindowGeometry& g, long planes, float* dx), \
      dy, argmax, g, planes, dx)                                                                                        \
   OP(dropout_forward,                                                                                                  \
-     (const float* x, float* y, long count, std::uint64_t seed, std::uint32_t threshold, float scale), x, y, count,    \
-     seed, threshold, scale)                                                                                           \
+     (const float* x, float* y, long count, std::uint64_t seed, std::uint32_t threshold, float scale, long first),     \
+     x, y, count, seed, threshold, scale, first)                                                                       \
   OP(dropout_backward,                                                                                                 \
-     (const float* dy, float* dx, long count, std::uint64_t seed, std::uint32_t threshold, float scale), dy, dx,       \
-     count, seed, threshold, scale)                                                                                    \
+     (const float* dy, float* dx, long count, std::uint64_t seed, std::uint32_t threshold, float scale, long first),   \
+     dy, dx, count, seed, threshold, scale, first)                                                                     \
   OP(batchnorm_statistics,                                                                                             \
      (const float* x, int n, int channels, long plane, bool training, double momentum, double eps, float* running,     \
       float* mean, float* invstd),                                                                                     \

@@ -123,14 +123,17 @@ void run_activation_backward(Exec& ex, int rule, const void* params, const float
 }
 
 template <class Exec>
-void dropout_forward(Exec& ex, const float* x, float* y, long count, uint64_t seed, uint32_t threshold, float scale) {
-  ex.for_each(count, [=] FERNET_LAMBDA(long i) { y[i] = dropout_keeps(seed, i, threshold) ? x[i] * scale : 0.f; });
+void dropout_forward(Exec& ex, const float* x, float* y, long count, uint64_t seed, uint32_t threshold, float scale,
+                     long first) {
+  ex.for_each(count,
+              [=] FERNET_LAMBDA(long i) { y[i] = dropout_keeps(seed, first + i, threshold) ? x[i] * scale : 0.f; });
 }
 
 template <class Exec>
-void dropout_backward(Exec& ex, const float* dy, float* dx, long count, uint64_t seed, uint32_t threshold,
-                      float scale) {
-  ex.for_each(count, [=] FERNET_LAMBDA(long i) { dx[i] = dropout_keeps(seed, i, threshold) ? dy[i] * scale : 0.f; });
+void dropout_backward(Exec& ex, const float* dy, float* dx, long count, uint64_t seed, uint32_t threshold, float scale,
+                      long first) {
+  ex.for_each(count,
+              [=] FERNET_LAMBDA(long i) { dx[i] = dropout_keeps(seed, first + i, threshold) ? dy[i] * scale : 0.f; });
 }
 
 // Batch statistics per channel (training: two passes, and the running statistics move by

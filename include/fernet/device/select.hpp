@@ -3,7 +3,9 @@
 // program turn `--device` into a backend.
 //   "cpu"       no backend: the ordinary CPU network (xsimd kernels, OpenMP)
 //   "cuda"      the CUDA backend on device 0 ("cuda:1" for device 1); needs a build with
-//               FERNET_CUDA (FERNET_WITH_CUDA is then defined) and a GPU
+//               FERNET_CUDA (FERNET_WITH_CUDA is then defined) and a GPU. The processes of a
+//               data-parallel job share a machine's GPUs: process k of the machine takes
+//               device k mod (device count)
 //   "emulated"  the device code path run on the CPU (device/host_backend.hpp): for testing
 #include <memory>
 #include <string>
@@ -40,14 +42,21 @@ inline int parse_device_name(const std::string& name) {
 
 // nullptr for "cpu". Throws std::invalid_argument for an unknown name and DeviceError when
 // the device cannot be used (no CUDA in this build, no GPU, bad index), saying which.
-inline std::unique_ptr<Backend> make_backend(const std::string& name) {
-  const int index = parse_device_name(name);
+// `process_on_machine`: this process's place among a job's processes on its machine (plain
+// "cuda" then picks device process_on_machine mod count; "cuda:N" is N for every process).
+inline std::unique_ptr<Backend> make_backend(const std::string& name, int process_on_machine = 0) {
+  int index = parse_device_name(name);
   if (name == "cpu") return nullptr;
   if (name == "emulated") return std::make_unique<HostBackend>();
 #if defined(FERNET_WITH_CUDA)
+  if (name == "cuda" && process_on_machine > 0) {
+    const int count = fernet::cuda::device_count();
+    if (count > 0) index = process_on_machine % count;
+  }
   return fernet::cuda::make_backend(index);
 #else
   (void)index;
+  (void)process_on_machine;
   throw DeviceError("device '" + name +
                     "': this fernet build has no CUDA backend (configure with "
                     "-DFERNET_CUDA=ON on a machine with the CUDA toolkit)");

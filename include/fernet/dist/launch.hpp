@@ -18,4 +18,16 @@ inline int launched_processes() {
   return 0;
 }
 
+// This process's place among the job's processes on its machine (0, 1, ...), as the launcher
+// announced it; 0 when not started by one. Processes on a machine with several GPUs each take
+// their own (device::make_backend).
+inline int launched_local_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"})
+    if (const char* v = std::getenv(name)) {
+      const int n = std::atoi(v);
+      if (n >= 0) return n;
+    }
+  return 0;
+}
+
 }  // namespace fernet::dist

@@ -4,9 +4,7 @@
 // function of the context's noise seed and the element index (kernels::dropout_keeps), so it
 // does not depend on the thread count or the device, and backward recomputes it. The index runs
 // over the whole batch when the batch is split across processes (Context::first_sample), so the
-// masks do not depend on the split either (CPU only: device backends refuse a split batch).
-#include <stdexcept>
-#include <type_traits>
+// masks do not depend on the split either.
 
 #include "../layer.hpp"
 
@@ -24,12 +22,7 @@ struct DropoutLayer : ParameterFree<InShape, InShape, Exec> {
       this->ops().copy(y, x, sizeof(float) * this->total_in(n));
       return;
     }
-    if constexpr (std::is_same_v<Exec, CpuExec>)
-      this->ops().dropout_forward(x, y, this->total_in(n), ctx.noise_seed, threshold, scale, first(ctx));
-    else {
-      whole_batch(ctx);
-      this->ops().dropout_forward(x, y, this->total_in(n), ctx.noise_seed, threshold, scale);
-    }
+    this->ops().dropout_forward(x, y, this->total_in(n), ctx.noise_seed, threshold, scale, first(ctx));
   }
   void backward(const float*, const float*, const float* dy, float* dx, int n, const Context& ctx) {
     if (!dx) return;
@@ -37,22 +30,12 @@ struct DropoutLayer : ParameterFree<InShape, InShape, Exec> {
       this->ops().copy(dx, dy, sizeof(float) * this->total_in(n));
       return;
     }
-    if constexpr (std::is_same_v<Exec, CpuExec>)
-      this->ops().dropout_backward(dy, dx, this->total_in(n), ctx.noise_seed, threshold, scale, first(ctx));
-    else {
-      whole_batch(ctx);
-      this->ops().dropout_backward(dy, dx, this->total_in(n), ctx.noise_seed, threshold, scale);
-    }
+    this->ops().dropout_backward(dy, dx, this->total_in(n), ctx.noise_seed, threshold, scale, first(ctx));
   }
 
  private:
   // The mask index of this batch's first value.
   static long first(const Context& ctx) { return ctx.first_sample * static_cast<long>(InShape::size); }
-  // A device backend's operations start the mask at 0: refuse a shard rather than repeat masks.
-  static void whole_batch(const Context& ctx) {
-    if (ctx.first_sample != 0)
-      throw std::logic_error("fernet: Dropout on a device backend cannot run a shard of a split batch");
-  }
 };
 }  // namespace detail
 

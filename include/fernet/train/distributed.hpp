@@ -18,6 +18,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "../data/labelled_images.hpp"
 #include "../hash.hpp"
@@ -25,9 +26,13 @@
 namespace fernet {
 
 // An error every process of a data-parallel run raised at the same point (a start-up check, a
-// failure in together()): they can all end normally, nobody waits for them.
+// failure in together()): they can all end normally, nobody waits for them. `cause` is the
+// error this process raised itself (null when another process failed), so that a program can
+// still tell a usage error from a failure (fernet exits 2 or 1).
 struct CollectiveError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit CollectiveError(const std::string& message, std::exception_ptr cause = nullptr)
+      : std::runtime_error(message), cause(std::move(cause)) {}
+  std::exception_ptr cause;
 };
 
 class Distributed {
@@ -59,15 +64,15 @@ template <class F>
 void together(Distributed* d, const std::string& what, F&& f) {
   if (!d) return f();
   std::string error;
-  bool failed = false;
+  std::exception_ptr cause;
   try {
     f();
   } catch (const std::exception& e) {
     error = e.what();
-    failed = true;
+    cause = std::current_exception();
   }
-  if (!d->any(failed)) return;
-  if (failed) throw CollectiveError(error);
+  if (!d->any(cause != nullptr)) return;
+  if (cause) throw CollectiveError(error, cause);
   throw CollectiveError(what + " failed on another process (its message says why); rank " + std::to_string(d->rank()) +
                         " stops too");
 }

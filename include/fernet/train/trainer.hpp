@@ -259,11 +259,6 @@ class Trainer {
       throw std::invalid_argument(std::string("fernet::Trainer: ") + (cfg_.ema ? "weight averaging (EMA)" : "mixup") +
                                   " runs on the CPU only; it is not implemented on device backend '" +
                                   cfg_.backend->name() + "'");
-    if (cfg_.backend && cfg_.distributed)
-      throw std::invalid_argument(
-          "fernet::Trainer: data-parallel training runs on the CPU only; it is not "
-          "implemented on device backend '" +
-          cfg_.backend->name() + "'");
     if (Distributed* d = cfg_.distributed) {
       train.set_shard(d->rank(), d->ranks());
       // Every process must start from the same state (same seed or checkpoint).
@@ -271,15 +266,18 @@ class Trainer {
       d->check_same("the epochs already done", static_cast<std::uint64_t>(completed_));
     }
     if (cfg_.ema && !ema_) ema_.emplace(net_, *cfg_.ema);  // from the starting weights (--init's included)
-    if (!cfg_.backend) return run_epochs(net_, opt_, train, test, [] {});
+    if (!cfg_.backend) return run_epochs(net_, opt_, train, test, [] {}, [] {});
     // On a device, the model and optimiser state live there for the whole run and come back to
     // the host network and optimiser after every epoch (checkpoints, evaluation-free callers).
     device::DeviceModel<Net> dev(*cfg_.backend, net_);
     device::DeviceOptimizer<Optimizer> dev_opt(dev, opt_);
-    return run_epochs(dev, dev_opt, train, test, [&] {
-      dev.download(net_);
-      dev_opt.download();
-    });
+    return run_epochs(
+        dev, dev_opt, train, test,
+        [&] {
+          dev.download(net_);
+          dev_opt.download();
+        },
+        [&] { dev.upload_buffers(net_); });
   }
 
   const std::vector<EpochRecord>& history() const { return history_; }
@@ -313,10 +311,12 @@ class Trainer {
 
   // The epoch loop, one body for the CPU network and its device form: Model is the network
   // (Sequential) or a device::DeviceModel, Opt the optimiser or its device form; to_host()
-  // brings the state back to net_ and opt_ after each epoch. With cfg_.distributed, `seen`,
+  // brings the state back to net_ and opt_ after each epoch, buffers_to_device() sends net_'s
+  // buffers back (after a data-parallel run's broadcast). With cfg_.distributed, `seen`,
   // `loss_sum` and `correct` are this process's until the epoch's end sums them.
-  template <class Model, class Opt, class ToHost>
-  bool run_epochs(Model& model, Opt& opt, data::BatchLoader& train, data::BatchLoader* test, ToHost&& to_host) {
+  template <class Model, class Opt, class ToHost, class BuffersToDevice>
+  bool run_epochs(Model& model, Opt& opt, data::BatchLoader& train, data::BatchLoader* test, ToHost&& to_host,
+                  BuffersToDevice&& buffers_to_device) {
     Distributed* const dist = cfg_.distributed;
     const bool progress = cfg_.progress && writer();
     for (int epoch = completed_ + 1; epoch <= cfg_.epochs; ++epoch) {
@@ -355,6 +355,7 @@ class Trainer {
         correct += r.correct;
         if (progress && seen > 0) show_progress(epoch, b + 1, nb, loss_sum / seen, double(correct) / seen, seen, t0);
       }
+      to_host();
       if (dist) {
         double sums[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(seen)};
         dist->sum(sums);
@@ -364,6 +365,7 @@ class Trainer {
         // Batch-norm running statistics: rank 0's for all (see distributed.hpp), then every
         // process must hold the same model.
         dist->broadcast(net_.buffers());
+        buffers_to_device();
         dist->check_same("the weights after epoch " + std::to_string(epoch), weights_hash());
       }
       EpochRecord rec;
@@ -372,7 +374,6 @@ class Trainer {
       rec.train_accuracy = static_cast<double>(correct) / seen;
       rec.seconds = seconds_since(t0);
       rec.images_per_second = seen / rec.seconds;
-      to_host();
       if (test && writer()) {
         with_averaged_weights([&] {
           last_eval_ = cfg_.tta ? evaluate_tta<Loss>(model, *test, *cfg_.tta) : evaluate<Loss>(model, *test);
@@ -425,7 +426,16 @@ class Trainer {
       if (ema_) ema_->update(net_);
       return r;
     } else {
-      return model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, cfg_.step);
+      StepOptions o = cfg_.step;
+      if (Distributed* d = cfg_.distributed) {
+        model.set_first_sample(batch.first);
+        o.reduce_gradients = [d, &batch](std::span<float> g) { d->reduce_gradients(g, batch.size, batch.whole); };
+        if (batch.size == 0) {
+          model.step_without_samples(opt, o);
+          return {};
+        }
+      }
+      return model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, o);
     }
   }
 
