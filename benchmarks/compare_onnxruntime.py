@@ -4,9 +4,9 @@
 fernet exports NetAdam to ONNX (`fernet export`); onnxruntime (CPU execution provider, every
 graph optimisation on, intra-op threads = the thread count) runs that file, and fernet's
 bench_networks runs NetAdam_infer_b1 / _b100, alternately, ROUNDS times; the medians and the
-median ratio are printed. The exported graph carries fernet's preprocessing (two element-wise
-nodes over the 48x48 input, well under 1% of NetAdam's arithmetic), which bench_networks leaves
-out; so onnxruntime does that much more work.
+median ratio are printed. Both compute the same graph (Conv, Relu, MaxPool x3, Gemm, Relu x3,
+Gemm, LogSoftmax; the preprocessing is in the model's metadata, not in the graph), on the same
+random input, in float32.
 
   python compare_onnxruntime.py --bench build/benchmarks/bench_networks --fernet build/bin/fernet
   (benchmarks/compare-onnxruntime.sh makes the onnxruntime venv, builds and calls this)

@@ -106,14 +106,18 @@ void check_pool2x2() {
 }  // namespace
 
 TEST_CASE("kernels: vectorised 2x2 max pooling equals the scalar loop (ties, odd sizes)") {
-#if !XSIMD_WITH_AVX512F
-  // The vectorised 2x2 kernel exists only for AVX-512: elsewhere both runs take the scalar loop.
-  std::printf("[fernet: skipped] this build has no AVX-512, so there is no vectorised 2x2 pooling to compare\n");
+#if !XSIMD_WITH_AVX512F && !XSIMD_WITH_AVX2
+  // The vectorised 2x2 kernel exists for AVX-512 and AVX2: elsewhere both runs take the scalar loop.
+  std::printf("[fernet: skipped] this build has neither AVX-512 nor AVX2, so there is no vectorised 2x2 pooling "
+              "to compare\n");
   return;
 #endif
+  std::printf("[fernet] vectorised 2x2 pooling checked with %s\n", XSIMD_WITH_AVX512F ? "AVX-512" : "AVX2");
   check_pool2x2<Shape<3, 46, 46>>();
   check_pool2x2<Shape<2, 21, 21>>();
   check_pool2x2<Shape<2, 8, 8>>();
   check_pool2x2<Shape<1, 5, 67>>();
   check_pool2x2<Shape<1, 2, 2>>();
+  check_pool2x2<Shape<1, 4, 32>>();  // whole vectors only
+  check_pool2x2<Shape<2, 7, 35>>();  // odd sizes: a last row and column in no window
 }

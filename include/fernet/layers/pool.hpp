@@ -47,9 +47,10 @@ struct MaxPoolLayer : MaxPoolBase<InShape, K, S, PT, PL, PB, PR, Exec> {
   typename Exec::template array<int> argmax_;
 };
 
-// The CPU's own form, kept apart because its 2x2/2 window is hand-vectorised (AVX-512 forward
-// and a backward that writes each input once: NetAdam's first ReLU+pool forward 3.9x faster,
-// NetAdam training +19%, benchmarks/NOTES.md). Results and argmax equal the generic loop's.
+// The CPU's own form, kept apart because its 2x2/2 window is hand-vectorised (AVX-512, and an
+// AVX2 twin: forward and a backward that writes each input once; on AVX-512 NetAdam's first
+// ReLU+pool forward ran 3.9x faster, NetAdam training +19%, benchmarks/NOTES.md). Results and
+// argmax equal the generic loop's.
 template <class InShape, int K, int S, int PT, int PL, int PB, int PR>
 struct MaxPoolLayer<InShape, K, S, PT, PL, PB, PR, CpuExec> : MaxPoolBase<InShape, K, S, PT, PL, PB, PR, CpuExec> {
   using Base = MaxPoolBase<InShape, K, S, PT, PL, PB, PR, CpuExec>;
@@ -157,33 +158,84 @@ struct MaxPoolLayer<InShape, K, S, PT, PL, PB, PR, CpuExec> : MaxPoolBase<InShap
       }
     }
 #endif
+#if XSIMD_WITH_AVX2 && !XSIMD_WITH_AVX512F
+    // AVX2 (no masked loads): 8 windows at a time; a row's last group is the last 8 windows,
+    // overlapping the one before (the overlap is written twice, with the same values).
+    if (Wo >= 8 && simd_enabled()) {
+      const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+      for (; oh < Ho; ++oh) {
+        const float* r0 = xp + 2 * oh * W;
+        const float* r1 = r0 + W;
+        for (int g = 0; g < Wo; g += 8) {
+          const int ow = std::min(g, Wo - 8);
+          __m256 tl, tr, bl, br;
+          deinterleave(r0 + 2 * ow, tl, tr);
+          deinterleave(r1 + 2 * ow, bl, br);
+          __m256 best = tl;
+          __m256 off = _mm256_setzero_ps();  // the winner's offset in the window, as int bits
+          auto take = [&](__m256 v, int offset) {
+            const __m256 m = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
+            best = _mm256_blendv_ps(best, v, m);
+            off = _mm256_blendv_ps(off, _mm256_castsi256_ps(_mm256_set1_epi32(offset)), m);
+          };
+          take(tr, 1);
+          take(bl, W);
+          take(br, W + 1);
+          const __m256i base = _mm256_add_epi32(_mm256_set1_epi32(2 * oh * W + 2 * ow), lane2);
+          _mm256_storeu_ps(yp + oh * Wo + ow, best);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(ap + oh * Wo + ow),
+                              _mm256_add_epi32(base, _mm256_castps_si256(off)));
+        }
+      }
+    }
+#endif
     for (; oh < Ho; ++oh) {
       const float* r0 = xp + 2 * oh * W;
       const float* r1 = r0 + W;
-      for (int ow = 0; ow < Wo; ++ow) {
-        const int c = 2 * ow;
-        float best = r0[c];
-        int arg = 2 * oh * W + c;
-        if (r0[c + 1] > best) {
-          best = r0[c + 1];
-          arg = 2 * oh * W + c + 1;
-        }
-        if (r1[c] > best) {
-          best = r1[c];
-          arg = (2 * oh + 1) * W + c;
-        }
-        if (r1[c + 1] > best) {
-          best = r1[c + 1];
-          arg = (2 * oh + 1) * W + c + 1;
-        }
-        yp[oh * Wo + ow] = best;
-        ap[oh * Wo + ow] = arg;
-      }
+      for (int ow = 0; ow < Wo; ++ow) window(r0, r1, oh, ow, yp, ap);
     }
   }
 
+  // One window (r0, r1: its two input rows): its maximum and argmax, in the generic order.
+  static void window(const float* r0, const float* r1, int oh, int ow, float* yp, int* ap) {
+    const int c = 2 * ow;
+    float best = r0[c];
+    int arg = 2 * oh * W + c;
+    if (r0[c + 1] > best) {
+      best = r0[c + 1];
+      arg = 2 * oh * W + c + 1;
+    }
+    if (r1[c] > best) {
+      best = r1[c];
+      arg = (2 * oh + 1) * W + c;
+    }
+    if (r1[c + 1] > best) {
+      best = r1[c + 1];
+      arg = (2 * oh + 1) * W + c + 1;
+    }
+    yp[oh * Wo + ow] = best;
+    ap[oh * Wo + ow] = arg;
+  }
+
+#if XSIMD_WITH_AVX2 && !XSIMD_WITH_AVX512F
+  // 16 floats from p: the even ones into even, the odd ones into odd (in order).
+  static void deinterleave(const float* p, __m256& even, __m256& odd) {
+    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    // shuffle_ps works within 128-bit halves; the 64-bit permute puts the halves in order.
+    even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+  }
+  // Two rows of 8 windows' gradients into 16 floats from p: left[0], right[0], left[1], ...
+  static void interleave(__m256 left, __m256 right, float* p) {
+    const __m256 lo = _mm256_unpacklo_ps(left, right), hi = _mm256_unpackhi_ps(left, right);
+    _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+  }
+#endif
+
   // Backward of the 2x2/2 window: every input element is written once (the gradient where it
-  // was the argmax, else 0), no separate zeroing pass. False: not vectorised here, use the loop.
+  // was the argmax, else 0), no separate zeroing pass (AVX-512, and its AVX2 twin with a scalar
+  // tail). False: not vectorised here, use the loop.
   static bool pool2x2_backward(const float* gp, const int* ap, float* dp) {
 #if XSIMD_WITH_AVX512F
     if (!simd_enabled()) return false;
@@ -210,13 +262,30 @@ struct MaxPoolLayer<InShape, K, S, PT, PL, PB, PR, CpuExec> : MaxPoolBase<InShap
         _mm512_mask_storeu_ps(d1 + 2 * ow, mlo, _mm512_permutex2var_ps(bl, lo_idx, br));
         _mm512_mask_storeu_ps(d1 + 2 * ow + 16, mhi, _mm512_permutex2var_ps(bl, hi_idx, br));
       }
-      if constexpr (W % 2 == 1) {  // the last column is in no window
-        d0[W - 1] = 0.f;
-        d1[W - 1] = 0.f;
+    }
+    zero_outside_windows(dp);
+    return true;
+#elif XSIMD_WITH_AVX2
+    // Rows of fewer than 8 windows: the generic loop (a memset and a scatter) is faster.
+    if (Wo < 8 || !simd_enabled()) return false;
+    const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    for (int oh = 0; oh < Ho; ++oh) {
+      float* d0 = dp + 2 * oh * W;
+      float* d1 = d0 + W;
+      for (int group = 0; group < Wo; group += 8) {  // the last group overlaps, as in forward
+        const int ow = std::min(group, Wo - 8);
+        const __m256 g = _mm256_loadu_ps(gp + oh * Wo + ow);
+        const __m256i base = _mm256_add_epi32(_mm256_set1_epi32(2 * oh * W + 2 * ow), lane2);
+        const __m256i off =
+            _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ap + oh * Wo + ow)), base);
+        auto at = [&](int offset) {  // g where the window's argmax is at `offset`, else 0
+          return _mm256_and_ps(g, _mm256_castsi256_ps(_mm256_cmpeq_epi32(off, _mm256_set1_epi32(offset))));
+        };
+        interleave(at(0), at(1), d0 + 2 * ow);
+        interleave(at(W), at(W + 1), d1 + 2 * ow);
       }
     }
-    for (int h = 2 * Ho; h < H; ++h)  // the last row, for odd H
-      for (int w = 0; w < W; ++w) dp[h * W + w] = 0.f;
+    zero_outside_windows(dp);
     return true;
 #else
     (void)gp;
@@ -224,6 +293,14 @@ struct MaxPoolLayer<InShape, K, S, PT, PL, PB, PR, CpuExec> : MaxPoolBase<InShap
     (void)dp;
     return false;
 #endif
+  }
+
+  // The inputs in no window: the last column for odd W, the last row for odd H.
+  static void zero_outside_windows(float* dp) {
+    if constexpr (W % 2 == 1)
+      for (int h = 0; h < 2 * Ho; ++h) dp[h * W + W - 1] = 0.f;
+    for (int h = 2 * Ho; h < H; ++h)
+      for (int w = 0; w < W; ++w) dp[h * W + w] = 0.f;
   }
 
   std::vector<int> argmax_;
