@@ -121,3 +121,47 @@ TEST_CASE("kernels: vectorised 2x2 max pooling equals the scalar loop (ties, odd
   check_pool2x2<Shape<1, 4, 32>>();  // whole vectors only
   check_pool2x2<Shape<2, 7, 35>>();  // odd sizes: a last row and column in no window
 }
+
+#include <fernet/layers/conv.hpp>
+
+namespace {
+// The single-channel convolution's direct forward (layers/conv.hpp) against the product it
+// replaces, computed here: im2col of each sample, kernels::gemm, then the bias.
+template <int Cout, int K, class In>
+void check_direct_conv() {
+  using L = typename Conv<1, Cout, K>::template layer<In>;
+  using Out = typename L::out_shape;
+  constexpr int H = In::height, W = In::width, Ho = Out::height, Wo = Out::width, P = Ho * Wo;
+  const int n = 3;
+  Rng rng(5);
+  std::vector<float> params(L::param_count), grads(L::param_count), x(n * In::size), y(n * Out::size);
+  for (auto& v : params) v = rng.uniform() - 0.5f;
+  for (auto& v : x) v = rng.uniform() * 2.f - 1.f;
+  L layer;
+  layer.bind(params.data(), grads.data(), nullptr);
+  layer.forward(x.data(), y.data(), n, Context{false, 0});
+  std::vector<float> col(K * K * P), out(Cout * P), ref(n * Out::size);
+  for (int s = 0; s < n; ++s) {
+    for (int ky = 0; ky < K; ++ky)
+      for (int kx = 0; kx < K; ++kx)
+        for (int h = 0; h < Ho; ++h)
+          for (int w = 0; w < Wo; ++w) col[(ky * K + kx) * P + h * Wo + w] = x[s * H * W + (h + ky) * W + w + kx];
+    kernels::gemm(kernels::Trans::no, kernels::Trans::no, Cout, P, K * K, 1.f, params.data(), K * K, col.data(), P,
+                  0.f, out.data(), P);
+    for (int o = 0; o < Cout; ++o)
+      for (int i = 0; i < P; ++i) ref[(s * Cout + o) * P + i] = out[o * P + i] + params[Cout * K * K + o];
+  }
+  CAPTURE(Cout);
+  CAPTURE(K);
+  CAPTURE(H);
+  CAPTURE(W);
+  CHECK(y == ref);
+}
+}  // namespace
+
+TEST_CASE("kernels: the single-channel convolution's direct forward equals im2col + GEMM bit for bit") {
+  check_direct_conv<32, 3, Shape<1, 48, 48>>();  // NetAdam's first convolution
+  check_direct_conv<7, 3, Shape<1, 21, 37>>();   // odd sizes: a last vector overlapping the one before
+  check_direct_conv<5, 5, Shape<1, 24, 24>>();
+  check_direct_conv<3, 1, Shape<1, 17, 19>>();
+}
