@@ -191,6 +191,16 @@ class Sequential {
   }
   static std::string shape_string() { return input_shape::str() + " -> " + output_shape::str(); }
 
+  // A process of a data-parallel run whose share of a batch is empty (fewer samples than
+  // processes): no gradient of its own, the others' through the reduction, the same update and
+  // dropout position as the processes that had samples (DeviceModel has the same call).
+  template <class Optimizer>
+  void step_without_samples(Optimizer& opt, const StepOptions& o) {
+    zero_grad();
+    update(opt, o);
+    ++steps_;  // as a training forward would
+  }
+
  private:
   // Both steps after the loss: the correct count, backward, clipping, the update.
   template <class Optimizer>
@@ -200,10 +210,15 @@ class Sequential {
       r.correct += argmax_row(y + static_cast<std::ptrdiff_t>(i) * classes, classes) == labels[i];
     zero_grad();
     backward(step_grad_.data());
+    update(opt, o);
+    return r;
+  }
+  // What follows backward: the reduction across processes, clipping, the optimiser's step.
+  template <class Optimizer>
+  void update(Optimizer& opt, const StepOptions& o) {
     if (o.reduce_gradients) o.reduce_gradients(gradients());
     if (o.max_grad_norm > 0.f) clip_grad_norm(gradients(), o.max_grad_norm);
     opt.step();
-    return r;
   }
 
   template <class T>

@@ -400,17 +400,20 @@ class Trainer {
   }
 
   // One optimiser step on a batch: plain, or (CPU) mixed with mixup, then averaged into the EMA.
+  // In a data-parallel run the step takes this process's share of the batch; an empty share
+  // still takes part in the reduction and the update.
   template <class Model, class Opt>
   StepResult step(Model& model, Opt& opt, const data::Batch& batch, int epoch, int index) {
-    if constexpr (std::is_same_v<Model, Net>) {
-      StepResult r;
-      StepOptions o = cfg_.step;
-      if (Distributed* d = cfg_.distributed) {
-        net_.set_first_sample(batch.first);
-        // d by value: it lives only in this if statement, the step calls the reducer after it.
-        o.reduce_gradients = [d, &batch](std::span<float> g) { d->reduce_gradients(g, batch.size, batch.whole); };
-        if (batch.size == 0) return empty_share_step(opt, o);
-      }
+    StepOptions o = cfg_.step;
+    StepResult r;
+    if (Distributed* d = cfg_.distributed) {
+      model.set_first_sample(batch.first);
+      // d by value: it lives only in this if statement, the step calls the reducer after it.
+      o.reduce_gradients = [d, &batch](std::span<float> g) { d->reduce_gradients(g, batch.size, batch.whole); };
+    }
+    if (batch.size == 0) {
+      model.step_without_samples(opt, o);
+    } else if constexpr (std::is_same_v<Model, Net>) {
       if (cfg_.mixup_alpha > 0.f) {
         constexpr int k = Net::classes;
         const std::size_t per = Net::input_shape::size;
@@ -423,33 +426,11 @@ class Trainer {
       } else {
         r = model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, o);
       }
-      if (ema_) ema_->update(net_);
-      return r;
     } else {
-      StepOptions o = cfg_.step;
-      if (Distributed* d = cfg_.distributed) {
-        model.set_first_sample(batch.first);
-        o.reduce_gradients = [d, &batch](std::span<float> g) { d->reduce_gradients(g, batch.size, batch.whole); };
-        if (batch.size == 0) {
-          model.step_without_samples(opt, o);
-          return {};
-        }
-      }
-      return model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, o);
+      r = model.template train_step<Loss>(batch.images, batch.labels, batch.size, opt, o);
     }
-  }
-
-  // A process whose share of a batch is empty (fewer samples than processes) still takes part:
-  // no gradient of its own, the others' through the reduction, the same step and dropout stream.
-  template <class Opt>
-  StepResult empty_share_step(Opt& opt, const StepOptions& o) {
-    net_.zero_grad();
-    o.reduce_gradients(net_.gradients());
-    if (o.max_grad_norm > 0.f) clip_grad_norm(net_.gradients(), o.max_grad_norm);
-    opt.step();
-    net_.set_noise_step(net_.noise_step() + 1);  // as a forward pass would
-    if (ema_) ema_->update(net_);
-    return {};
+    if (ema_) ema_->update(net_);  // CPU only (the Trainer refuses EMA on a device)
+    return r;
   }
 
   // Runs f with the averaged weights in net_ (when averaging), the training weights put back
