@@ -51,11 +51,13 @@ void train_step(benchmark::State& state, int batch) {
       benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// half: the linear layers' weights read as halves (Sequential::use_half_linear_weights).
 template <class Net>
-void inference(benchmark::State& state, int batch) {
+void inference(benchmark::State& state, int batch, bool half = false) {
   configure(state);
   Fixture<Net> f(batch);
   f.net->eval();
+  f.net->use_half_linear_weights(half);
   for (auto _ : state) benchmark::DoNotOptimize(f.net->forward(f.x.data(), f.n));
   state.counters["images/s"] =
       benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
@@ -69,6 +71,8 @@ void TfCNN_train_b50(benchmark::State& s) { train_step<TfCNN, CrossEntropyLoss>(
 void ResNet18_train_b100(benchmark::State& s) { train_step<ResNet18, CrossEntropyLoss>(s, 100); }
 void NetAdam_infer_b100(benchmark::State& s) { inference<NetAdam>(s, 100); }
 void NetAdam_infer_b1(benchmark::State& s) { inference<NetAdam>(s, 1); }
+void NetAdam_infer_b1_half(benchmark::State& s) { inference<NetAdam>(s, 1, true); }
+void NetAdam_infer_b100_half(benchmark::State& s) { inference<NetAdam>(s, 100, true); }
 
 BENCHMARK(MLP_train_b100)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(NetAdam_train_b100)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -76,5 +80,7 @@ BENCHMARK(TfCNN_train_b50)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->U
 BENCHMARK(ResNet18_train_b100)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(NetAdam_infer_b100)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(NetAdam_infer_b1)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(NetAdam_infer_b1_half)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(NetAdam_infer_b100_half)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

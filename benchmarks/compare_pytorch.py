@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """Side-by-side training and inference throughput: fernet against PyTorch on this CPU.
 
-Runs each workload alternately in PyTorch (in this process) and in fernet (the bench_networks
-Google Benchmark program, one workload per invocation), ROUNDS times, and prints the median
-images/s of each and their ratio. Alternating in one invocation is what makes the ratio
-meaningful on a shared, noisy machine.
+Runs each workload alternately in PyTorch and in fernet (the bench_networks Google Benchmark
+program), ROUNDS times, and prints the median images/s of each and their ratio. Alternating in
+one invocation is what makes the ratio meaningful on a shared, noisy machine. Every run is a
+fresh process for both libraries, as users run them: a PyTorch workload timed in the process
+that ran another is not the same (glibc's mmap threshold, raised by one network's large frees,
+sped PyTorch's TF-CNN up 1.5x after NetAdam); --warm keeps PyTorch in this process instead.
 
   python compare_pytorch.py --bench build/benchmarks/bench_networks [--rounds 5] [--threads 1 2]
   (benchmarks/compare-pytorch.sh sets up the newest PyTorch from PyPI in a venv and calls this)
 """
 import argparse
 import json
+import subprocess
+import sys
 import time
 
 import torch
@@ -113,6 +117,8 @@ WORKLOADS = {
     "ResNet18 train b100": (ResNet18, 1, 100, "ce", "ResNet18_train_b100", True),
     "NetAdam infer b100": (NetAdam, 1, 100, None, "NetAdam_infer_b100", False),
     "NetAdam infer b1": (NetAdam, 1, 1, None, "NetAdam_infer_b1", False),
+    # fernet reading its linear weights as halves (--half-weights) against PyTorch in float32
+    "NetAdam infer b1 half": (NetAdam, 1, 1, None, "NetAdam_infer_b1_half", False),
 }
 
 
@@ -146,6 +152,13 @@ def torch_images_per_second(name, threads, seconds):
     return n * batch / (time.perf_counter() - t0)
 
 
+def torch_fresh_images_per_second(name, threads, seconds):
+    """The same, timed in a new Python process (this script's --torch-worker mode)."""
+    out = subprocess.run([sys.executable, __file__, "--torch-worker", name, str(threads), str(seconds)], check=True,
+                         capture_output=True, text=True).stdout
+    return float(out.split()[-1])
+
+
 def fernet_images_per_second(bench, name, threads, seconds, extra_args=()):
     """images/s of workload `name` in a fernet benchmark program (threads=None: no threads
     argument, as in bench_device)."""
@@ -153,6 +166,9 @@ def fernet_images_per_second(bench, name, threads, seconds, extra_args=()):
 
 
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--torch-worker":
+        print(torch_images_per_second(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", required=True, help="path to fernet's bench_networks program")
     ap.add_argument("--rounds", type=int, default=3)
@@ -160,15 +176,18 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0, help="minimum timing per run")
     ap.add_argument("--only", nargs="*", default=None, help="workload names (default: all)")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--warm", action="store_true", help="time PyTorch in this process, after the workloads before")
     args = ap.parse_args()
+    torch_run = torch_images_per_second if args.warm else torch_fresh_images_per_second
 
     names = args.only or list(WORKLOADS)
-    print(f"PyTorch {torch.__version__}, {args.rounds} alternating rounds, medians of images/s", flush=True)
+    print(f"PyTorch {torch.__version__}, {args.rounds} alternating rounds, medians of images/s, PyTorch "
+          f"{'in one warm process' if args.warm else 'in a fresh process per run'}", flush=True)
     print(f"{'workload':22} {'threads':>7} {'PyTorch':>10} {'fernet':>10} {'ratio':>7}")
     results = []
     for name in names:
         for threads in args.threads:
-            m = fernet_bench.side_by_side(args.rounds, lambda: torch_images_per_second(name, threads, args.seconds),
+            m = fernet_bench.side_by_side(args.rounds, lambda: torch_run(name, threads, args.seconds),
                                           lambda: fernet_images_per_second(args.bench, name, threads, args.seconds))
             r = dict(workload=name, threads=threads, pytorch=m["other"], fernet=m["fernet"], ratio=m["ratio"],
                      pytorch_runs=m["other_runs"], fernet_runs=m["fernet_runs"])
@@ -176,7 +195,8 @@ def main():
             print(f"{name:22} {threads:>7} {r['pytorch']:>10.1f} {r['fernet']:>10.1f} {r['ratio']:>6.2f}x", flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(pytorch=torch.__version__, results=results), f, indent=1)
+            json.dump(dict(pytorch=torch.__version__, pytorch_process="warm" if args.warm else "fresh",
+                           results=results), f, indent=1)
 
 
 if __name__ == "__main__":

@@ -89,8 +89,11 @@ TEST_CASE("device (emulated): the Trainer on a backend follows the CPU run and r
     CHECK(dev_hist[e].train_loss == doctest::Approx(cpu_hist[e].train_loss).epsilon(1e-4));
     CHECK(dev_hist[e].test_loss == doctest::Approx(cpu_hist[e].test_loss).epsilon(1e-4));
   }
-  parity::check_close_per_tensor<networks::NetAdam>("parameters after two epochs", dev_params.data(),
-                                                    cpu_params.data());
+  // Two epochs of Adam amplify rounding differences (on a Zen 5 EPYC the AVX-512 kernels' sums put
+  // conv2 1.9e-4 apart): the bar is what a rounding-sized perturbation of the start moves the CPU run.
+  const auto twin2_params = run(nullptr, 2, "", "", true).second;
+  parity::check_close_to_rounding<networks::NetAdam>("parameters after two epochs", dev_params.data(),
+                                                     cpu_params.data(), twin2_params.data());
   // Epoch 3 on the CPU from the device run's checkpoint continues the same run.
   const auto [cpu3_hist, cpu3_params] = run(nullptr, 3, "", "");
   const auto [res_hist, res_params] = run(nullptr, 3, "", ck);

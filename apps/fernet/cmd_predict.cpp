@@ -32,7 +32,7 @@ struct PredictArgs {
   std::vector<std::string> images;
   int threads = 0;
   // photos and video
-  bool no_detect = false;
+  bool no_detect = false, half_weights = false;
   std::string annotate_out, video, cascade;
   int min_face = 32, neighbors = 5;
   long max_frames = 0;
@@ -158,12 +158,13 @@ int cmd_predict(const PredictArgs& a) {
     std::vector<const std::uint8_t*> ptrs;
     for (const auto& f : faces) ptrs.push_back(f.data());
     print_image_predictions(faces48,
-                            m.predict(c, a.load, preprocess_images(ptrs, pre), static_cast<int>(faces.size())));
+                            m.predict(c, a.load, preprocess_images(ptrs, pre), static_cast<int>(faces.size()),
+                                      a.half_weights));
   }
 #ifdef FERNET_HAVE_VISION
   if (!photos.empty() || !a.video.empty()) {
     FaceFinder finder({a.cascade, a.min_face, a.neighbors}, pre,
-                      [&](const std::vector<float>& x, int n) { return m.predict(c, a.load, x, n); });
+                      [&](const std::vector<float>& x, int n) { return m.predict(c, a.load, x, n, a.half_weights); });
     if (!a.video.empty()) {
       const StopSignals signals;  // Ctrl-C ends a camera's (or a long video's) run, keeping what was read
       // The per-frame CSV: --out, else standard output unless an annotated video is all that was asked for.
@@ -205,7 +206,7 @@ int cmd_predict(const PredictArgs& a) {
     const data::Fer2013 d = data::load_fer2013(a.csv);
     std::vector<const std::uint8_t*> ptrs;
     for (std::size_t i = 0; i < d.size(); ++i) ptrs.push_back(d.image(i));
-    const Predictions probs = m.predict(c, a.load, preprocess_images(ptrs, pre), static_cast<int>(d.size()));
+    const Predictions probs = m.predict(c, a.load, preprocess_images(ptrs, pre), static_cast<int>(d.size()), a.half_weights);
     long correct = 0;
     const std::string text = predictions_csv(d, probs, correct);
     if (a.out.empty() || a.out == "-") {
@@ -250,6 +251,7 @@ Command add_predict_command(CLI::App& app) {
                       "detections a face needs (default 5; fewer finds more faces and more false ones)");
   predict->add_option("--model", a->model, "expect this network (refuses a checkpoint of another)");
   predict->add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  predict->add_flag("--half-weights", a->half_weights, "inference reads the linear layers' weights as IEEE half floats: half the memory traffic (single-image latency), outputs within the README's stated tolerance of float32");
   return {predict, [a] { return cmd_predict(*a); }};
 }
 

@@ -63,9 +63,11 @@ RunResult train_network(const ModelInfo& m, const TrainJob& job) {
 
 template <class Net, class Loss>
 Evaluation evaluate_network(const ModelInfo& m, const Checkpoint& c, const std::string& source, data::LabelledImages d,
-                            int batch, data::Preprocess pre, device::Backend* backend, const std::string& tta) {
+                            int batch, data::Preprocess pre, device::Backend* backend, const std::string& tta,
+                            bool half_weights) {
   auto net = std::make_unique<Net>(0);
   restore_checkpoint(*net, c, source, m.name);  // first: another network's checkpoint names both
+  net->use_half_linear_weights(half_weights);
   data::BatchLoader loader(d, batch, pre, false, 0);
   const std::optional<tta::Options> views = options_text::parse_tta(tta);
   if (!views) check_input_size<Net>(loader, m.name);
@@ -78,7 +80,7 @@ Evaluation evaluate_network(const ModelInfo& m, const Checkpoint& c, const std::
 
 template <class Net>
 Predictions predict_network(const ModelInfo& m, const Checkpoint& c, const std::string& source,
-                            const std::vector<float>& images, int n) {
+                            const std::vector<float>& images, int n, bool half_weights) {
   using In = typename Net::input_shape;
   constexpr std::size_t in = In::size;
   constexpr int k = static_cast<int>(Net::output_shape::size);
@@ -97,6 +99,7 @@ Predictions predict_network(const ModelInfo& m, const Checkpoint& c, const std::
     if (const auto o = options_text::parse_tta(c.get("tta"))) views = *o;
   const int v = tta::view_count(views.views);
   net->eval();
+  net->use_half_linear_weights(half_weights);
   Predictions out;
   out.classes = k;
   out.probabilities.resize(static_cast<std::size_t>(n) * k);
@@ -175,12 +178,11 @@ ModelInfo make_model(ModelInfo m) {
   const ModelInfo plain = m;
   m.train = [plain](const TrainJob& job) { return train_network<Net, Loss, Optimizer>(plain, job); };
   m.evaluate = [plain](const Checkpoint& c, const std::string& src, data::LabelledImages d, int batch,
-                       data::Preprocess pre, device::Backend* backend, const std::string& tta) {
-    return evaluate_network<Net, Loss>(plain, c, src, d, batch, pre, backend, tta);
+                       data::Preprocess pre, device::Backend* backend, const std::string& tta, bool half_weights) {
+    return evaluate_network<Net, Loss>(plain, c, src, d, batch, pre, backend, tta, half_weights);
   };
-  m.predict = [plain](const Checkpoint& c, const std::string& src, const std::vector<float>& images, int n) {
-    return predict_network<Net>(plain, c, src, images, n);
-  };
+  m.predict = [plain](const Checkpoint& c, const std::string& src, const std::vector<float>& images, int n,
+                      bool half_weights) { return predict_network<Net>(plain, c, src, images, n, half_weights); };
   m.export_onnx = [plain](const Checkpoint& c, const std::string& src, const data::Preprocess& pre,
                           const std::string& out) { export_network<Net>(plain, c, src, pre, out); };
   m.export_safetensors = [plain](const Checkpoint& c, const std::string& src, const std::string& out) {

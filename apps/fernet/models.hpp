@@ -76,13 +76,15 @@ struct ModelInfo {
   std::function<RunResult(const TrainJob&)> train;
   // Loads the checkpoint into this network (the error names both when it is another network's)
   // and evaluates it (on the backend when one is given, else on the CPU), with the test-time views
-  // `tta` (options_text.hpp's form; empty: the images as they are).
+  // `tta` (options_text.hpp's form; empty: the images as they are). half_weights: the CPU
+  // network reads its linear weights as halves (Sequential::use_half_linear_weights).
   std::function<Evaluation(const Checkpoint&, const std::string& source, data::LabelledImages, int batch,
-                           data::Preprocess, device::Backend*, const std::string& tta)>
+                           data::Preprocess, device::Backend*, const std::string& tta, bool half_weights)>
       evaluate;
   // Class probabilities of n preprocessed 48x48 images; a network for smaller crops sees the
   // checkpoint's test-time views of them ("tta", else the centre crop), averaged.
-  std::function<Predictions(const Checkpoint&, const std::string& source, const std::vector<float>& images, int n)>
+  std::function<Predictions(const Checkpoint&, const std::string& source, const std::vector<float>& images, int n,
+                            bool half_weights)>
       predict;
 };
 

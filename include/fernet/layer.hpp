@@ -38,8 +38,14 @@ struct Context {
   // Position of the batch's first sample in a larger batch split across processes (dist/): a
   // sample's dropout mask then depends on its place in the whole batch, not on the split.
   long first_sample = 0;
+  // Non-zero: inference reads linear layers' weights rounded to half precision (kernels/half.hpp;
+  // Sequential::use_half_linear_weights). The value changes whenever the weights may have
+  // changed, and a layer whose half copy was made for another value makes it again.
+  std::uint64_t half_weights = 0;
   // The context handed to the i-th layer of a chain: distinct noise per position.
-  Context child(std::size_t i) const { return {training, hash64(noise_seed, 0x5EEDull + i), first_sample}; }
+  Context child(std::size_t i) const {
+    return {training, hash64(noise_seed, 0x5EEDull + i), first_sample, half_weights};
+  }
 };
 
 namespace detail {

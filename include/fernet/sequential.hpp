@@ -71,11 +71,26 @@ class Sequential {
     body_.init(rng);
     noise_seed_ = hash64(seed, 0xD50Full);
     steps_ = 0;
+    weights_touched_ = true;
   }
 
   void train(bool on = true) { training_ = on; }
   void eval() { training_ = false; }
   bool training() const { return training_; }
+
+  // Inference with the linear layers' weights rounded to IEEE half precision (kernels/half.hpp):
+  // a forward pass of a few images streams half the bytes of the large layers (NetAdam's fc1:
+  // 4 MB instead of 8), which is what bounds its latency. Products and sums stay float32;
+  // training forwards always use the float32 weights. Off by default: outputs move by the
+  // weights' rounding (tests/test_half.cpp bounds it). The half copies are remade at the next
+  // inference after anything that may have changed the weights: the mutable parameters(),
+  // backward(), reset() or a training step (a span of parameters() kept and written later is
+  // not seen: call parameters() again).
+  void use_half_linear_weights(bool on) {
+    half_linear_ = on;
+    weights_touched_ = true;
+  }
+  bool half_linear_weights() const { return half_linear_; }
 
   // Forward pass over n samples stored contiguously (n * input_shape::size floats).
   // Returns n * output_shape::size floats, valid until the next forward.
@@ -85,7 +100,11 @@ class Sequential {
     input_.assign(x, x + in_total);
     output_.resize(static_cast<std::size_t>(n) * output_shape::size);
     batch_ = n;
-    ctx_ = Context{training_, hash64(noise_seed_, steps_), first_sample_};
+    if (half_linear_ && !training_ && weights_touched_) {
+      ++half_version_;  // the layers remake their half copies
+      weights_touched_ = false;
+    }
+    ctx_ = Context{training_, hash64(noise_seed_, steps_), first_sample_, half_linear_ ? half_version_ : 0};
     if (training_ && !freeze_noise_) ++steps_;
     body_.forward(input_.data(), output_.data(), n, ctx_);
     return output_.data();
@@ -105,6 +124,7 @@ class Sequential {
   // writes d(loss)/d(input) to dx when it is not null.
   void backward(const float* dy, float* dx = nullptr) {
     if (batch_ == 0) throw std::logic_error("fernet: backward() called before forward()");
+    weights_touched_ = true;  // an optimiser step may follow
     body_.backward(input_.data(), output_.data(), dy, dx, batch_, ctx_);
   }
 
@@ -162,7 +182,10 @@ class Sequential {
     }
   }
 
-  std::span<float> parameters() { return params_; }
+  std::span<float> parameters() {
+    weights_touched_ = true;  // the caller may write them
+    return params_;
+  }
   std::span<const float> parameters() const { return params_; }
   std::span<float> gradients() { return grads_; }
   std::span<const float> gradients() const { return grads_; }
@@ -219,6 +242,7 @@ class Sequential {
     if (o.reduce_gradients) o.reduce_gradients(gradients());
     if (o.max_grad_norm > 0.f) clip_grad_norm(gradients(), o.max_grad_norm);
     opt.step();
+    weights_touched_ = true;
   }
 
   template <class T>
@@ -239,6 +263,8 @@ class Sequential {
   int batch_ = 0;
   bool training_ = true;
   bool freeze_noise_ = false;
+  bool half_linear_ = false, weights_touched_ = true;
+  std::uint64_t half_version_ = 0;
 };
 
 }  // namespace fernet

@@ -9,6 +9,7 @@
 // (AVX-512), x86-64-v3 (AVX2 + FMA) and the baseline (dispatch/kernel_set.cpp); each copy lives
 // in its own namespace (simd.hpp's FERNET_ISA) and publishes a KernelSet. At the first call
 // the best set this processor and operating system support is chosen, once per process.
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,10 +25,14 @@ enum class Trans : bool { no = false, yes = true };
 using GemmFunction = void (*)(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
                               const float* B, int ldb, float beta, float* C, int ldc);
 
+// Y[n x out] = X[n x in] W^T with W stored as IEEE halves (half.hpp).
+using LinearHalfFunction = void (*)(int n, int out, int in, const float* x, const std::uint16_t* w, float* y);
+
 // The kernels of one instruction-set level.
 struct KernelSet {
   const char* name;  // "avx512", "avx2+fma" or "baseline"
   GemmFunction gemm;
+  LinearHalfFunction linear_half;
 };
 
 // This translation unit's level, as KernelSet::name spells it.

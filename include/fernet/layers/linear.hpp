@@ -1,7 +1,13 @@
 #pragma once
 // Linear<In, Out, Bias = true>: y = x W^T + b with W stored Out x In (PyTorch's layout).
 // It accepts any input whose C*H*W equals In (samples are contiguous, so no copy is needed).
+// On the CPU, inference can read its weights as halves (Context::half_weights, kernels/half.hpp).
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
 #include "../init.hpp"
+#include "../kernels/half.hpp"
 #include "../layer.hpp"
 
 namespace fernet {
@@ -21,9 +27,14 @@ struct LinearLayer : LayerBase<InShape, Shape<O, 1, 1>, Exec> {
     Init::weights(w_, weight_count, I, O, rng);
     if constexpr (HasBias) Init::bias(w_ + weight_count, O, I, O, rng);
   }
-  void forward(const float* x, float* y, int n, const Context&) {
+  void forward(const float* x, float* y, int n, const Context& ctx) {
     auto&& ops = this->ops();
-    ops.gemm(false, true, n, O, I, 1.f, x, I, w_, I, 0.f, y, O);
+    if constexpr (std::is_same_v<Exec, CpuExec>) {
+      if (ctx.half_weights && !ctx.training) forward_half(x, y, n, ctx.half_weights);
+      else ops.gemm(false, true, n, O, I, 1.f, x, I, w_, I, 0.f, y, O);
+    } else {
+      ops.gemm(false, true, n, O, I, 1.f, x, I, w_, I, 0.f, y, O);
+    }
     if constexpr (HasBias) ops.add_row_bias(y, w_ + weight_count, n, O);
   }
   void backward(const float* x, const float*, const float* dy, float* dx, int n, const Context&) {
@@ -34,8 +45,31 @@ struct LinearLayer : LayerBase<InShape, Shape<O, 1, 1>, Exec> {
   }
 
  private:
+  // Up to this many samples the half weights are streamed by the dot-product kernel (latency);
+  // larger batches are compute-bound and run the packed GEMM on the halves widened to floats,
+  // so a sample's result reads the same rounded weights at any batch size.
+  static constexpr int half_kernel_batch = 16;
+
+  void forward_half(const float* x, float* y, int n, std::uint64_t version) {
+    if (half_version_ != version) {
+      half_.resize(weight_count);
+      kernels::floats_to_halves(w_, half_.data(), weight_count);
+      half_version_ = version;
+    }
+    if (n <= half_kernel_batch) {
+      kernels::linear_half(n, O, I, x, half_.data(), y);
+    } else {
+      widened_.resize(weight_count);
+      kernels::halves_to_floats(half_.data(), widened_.data(), weight_count);
+      this->ops().gemm(false, true, n, O, I, 1.f, x, I, widened_.data(), I, 0.f, y, O);
+    }
+  }
+
   float* w_ = nullptr;
   float* dw_ = nullptr;
+  std::vector<std::uint16_t> half_;
+  std::uint64_t half_version_ = 0;
+  std::vector<float> widened_;
 };
 }  // namespace detail
 
