@@ -122,6 +122,42 @@ TEST_CASE("kernels: vectorised 2x2 max pooling equals the scalar loop (ties, odd
   check_pool2x2<Shape<2, 7, 35>>();  // odd sizes: a last row and column in no window
 }
 
+namespace {
+// The CPU layer's loop for other windows (clipped once per output, branch-free maximum) against
+// the generic per-output rule the device backends run (kernels/element_rules.hpp).
+template <class Spec, class In>
+void check_pool_against_rule() {
+  using L = typename Spec::template layer<In>;
+  using Out = typename L::out_shape;
+  const int n = 2;
+  Rng rng(11);
+  std::vector<float> x(n * In::size);
+  for (auto& v : x) v = static_cast<float>(static_cast<int>(rng.uniform() * 4.f)) - 2.f;  // many ties
+  L layer;
+  std::vector<float> y(n * Out::size);
+  layer.forward(x.data(), y.data(), n, Context{false, 0});
+  std::vector<float> want(y.size());
+  std::vector<int> arg(y.size());
+  for (long i = 0; i < static_cast<long>(y.size()); ++i)
+    kernels::maxpool_forward_at(x.data(), L::geometry, i, want.data(), arg.data());
+  CHECK(y == want);
+  // The argmax decides the input gradient: a tie broken differently moves it.
+  std::vector<float> dy(y.size()), dx(x.size(), 7.f), dx_want(x.size());
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i % 13) + 1.f;
+  layer.backward(x.data(), y.data(), dy.data(), dx.data(), n, Context{false, 0});
+  for (long i = 0; i < static_cast<long>(x.size()); ++i)
+    dx_want[i] = kernels::maxpool_backward_at(dy.data(), arg.data(), L::geometry, i);
+  CHECK(dx == dx_want);
+}
+}  // namespace
+
+TEST_CASE("kernels: padded and 'SAME' max pooling equals the generic rule (ties at the borders)") {
+  check_pool_against_rule<Pool<3, 2, 1>, Shape<2, 24, 24>>();  // ResNet's stem pooling
+  check_pool_against_rule<Pool<3, 2, 1>, Shape<1, 7, 9>>();
+  check_pool_against_rule<PoolSame<4, 2>, Shape<2, 11, 13>>();  // TensorFlow 'SAME', extra pad bottom/right
+  check_pool_against_rule<Pool<3, 3>, Shape<1, 10, 8>>();
+}
+
 #include <fernet/layers/conv.hpp>
 
 namespace {
