@@ -72,10 +72,11 @@ struct MaxPoolLayer<InShape, K, S, PT, PL, PB, PR, CpuExec> : MaxPoolBase<InShap
       // Any other window (ResNet's padded 3x3/2, TensorFlow's 'SAME' pools): the window clipped
       // to the input once per output instead of a bounds test per value, and the running
       // maximum kept without branches (a compare and two selects), because on real data "is
-      // this value larger" is a coin toss the branch predictor loses: ResNet-18's stem pool,
-      // forward, batch 100, 11.9 -> 4.1 ms, ResNet-18 training +5% (benchmarks/NOTES.md). Window order and "a later value
-      // wins only if strictly greater" as the generic loop (element_rules.hpp), so the argmax
-      // is the same; the first value in the window starts the maximum, as it does there.
+      // this value larger" is a coin toss the branch predictor loses (ResNet-18's stem pool,
+      // forward, batch 100: 11.9 -> 4.1 ms; training +5%; benchmarks/NOTES.md). Window order
+      // and "a later value wins only if strictly greater" as the generic rule
+      // (element_rules.hpp), so the argmax is the same; the window's first value starts the
+      // maximum, as it does there.
       for (int oh = 0; oh < Ho; ++oh) {
         const int h0 = oh * S - PT;
         const int h_begin = std::max(h0, 0), h_end = std::min(h0 + K, H);
