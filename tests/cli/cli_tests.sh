@@ -202,6 +202,14 @@ eval)
   check_json eval.json accuracy loss per_class.6.f1 confusion_matrix.6.6 model split
   grep -q '"split": "PrivateTest"' eval.json || fail "eval.json: split"
   grep -q '"images": 60' eval.json || fail "eval.json: images"
+  # --half-weights: linear weights read as halves; the same images classified, recorded in the JSON
+  "$fernet" eval --load "$run_dir/model.fernet" --data "$data" --split PrivateTest --json --half-weights >eval16.json ||
+    fail "eval --half-weights"
+  grep -q '"linear_weights": "half"' eval16.json || fail "eval16.json: linear_weights"
+  [ "$(grep '"correct"' eval.json)" = "$(grep '"correct"' eval16.json)" ] ||
+    fail "eval --half-weights: $(grep '"correct"' eval16.json), float32: $(grep '"correct"' eval.json)"
+  expect 2 "--half-weights is for inference on the CPU" \
+    -- eval --load "$run_dir/model.fernet" --data "$data" --half-weights --device emulated
   # without --data: refused, the path stored in the checkpoint is not opened (tests hostile)
   expect 2 "--data FILE is required: .*model.fernet was trained on '.*data.csv'" -- eval --load "$run_dir/model.fernet"
   expect 1 "checkpoint holds network 'tf-cnn'.*but this is network 'cnn-adam'" \
