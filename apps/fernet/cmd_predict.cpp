@@ -40,12 +40,15 @@ struct PredictArgs {
 
 #ifndef FERNET_HAVE_VISION
 // What a photo needs when this fernet cannot find faces.
-[[noreturn]] void no_vision(const std::string& what) {
+// photo: whether --no-detect is a way out (it is for an image, not for a video).
+[[noreturn]] void no_vision(const std::string& what, bool photo = true) {
   throw std::runtime_error(what +
                            ": finding faces needs fernet's vision component, which this fernet was built without "
                            "(install OpenCV: apt-get install libopencv-dev opencv-data, then configure with "
-                           "-DFERNET_VISION=ON and rebuild); or pass --no-detect to classify each image, "
-                           "centre-cropped and resized to 48x48, as one face");
+                           "-DFERNET_VISION=ON and rebuild)" +
+                           (photo ? std::string("; or pass --no-detect to classify each image, centre-cropped and "
+                                                "resized to 48x48, as one face")
+                                  : std::string("; reading video needs it too")));
 }
 
 #else
@@ -144,7 +147,7 @@ int cmd_predict(const PredictArgs& a) {
         "--annotate-out names one file: give one photo (with several, --out DIR/faces.csv puts each "
         "photo's annotated copy next to it)");
 #ifndef FERNET_HAVE_VISION
-  if (!a.video.empty()) no_vision("--video");
+  if (!a.video.empty()) no_vision("--video", false);
   if (!photos.empty()) {
     const ImageSize size = image_size(photos.front());
     no_vision("'" + photos.front() + "' is " + std::to_string(size.width) + "x" + std::to_string(size.height) +

@@ -1,7 +1,7 @@
 #pragma once
 // Half-precision (IEEE 754 binary16) weights for inference. A forward pass of one image through
-// NetAdam spends about 40% of its time streaming fc1's 8 MB of float32 weights from memory
-// (benchmarks/NOTES.md); stored as halves they are 4 MB. Only the storage is half: every product
+// NetAdam spends 30-40% of its time streaming fc1's 8 MB of float32 weights (from memory on the
+// Xeon, from L3 on the Zen 5 EPYC; benchmarks/NOTES.md); stored as halves they are 4 MB. Only the storage is half: every product
 // and sum is float32, and converting a half to a float is exact, so the one rounding is that of
 // each weight to 11 significant bits (relative error at most 2^-11).
 //
@@ -71,8 +71,8 @@ namespace half_detail {
 // times, each sample vector loaded once and used R times, and the R x G accumulators are
 // independent chains that hide the FMA latency. Eight rows are read at once: eight streams
 // keep more loads in flight than four (NetAdam's fc1 at batch 1 on a Zen 5 EPYC, weights in
-// L3: 4 rows 54 us, 8 rows 38-42 us, float32 weights 72-80 us). The block stays in L1/L2 for
-// the next group of samples, so W is read from memory once whatever n is.
+// L3: 4 rows 64 us, 8 rows 47-50 us, the float32 product 73-81 us). The block stays in L1/L2
+// for the next group of samples, so W is read from memory once whatever n is.
 constexpr int rows = 8, group = 4;
 
 #if defined(__AVX512F__)
