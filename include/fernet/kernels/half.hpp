@@ -75,35 +75,20 @@ namespace half_detail {
 // for the next group of samples, so W is read from memory once whatever n is.
 constexpr int rows = 8, group = 4;
 
-#if defined(__AVX512F__)
+// Only the conversion is written per instruction set; the arithmetic is xsimd's batch of this
+// translation unit (16 lanes with AVX-512, 8 with AVX2).
+#if XSIMD_WITH_AVX512F
 #define FERNET_HALF_VECTOR 1
-using Vec = __m512;
-constexpr int lanes = 16;
-inline Vec load_halves(const std::uint16_t* p) {
+inline simd_batch load_halves(const std::uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
-inline Vec load_floats(const float* p) { return _mm512_loadu_ps(p); }
-inline Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-inline Vec zero() { return _mm512_setzero_ps(); }
-inline Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
-inline float sum(Vec v) { return _mm512_reduce_add_ps(v); }
-#elif defined(FERNET_HALF_F16C)
+#elif XSIMD_WITH_AVX2 && defined(FERNET_HALF_F16C)
 #define FERNET_HALF_VECTOR 1
-using Vec = __m256;
-constexpr int lanes = 8;
-inline Vec load_halves(const std::uint16_t* p) {
+inline simd_batch load_halves(const std::uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
-inline Vec load_floats(const float* p) { return _mm256_loadu_ps(p); }
-inline Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
-inline Vec zero() { return _mm256_setzero_ps(); }
-inline Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
-inline float sum(Vec v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
-}
 #endif
+constexpr int lanes = static_cast<int>(simd_width);
 
 #ifdef FERNET_HALF_VECTOR
 // y[s * ldy + r] = x_s . w_r for R rows of w (row stride k) and G samples of x (stride ldx).
@@ -111,25 +96,25 @@ template <int R, int G>
 inline void dot_block(const float* x, int ldx, const std::uint16_t* w, int k, float* y, int ldy) {
   // One sample: two accumulators per row where the registers allow (AVX-512's 32).
   constexpr int U = G == 1 && lanes == 16 ? 2 : 1;
-  Vec acc[R][G][U];
+  simd_batch acc[R][G][U];
   for (auto& a : acc)
     for (auto& b : a)
-      for (auto& c : b) c = zero();
+      for (auto& c : b) c = simd_batch(0.f);
   int i = 0;
   for (; i + U * lanes <= k; i += U * lanes)
     for (int u = 0; u < U; ++u) {
-      Vec wv[R];
+      simd_batch wv[R];
       for (int r = 0; r < R; ++r) wv[r] = load_halves(w + static_cast<std::ptrdiff_t>(r) * k + i + u * lanes);
       for (int s = 0; s < G; ++s) {
-        const Vec xv = load_floats(x + static_cast<std::ptrdiff_t>(s) * ldx + i + u * lanes);
-        for (int r = 0; r < R; ++r) acc[r][s][u] = fma(wv[r], xv, acc[r][s][u]);
+        const auto xv = simd_batch::load_unaligned(x + static_cast<std::ptrdiff_t>(s) * ldx + i + u * lanes);
+        for (int r = 0; r < R; ++r) acc[r][s][u] = xsimd::fma(wv[r], xv, acc[r][s][u]);
       }
     }
   for (int r = 0; r < R; ++r)
     for (int s = 0; s < G; ++s) {
-      Vec total = acc[r][s][0];
-      for (int u = 1; u < U; ++u) total = add(total, acc[r][s][u]);
-      float dot = sum(total);
+      simd_batch total = acc[r][s][0];
+      for (int u = 1; u < U; ++u) total += acc[r][s][u];
+      float dot = xsimd::hadd(total);
       const float* xs = x + static_cast<std::ptrdiff_t>(s) * ldx;
       const std::uint16_t* wr = w + static_cast<std::ptrdiff_t>(r) * k;
       for (int j = i; j < k; ++j) dot += xs[j] * half_to_float(wr[j]);
