@@ -54,4 +54,9 @@ std::string weights_checksum(const Checkpoint& c);          // FNV-1a of paramet
 // A backend by name (null for "cpu"); an unknown name is a usage error.
 std::unique_ptr<device::Backend> open_backend(const std::string& name);
 
+// The help of eval's and predict's --half-weights (Sequential::use_half_linear_weights).
+inline constexpr const char* half_weights_help =
+    "inference reads the linear layers' weights as IEEE half floats: half the memory traffic (single-image "
+    "latency), outputs within the README's stated tolerance of float32";
+
 }  // namespace fernet::app

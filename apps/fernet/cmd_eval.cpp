@@ -103,7 +103,7 @@ Command add_eval_command(CLI::App& app) {
   a->o_tta = eval->add_option("--tta", a->tta,
                    "test-time views: none, center:SIZE, mirrored:SIZE or ten-crop:SIZE (default: the checkpoint's)");
   eval->add_flag("--json", a->json_out, "print the results as JSON");
-  eval->add_flag("--half-weights", a->half_weights, "inference reads the linear layers' weights as IEEE half floats: half the memory traffic (single-image latency), outputs within the README's stated tolerance of float32");
+  eval->add_flag("--half-weights", a->half_weights, half_weights_help);
   return {eval, [a] { return cmd_eval(*a); }};
 }
 

@@ -254,7 +254,7 @@ Command add_predict_command(CLI::App& app) {
                       "detections a face needs (default 5; fewer finds more faces and more false ones)");
   predict->add_option("--model", a->model, "expect this network (refuses a checkpoint of another)");
   predict->add_option("--threads", a->threads, "CPU threads (default: all cores)");
-  predict->add_flag("--half-weights", a->half_weights, "inference reads the linear layers' weights as IEEE half floats: half the memory traffic (single-image latency), outputs within the README's stated tolerance of float32");
+  predict->add_flag("--half-weights", a->half_weights, half_weights_help);
   return {predict, [a] { return cmd_predict(*a); }};
 }
 

@@ -29,12 +29,10 @@ struct LinearLayer : LayerBase<InShape, Shape<O, 1, 1>, Exec> {
   }
   void forward(const float* x, float* y, int n, const Context& ctx) {
     auto&& ops = this->ops();
-    if constexpr (std::is_same_v<Exec, CpuExec>) {
-      if (ctx.half_weights && !ctx.training) forward_half(x, y, n, ctx.half_weights);
-      else ops.gemm(false, true, n, O, I, 1.f, x, I, w_, I, 0.f, y, O);
-    } else {
-      ops.gemm(false, true, n, O, I, 1.f, x, I, w_, I, 0.f, y, O);
-    }
+    bool half = false;
+    if constexpr (std::is_same_v<Exec, CpuExec>) half = ctx.half_weights && !ctx.training;
+    if (half) forward_half(x, y, n, ctx.half_weights);
+    else ops.gemm(false, true, n, O, I, 1.f, x, I, w_, I, 0.f, y, O);
     if constexpr (HasBias) ops.add_row_bias(y, w_ + weight_count, n, O);
   }
   void backward(const float* x, const float*, const float* dy, float* dx, int n, const Context&) {
@@ -46,8 +44,9 @@ struct LinearLayer : LayerBase<InShape, Shape<O, 1, 1>, Exec> {
 
  private:
   // Up to this many samples the half weights are streamed by the dot-product kernel (latency);
-  // larger batches are compute-bound and run the packed GEMM on the halves widened to floats,
-  // so a sample's result reads the same rounded weights at any batch size.
+  // larger batches are compute-bound and run the packed GEMM on the halves widened to floats
+  // (once per copy, kept beside it), so a sample's result reads the same rounded weights at any
+  // batch size.
   static constexpr int half_kernel_batch = 16;
 
   void forward_half(const float* x, float* y, int n, std::uint64_t version) {
@@ -59,8 +58,11 @@ struct LinearLayer : LayerBase<InShape, Shape<O, 1, 1>, Exec> {
     if (n <= half_kernel_batch) {
       kernels::linear_half(n, O, I, x, half_.data(), y);
     } else {
-      widened_.resize(weight_count);
-      kernels::halves_to_floats(half_.data(), widened_.data(), weight_count);
+      if (widened_version_ != version) {
+        widened_.resize(weight_count);
+        kernels::halves_to_floats(half_.data(), widened_.data(), weight_count);
+        widened_version_ = version;
+      }
       this->ops().gemm(false, true, n, O, I, 1.f, x, I, widened_.data(), I, 0.f, y, O);
     }
   }
@@ -68,7 +70,7 @@ struct LinearLayer : LayerBase<InShape, Shape<O, 1, 1>, Exec> {
   float* w_ = nullptr;
   float* dw_ = nullptr;
   std::vector<std::uint16_t> half_;
-  std::uint64_t half_version_ = 0;
+  std::uint64_t half_version_ = 0, widened_version_ = 0;
   std::vector<float> widened_;
 };
 }  // namespace detail
