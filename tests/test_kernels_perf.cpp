@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include <fernet/kernels/elementwise.hpp>
@@ -65,6 +66,53 @@ TEST_CASE("kernels: compile-time im2col/col2im equal the generic ones") {
   check_geometry<geo(2, 7, 7, 3, 3, 0, 0, 0, 0)>();     // stride 3, floor
 }
 
+namespace {
+// The kernel set's stride-1 forms (run-time geometry) against the generic ones, as the
+// compile-time forms are checked above. False: the kernels running here have no such form.
+bool check_stride1(const WindowGeometry& g) {
+  CAPTURE(g.channels);
+  CAPTURE(g.height);
+  CAPTURE(g.width);
+  CAPTURE(g.kh);
+  CAPTURE(g.pad_top);
+  CAPTURE(g.pad_left);
+  const int P = g.out_h * g.out_w, rows = g.channels * g.kh * g.kw, n = 2;
+  const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(n) * P + 3;
+  const std::size_t in = static_cast<std::size_t>(g.channels) * g.height * g.width;
+  Rng rng(12);
+  std::vector<float> x(in * n), col_a(rows * ld, -7.f), col_b(rows * ld, -7.f);
+  for (auto& v : x) v = rng.uniform() - 0.5f;
+  for (int s = 0; s < n; ++s) {
+    kernels::im2col(x.data() + s * in, g, col_a.data() + s * P, ld);
+    if (!kernels::im2col_stride1(x.data() + s * in, g, col_b.data() + s * P, ld)) return false;
+  }
+  CHECK(col_a == col_b);
+  std::vector<float> dcol(rows * ld), dx_a(in * n, 3.f), dx_b(in * n, 3.f);
+  for (auto& v : dcol) v = rng.uniform() - 0.5f;
+  for (int s = 0; s < n; ++s) {
+    kernels::col2im(dcol.data() + s * P, g, dx_a.data() + s * in, ld);
+    REQUIRE(kernels::col2im_stride1(dcol.data() + s * P, g, dx_b.data() + s * in, ld));
+  }
+  CHECK(dx_a == dx_b);
+  return true;
+}
+}  // namespace
+
+TEST_CASE("kernels: the kernel set's stride-1 im2col/col2im equal the generic ones") {
+  const WindowGeometry cases[] = {
+      geo(1, 48, 48, 3, 1, 0, 0, 0, 0),  geo(32, 23, 23, 3, 1, 0, 0, 0, 0), geo(64, 12, 12, 3, 1, 1, 1, 1, 1),
+      geo(8, 3, 3, 3, 1, 1, 1, 1, 1),    geo(4, 2, 2, 3, 1, 1, 1, 1, 1),    geo(3, 48, 48, 4, 1, 1, 1, 2, 2),
+      geo(8, 12, 12, 2, 1, 0, 0, 1, 1),  geo(2, 9, 40, 5, 1, 2, 2, 2, 2),   geo(1, 5, 33, 7, 1, 3, 3, 3, 3),
+      geo(2, 16, 16, 3, 1, 0, 0, 0, 0)};
+  for (const auto& g : cases)
+    if (!check_stride1(g)) {
+      std::printf("[fernet: skipped] the %s kernels have no stride-1 im2col form (AVX-512 only)\n",
+                  kernels::active_kernel_set_name());
+      return;
+    }
+  std::printf("[fernet] stride-1 im2col/col2im checked with the %s kernels\n", kernels::active_kernel_set_name());
+}
+
 TEST_CASE("kernels: vectorised sum agrees with a double-precision loop") {
   Rng rng(5);
   for (int n : {0, 1, 15, 16, 17, 1023, 1024, 1025, 5000, 211600}) {
@@ -106,13 +154,14 @@ void check_pool2x2() {
 }  // namespace
 
 TEST_CASE("kernels: vectorised 2x2 max pooling equals the scalar loop (ties, odd sizes)") {
-#if !XSIMD_WITH_AVX512F && !XSIMD_WITH_AVX2
-  // The vectorised 2x2 kernel exists for AVX-512 and AVX2: elsewhere both runs take the scalar loop.
-  std::printf("[fernet: skipped] this build has neither AVX-512 nor AVX2, so there is no vectorised 2x2 pooling "
-              "to compare\n");
-  return;
-#endif
-  std::printf("[fernet] vectorised 2x2 pooling checked with %s\n", XSIMD_WITH_AVX512F ? "AVX-512" : "AVX2");
+  // The vectorised 2x2 kernel exists for AVX-512 and AVX2 (kernels/pooling.hpp): with the
+  // baseline kernels both runs take the scalar loop.
+  const std::string kernels_used = kernels::active_kernel_set_name();
+  if (kernels_used == "baseline") {
+    std::printf("[fernet: skipped] the baseline kernels run here, so there is no vectorised 2x2 pooling to compare\n");
+    return;
+  }
+  std::printf("[fernet] vectorised 2x2 pooling checked with the %s kernels\n", kernels_used.c_str());
   check_pool2x2<Shape<3, 46, 46>>();
   check_pool2x2<Shape<2, 21, 21>>();
   check_pool2x2<Shape<2, 8, 8>>();

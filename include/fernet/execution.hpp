@@ -53,13 +53,11 @@ struct CpuOps {
   // `first`: the index of element 0 in the mask stream (a shard of a larger batch; 0 otherwise).
   static void dropout_forward(const float* x, float* y, long count, std::uint64_t seed, std::uint32_t threshold,
                               float scale, long first = 0) {
-#pragma omp parallel for schedule(static) if (count > (1 << 15))
-    for (long i = 0; i < count; ++i) y[i] = kernels::dropout_keeps(seed, first + i, threshold) ? x[i] * scale : 0.f;
+    kernels::dropout_forward(x, y, count, seed, threshold, scale, first);
   }
   static void dropout_backward(const float* dy, float* dx, long count, std::uint64_t seed, std::uint32_t threshold,
                                float scale, long first = 0) {
-#pragma omp parallel for schedule(static) if (count > (1 << 15))
-    for (long i = 0; i < count; ++i) dx[i] = kernels::dropout_keeps(seed, first + i, threshold) ? dy[i] * scale : 0.f;
+    kernels::dropout_backward(dy, dx, count, seed, threshold, scale, first);
   }
 
   // Means of `planes` planes of `plane` values each (summed in float, in order).

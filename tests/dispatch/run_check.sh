@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CTest driver of the FERNET_DISPATCH checks (tests/dispatch/CMakeLists.txt):
 #   run_check.sh build SOURCE_DIR WORK_DIR CXX  configure and build the dispatch project
-#   run_check.sh level NAME WORK_DIR            the gemm suite with kernel set NAME (skipped when
+#   run_check.sh level NAME WORK_DIR            the kernel suites with kernel set NAME (skipped when
 #                                               the processor lacks it)
 #   run_check.sh best WORK_DIR                  the best set is chosen; an unknown name is refused
 #   run_check.sh leaks SOURCE_DIR WORK_DIR      no AVX instruction outside the AVX kernels

@@ -340,11 +340,7 @@ inline void gemm(Trans ta, Trans tb, int M, int N, int K, float alpha, const flo
     gemm_detail::gemm_scalar(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-#ifdef FERNET_KERNEL_DISPATCH
-  active_kernel_set().gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-#else
-  gemm_simd(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-#endif
+  FERNET_KERNEL(gemm)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace FERNET_ISA

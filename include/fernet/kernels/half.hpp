@@ -184,11 +184,7 @@ inline void linear_half_simd(int n, int out, int in, const float* x, const std::
 }
 
 inline void linear_half(int n, int out, int in, const float* x, const std::uint16_t* w, float* y) {
-#ifdef FERNET_KERNEL_DISPATCH
-  active_kernel_set().linear_half(n, out, in, x, w, y);
-#else
-  linear_half_simd(n, out, in, x, w, y);
-#endif
+  FERNET_KERNEL(linear_half)(n, out, in, x, w, y);
 }
 
 }  // namespace FERNET_ISA

@@ -10,6 +10,7 @@
 
 #include "../simd.hpp"
 #include "geometry.hpp"
+#include "kernel_set.hpp"
 
 namespace fernet::kernels {
 
@@ -74,6 +75,120 @@ inline void col2im(const float* col, const WindowGeometry& g, float* dx, std::pt
 
 }  // namespace fernet::kernels
 
+// ---- stride 1, run-time geometry, AVX-512 -----------------------------------------------------
+// The kernel set's form of the compile-time kernels' masked AVX-512 path below, for a
+// FERNET_DISPATCH build, whose layers are compiled for the baseline: square windows, stride 1.
+// Each returns false, doing nothing, where its instruction set has no such form or the rows
+// are wider than 256 values (the caller then runs the compile-time form of its own code).
+namespace fernet::kernels {
+inline namespace FERNET_ISA {
+
+#if XSIMD_WITH_AVX512F
+namespace im2col_detail {
+// The lanes of the 16 values from 16 * q whose index lies in [lo, hi).
+inline __mmask16 lanes_between(int q, int lo, int hi) {
+  const int a = std::clamp(lo - 16 * q, 0, 16), b = std::clamp(hi - 16 * q, 0, 16);
+  return static_cast<__mmask16>(b > a ? ((1u << b) - 1) & ~((1u << a) - 1) : 0u);
+}
+// Plain loads and stores where every lane is wanted: masked ones cost more (kernels/pooling.hpp).
+inline __m512 load(__mmask16 m, const float* p) { return m == 0xFFFF ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p); }
+inline void store(__mmask16 m, float* p, __m512 v) {
+  if (m == 0xFFFF) _mm512_storeu_ps(p, v);
+  else _mm512_mask_storeu_ps(p, m, v);
+}
+}  // namespace im2col_detail
+#endif
+
+inline bool im2col_stride1_simd(const float* x, const WindowGeometry& g, float* col, std::ptrdiff_t ld) {
+#if XSIMD_WITH_AVX512F
+  using namespace im2col_detail;
+  const int K = g.kh, H = g.height, W = g.width, Ho = g.out_h, Wo = g.out_w, PT = g.pad_top, PL = g.pad_left;
+  const int chunks = (Wo + 15) / 16;
+  // The masks, once per call (computed per segment they took more time than the copies).
+  constexpr int max_chunks = 16, max_k = 16;
+  if (chunks > max_chunks || K > max_k) return false;
+  __mmask16 store_masks[max_chunks], load_masks[max_k][max_chunks];
+  for (int q = 0; q < chunks; ++q) {
+    store_masks[q] = lanes_between(q, 0, Wo);
+    // Output columns whose window column j lies inside the input row.
+    for (int j = 0; j < K; ++j) load_masks[j][q] = lanes_between(q, std::max(0, PL - j), std::min(Wo, W + PL - j));
+  }
+  for (int c = 0; c < g.channels; ++c) {
+    const float* xc = x + static_cast<std::ptrdiff_t>(c) * H * W;
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j < K; ++j) {
+        float* row = col + (static_cast<std::ptrdiff_t>(c) * K * K + i * K + j) * ld;
+        const __mmask16* lm = load_masks[j];
+        for (int oh = 0; oh < Ho; ++oh) {
+          const int h = oh + i - PT;
+          float* d = row + oh * Wo;
+          if (h < 0 || h >= H) {
+            for (int q = 0; q < chunks; ++q) store(store_masks[q], d + 16 * q, _mm512_setzero_ps());
+            continue;
+          }
+          // Masked-off lanes may point outside the plane: AVX-512 suppresses their faults.
+          const float* src = xc + h * W + j - PL;
+          for (int q = 0; q < chunks; ++q) store(store_masks[q], d + 16 * q, load(lm[q], src + 16 * q));
+        }
+      }
+  }
+  return true;
+#else
+  (void)x, (void)g, (void)col, (void)ld;
+  return false;
+#endif
+}
+
+// The same order of additions as col2im (bitwise equal results): each dx row summed in
+// registers over the window rows i, then columns j, and stored once.
+inline bool col2im_stride1_simd(const float* col, const WindowGeometry& g, float* dx, std::ptrdiff_t ld) {
+#if XSIMD_WITH_AVX512F
+  using namespace im2col_detail;
+  const int K = g.kh, H = g.height, W = g.width, Ho = g.out_h, Wo = g.out_w, PT = g.pad_top, PL = g.pad_left;
+  const int chunks = (W + 15) / 16;
+  constexpr int max_chunks = 16, max_k = 16;
+  if (chunks > max_chunks || K > max_k) return false;
+  __mmask16 store_masks[max_chunks], load_masks[max_k][max_chunks];
+  for (int q = 0; q < chunks; ++q) {
+    store_masks[q] = lanes_between(q, 0, W);
+    // Input columns w < W whose output column w + PL - j exists.
+    for (int j = 0; j < K; ++j) load_masks[j][q] = lanes_between(q, std::max(0, j - PL), std::min(W, Wo + j - PL));
+  }
+  for (int c = 0; c < g.channels; ++c) {
+    float* dc = dx + static_cast<std::ptrdiff_t>(c) * H * W;
+    const float* rows = col + static_cast<std::ptrdiff_t>(c) * K * K * ld;
+    for (int h = 0; h < H; ++h)
+      for (int q = 0; q < chunks; ++q) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int i = 0; i < K; ++i) {
+          const int oh = h + PT - i;
+          if (oh < 0 || oh >= Ho) continue;
+          for (int j = 0; j < K; ++j) {
+            const float* src = rows + (i * K + j) * ld + oh * Wo + (16 * q + PL - j);
+            acc = _mm512_add_ps(acc, load(load_masks[j][q], src));
+          }
+        }
+        store(store_masks[q], dc + h * W + 16 * q, acc);
+      }
+  }
+  return true;
+#else
+  (void)col, (void)g, (void)dx, (void)ld;
+  return false;
+#endif
+}
+
+// The kernel set's form where the processor has one (see above); false otherwise.
+inline bool im2col_stride1(const float* x, const WindowGeometry& g, float* col, std::ptrdiff_t ld) {
+  return FERNET_KERNEL(im2col_stride1)(x, g, col, ld);
+}
+inline bool col2im_stride1(const float* col, const WindowGeometry& g, float* dx, std::ptrdiff_t ld) {
+  return FERNET_KERNEL(col2im_stride1)(col, g, dx, ld);
+}
+
+}  // namespace FERNET_ISA
+}  // namespace fernet::kernels
+
 // ---- compile-time geometry ----------------------------------------------------------------
 // The convolution layers know their geometry at compile time. These versions read from a
 // zero-padded copy of each input plane (or from the plane itself when there is no padding),
@@ -107,6 +222,13 @@ inline void im2col_fixed(const float* x, float* col, std::ptrdiff_t ld) {
   using F = detail::fixed_geometry<G>;
   constexpr int S = F::S, K = F::K, Ho = G.out_h, Wo = G.out_w, H = G.height, W = G.width;
   constexpr int PT = G.pad_top, PL = G.pad_left;
+#ifdef FERNET_KERNEL_DISPATCH
+  // Rows of at least a vector: narrower ones (ResNet's 12x12 .. 2x2 planes) spend more on the
+  // run-time form's per-call masks than its vectors save (ResNet-18 training 0.99 -> 0.91 of
+  // the native build's speed with them on every stride-1 convolution; benchmarks/NOTES.md).
+  if constexpr (S == 1 && Wo >= 16)
+    if (im2col_stride1(x, G, col, ld)) return;
+#endif
 #if XSIMD_WITH_AVX512F
   if constexpr (S == 1) {
     // Straight from the input: each segment is a masked load (zero where the window hangs
@@ -184,6 +306,10 @@ inline void col2im_fixed(const float* col, float* dx, std::ptrdiff_t ld) {
   using F = detail::fixed_geometry<G>;
   constexpr int S = F::S, K = F::K, Ho = G.out_h, Wo = G.out_w, H = G.height, W = G.width;
   constexpr int PT = G.pad_top, PL = G.pad_left;
+#ifdef FERNET_KERNEL_DISPATCH
+  if constexpr (S == 1 && W >= 16)  // as in im2col_fixed
+    if (col2im_stride1(col, G, dx, ld)) return;
+#endif
   if constexpr (S == 1) {
 #if XSIMD_WITH_AVX512F
     constexpr int chunks = (W + 15) / 16;

@@ -9,6 +9,7 @@
 // (AVX-512), x86-64-v3 (AVX2 + FMA) and the baseline (dispatch/kernel_set.cpp); each copy lives
 // in its own namespace (simd.hpp's FERNET_ISA) and publishes a KernelSet. At the first call
 // the best set this processor and operating system support is chosen, once per process.
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -21,19 +22,48 @@ namespace fernet::kernels {
 
 enum class Trans : bool { no = false, yes = true };
 
-// C[M x N] = alpha * op(A) * op(B) + beta * C, row-major (gemm.hpp).
-using GemmFunction = void (*)(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda,
-                              const float* B, int ldb, float beta, float* C, int ldc);
+// The constants of one optimiser step's per-parameter rule (element_rules.hpp).
+struct AdamStep;
+struct SgdStep;
+struct WindowGeometry;
 
-// Y[n x out] = X[n x in] W^T with W stored as IEEE halves (half.hpp).
-using LinearHalfFunction = void (*)(int n, int out, int in, const float* x, const std::uint16_t* w, float* y);
-
-// The kernels of one instruction-set level.
+// The kernels of one instruction-set level: each is the NAME_simd function of the header named.
 struct KernelSet {
   const char* name;  // "avx512", "avx2+fma" or "baseline"
-  GemmFunction gemm;
-  LinearHalfFunction linear_half;
+  // gemm.hpp: C[M x N] = alpha * op(A) * op(B) + beta * C, row-major.
+  void (*gemm)(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+               float beta, float* C, int ldc);
+  // half.hpp: Y[n x out] = X[n x in] W^T with W stored as IEEE halves.
+  void (*linear_half)(int n, int out, int in, const float* x, const std::uint16_t* w, float* y);
+  // elementwise.hpp
+  void (*relu_forward)(const float* x, float* y, std::ptrdiff_t n);
+  void (*relu_backward)(const float* y, const float* dy, float* dx, std::ptrdiff_t n);
+  void (*add_inplace)(float* y, const float* x, std::ptrdiff_t n);
+  void (*add)(const float* a, const float* b, float* y, std::ptrdiff_t n);
+  float (*sum)(const float* x, std::ptrdiff_t n);
+  void (*dropout_forward)(const float* x, float* y, std::ptrdiff_t count, std::uint64_t seed, std::uint32_t threshold,
+                          float scale, std::ptrdiff_t first);
+  void (*dropout_backward)(const float* dy, float* dx, std::ptrdiff_t count, std::uint64_t seed,
+                           std::uint32_t threshold, float scale, std::ptrdiff_t first);
+  // updates.hpp: one optimiser step over `count` parameters.
+  void (*adam_update)(float* p, const float* g, float* m, float* v, std::ptrdiff_t count, const AdamStep& rule);
+  void (*sgd_update)(float* p, const float* g, float* buffer, std::ptrdiff_t count, const SgdStep& rule);
+  // im2col.hpp: stride-1 im2col / col2im of one sample with a square window; false where
+  // this level has no such form (the caller then runs its own).
+  bool (*im2col_stride1)(const float* x, const WindowGeometry& g, float* col, std::ptrdiff_t ld);
+  bool (*col2im_stride1)(const float* col, const WindowGeometry& g, float* dx, std::ptrdiff_t ld);
+  // pooling.hpp: 2x2/2 max pooling of `planes` planes, window values and argmax.
+  void (*max_pool_2x2_forward)(const float* x, float* y, int* argmax, long planes, const WindowGeometry& g);
+  void (*max_pool_2x2_backward)(const float* dy, const int* argmax, float* dx, long planes, const WindowGeometry& g);
 };
+
+// Kernel NAME as a program calls it: in a FERNET_DISPATCH build the one of the set chosen at run
+// time, otherwise NAME_simd of this translation unit (whose flags are the build's).
+#ifdef FERNET_KERNEL_DISPATCH
+#define FERNET_KERNEL(name) ::fernet::kernels::active_kernel_set().name
+#else
+#define FERNET_KERNEL(name) name##_simd
+#endif
 
 // This translation unit's level, as KernelSet::name spells it.
 inline namespace FERNET_ISA {
@@ -77,6 +107,15 @@ inline const KernelSet& active_kernel_set() {
   return chosen;
 }
 #endif
+
+// The name of the kernel set that runs (KernelSet::name), in either kind of build.
+inline const char* active_kernel_set_name() {
+#ifdef FERNET_KERNEL_DISPATCH
+  return active_kernel_set().name;
+#else
+  return compiled_isa_name();
+#endif
+}
 
 // What fernet info, report.json and the training banner print: the kernel set that runs, and
 // whether it was chosen at run time or fixed by the build's flags.

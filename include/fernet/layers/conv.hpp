@@ -158,7 +158,7 @@ struct ConvLayer<InShape, Cin, Cout, K, S, PT, PL, PB, PR, HasBias, Init, CpuExe
                        partial_.data() + static_cast<std::size_t>(c) * param_count, false);
       const float* part = partial_.data();
       float* dw = this->dw_;
-      kernels::detail::simd_loop(
+      kernels::elementwise_detail::simd_loop(
           static_cast<std::ptrdiff_t>(param_count),
           [&](std::ptrdiff_t i) {
             simd_batch acc = simd_batch::load_unaligned(part + i);

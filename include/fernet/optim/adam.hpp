@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "../kernels/element_rules.hpp"
-#include "../kernels/elementwise.hpp"
+#include "../kernels/updates.hpp"
 #include "../tensor.hpp"
 
 namespace fernet {
@@ -52,26 +52,7 @@ class Adam {
 
   void step() {
     const kernels::AdamStep rule = next_step_rule();
-    const float step_size = rule.step_size, inv_sqrt_bc2 = rule.inv_sqrt_bc2;
-    const float b1 = rule.beta1, b2 = rule.beta2, eps = rule.eps, l2 = rule.l2, shrink = rule.shrink;
-    float* p = p_.data();
-    const float* g = g_.data();
-    float* m = m_.data();
-    float* v = v_.data();
-    kernels::detail::simd_loop(
-        static_cast<std::ptrdiff_t>(p_.size()),
-        [&](std::ptrdiff_t i) {
-          simd_batch pv = simd_batch::load_unaligned(p + i) * simd_batch(shrink);
-          const simd_batch d = xsimd::fma(simd_batch(l2), pv, simd_batch::load_unaligned(g + i));
-          const simd_batch mv = xsimd::fma(simd_batch(b1), simd_batch::load_unaligned(m + i), simd_batch(1.f - b1) * d);
-          const simd_batch vv =
-              xsimd::fma(simd_batch(b2), simd_batch::load_unaligned(v + i), simd_batch(1.f - b2) * d * d);
-          mv.store_unaligned(m + i);
-          vv.store_unaligned(v + i);
-          const simd_batch denom = xsimd::fma(xsimd::sqrt(vv), simd_batch(inv_sqrt_bc2), simd_batch(eps));
-          xsimd::fnma(simd_batch(step_size), mv / denom, pv).store_unaligned(p + i);
-        },
-        [&](std::ptrdiff_t i) { kernels::adam_at(p, g, m, v, i, rule); });
+    kernels::adam_update(p_.data(), g_.data(), m_.data(), v_.data(), static_cast<std::ptrdiff_t>(p_.size()), rule);
   }
 
   float lr() const { return o_.lr; }

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "../kernels/element_rules.hpp"
-#include "../kernels/elementwise.hpp"
+#include "../kernels/updates.hpp"
 #include "../tensor.hpp"
 
 namespace fernet {
@@ -39,26 +39,7 @@ class SGD {
   }
 
   void step() {
-    const kernels::SgdStep rule = step_rule();
-    const float lr = rule.lr, mu = rule.momentum, damp = rule.damp, wd = rule.weight_decay;
-    const bool first = rule.first, nesterov = rule.nesterov, has_mom = mu != 0.f;
-    float* p = p_.data();
-    const float* g = g_.data();
-    float* b = buf_.data();
-    kernels::detail::simd_loop(
-        static_cast<std::ptrdiff_t>(p_.size()),
-        [&](std::ptrdiff_t i) {
-          simd_batch pv = simd_batch::load_unaligned(p + i);
-          simd_batch d = xsimd::fma(simd_batch(wd), pv, simd_batch::load_unaligned(g + i));
-          if (has_mom) {
-            simd_batch bv =
-                first ? d : xsimd::fma(simd_batch(mu), simd_batch::load_unaligned(b + i), simd_batch(damp) * d);
-            bv.store_unaligned(b + i);
-            d = nesterov ? xsimd::fma(simd_batch(mu), bv, d) : bv;
-          }
-          xsimd::fnma(simd_batch(lr), d, pv).store_unaligned(p + i);
-        },
-        [&](std::ptrdiff_t i) { kernels::sgd_at(p, g, b, i, rule); });
+    kernels::sgd_update(p_.data(), g_.data(), buf_.data(), static_cast<std::ptrdiff_t>(p_.size()), step_rule());
     ++steps_;
   }
 
