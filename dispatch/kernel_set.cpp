@@ -1,6 +1,7 @@
 // One KernelSet (include/fernet/kernels/kernel_set.hpp), compiled once per instruction-set level
 // by dispatch/CMakeLists.txt: the flags of each copy decide FERNET_ISA, hence the namespace its
 // kernels and its kernel_set live in.
+#include <fernet/kernels/direct_conv.hpp>
 #include <fernet/kernels/element_rules.hpp>
 #include <fernet/kernels/elementwise.hpp>
 #include <fernet/kernels/gemm.hpp>
@@ -28,8 +29,10 @@ const KernelSet kernel_set{
     .sgd_update = &sgd_update_simd,
     .im2col_stride1 = &im2col_stride1_simd,
     .col2im_stride1 = &col2im_stride1_simd,
+    .direct_conv_forward = &direct_conv_forward_simd,
     .max_pool_2x2_forward = &max_pool_2x2_forward_simd,
     .max_pool_2x2_backward = &max_pool_2x2_backward_simd,
+    .max_pool_window_forward = &max_pool_window_forward_simd,
 };
 
 }  // namespace FERNET_ISA

@@ -174,6 +174,8 @@ TEST_CASE("kernels: vectorised 2x2 max pooling equals the scalar loop (ties, odd
 namespace {
 // The CPU layer's loop for other windows (clipped once per output, branch-free maximum) against
 // the generic per-output rule the device backends run (kernels/element_rules.hpp).
+int inside_checked = 0;  // geometries the run-time form for windows inside the plane ran on
+
 template <class Spec, class In>
 void check_pool_against_rule() {
   using L = typename Spec::template layer<In>;
@@ -190,6 +192,16 @@ void check_pool_against_rule() {
   for (long i = 0; i < static_cast<long>(y.size()); ++i)
     kernels::maxpool_forward_at(x.data(), L::geometry, i, want.data(), arg.data());
   CHECK(y == want);
+  // The kernel set's run-time form for windows inside the plane, where it has one.
+  if (kernels::windows_inside(L::geometry)) {
+    std::vector<float> y_inside(y.size(), -9.f);
+    std::vector<int> arg_inside(y.size(), -1);
+    if (kernels::max_pool_window_forward(x.data(), y_inside.data(), arg_inside.data(), n * In::channels, L::geometry)) {
+      ++inside_checked;
+      CHECK(y_inside == want);
+      CHECK(arg_inside == arg);
+    }
+  }
   // The argmax decides the input gradient: a tie broken differently moves it.
   std::vector<float> dy(y.size()), dx(x.size(), 7.f), dx_want(x.size());
   for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i % 13) + 1.f;
@@ -205,6 +217,13 @@ TEST_CASE("kernels: padded and 'SAME' max pooling equals the generic rule (ties 
   check_pool_against_rule<Pool<3, 2, 1>, Shape<1, 7, 9>>();
   check_pool_against_rule<PoolSame<4, 2>, Shape<2, 11, 13>>();  // TensorFlow 'SAME', extra pad bottom/right
   check_pool_against_rule<Pool<3, 3>, Shape<1, 10, 8>>();
+  // Windows inside the plane: the layer's form and the kernel set's run-time one.
+  inside_checked = 0;
+  check_pool_against_rule<PoolSame<4, 4>, Shape<3, 48, 48>>();  // TF-CNN's first pool
+  check_pool_against_rule<Pool<4, 4>, Shape<2, 16, 37>>();      // rows of 9 windows, 1 column left over
+  check_pool_against_rule<Pool<3, 2>, Shape<2, 11, 20>>();
+  check_pool_against_rule<Pool<3, 3>, Shape<1, 10, 8>>();
+  CHECK(inside_checked == 4);
 }
 
 #include <fernet/layers/conv.hpp>
@@ -241,12 +260,20 @@ void check_direct_conv() {
   CAPTURE(H);
   CAPTURE(W);
   CHECK(y == ref);
+  // The direct form itself (the layer falls back to the product where it does not apply): rows
+  // of 16 or more outputs fill a vector of every kernel set, so it must run there.
+  std::vector<float> direct(n * Out::size, -1.f);
+  const bool ran = kernels::direct_conv_forward<L::geometry>(x.data(), params.data(), params.data() + Cout * K * K,
+                                                             direct.data(), n, Cout);
+  if (Wo >= 16) REQUIRE(ran);
+  if (ran) CHECK(direct == ref);
 }
 }  // namespace
 
 TEST_CASE("kernels: the single-channel convolution's direct forward equals im2col + GEMM bit for bit") {
   check_direct_conv<32, 3, Shape<1, 48, 48>>();  // NetAdam's first convolution
   check_direct_conv<7, 3, Shape<1, 21, 37>>();   // odd sizes: a last vector overlapping the one before
+  check_direct_conv<4, 5, Shape<1, 9, 120>>();   // rows of more vectors than one block holds
   check_direct_conv<5, 5, Shape<1, 24, 24>>();
   check_direct_conv<3, 1, Shape<1, 17, 19>>();
 }

@@ -52,9 +52,14 @@ struct KernelSet {
   // this level has no such form (the caller then runs its own).
   bool (*im2col_stride1)(const float* x, const WindowGeometry& g, float* col, std::ptrdiff_t ld);
   bool (*col2im_stride1)(const float* col, const WindowGeometry& g, float* dx, std::ptrdiff_t ld);
+  // direct_conv.hpp: one-channel stride-1 convolution forward; false where it does not apply.
+  bool (*direct_conv_forward)(const float* x, const float* w, const float* bias, float* y, int n, int cout,
+                              const WindowGeometry& g);
   // pooling.hpp: 2x2/2 max pooling of `planes` planes, window values and argmax.
   void (*max_pool_2x2_forward)(const float* x, float* y, int* argmax, long planes, const WindowGeometry& g);
   void (*max_pool_2x2_backward)(const float* dy, const int* argmax, float* dx, long planes, const WindowGeometry& g);
+  // Forward of windows inside the plane (pooling.hpp lists which); false for others.
+  bool (*max_pool_window_forward)(const float* x, float* y, int* argmax, long planes, const WindowGeometry& g);
 };
 
 // Kernel NAME as a program calls it: in a FERNET_DISPATCH build the one of the set chosen at run

@@ -14,6 +14,7 @@
 #include "../kernels/elementwise.hpp"
 #include "../kernels/gemm.hpp"
 #include "../kernels/geometry.hpp"
+#include "../kernels/direct_conv.hpp"
 #include "../kernels/im2col.hpp"
 #include "../layer.hpp"
 #include "../parallel.hpp"
@@ -132,9 +133,11 @@ struct ConvLayer<InShape, Cin, Cout, K, S, PT, PL, PB, PR, HasBias, Init, CpuExe
   static constexpr int parallel_chunks_min = 4;
 
   void forward(const float* x, float* y, int n, const Context&) {
-    if constexpr (direct_forward) {
-      if (simd_enabled()) return forward_direct(x, y, n);
-    }
+    // One input channel, stride 1, no padding (NetAdam's first convolution): slid over the
+    // image directly (kernels/direct_conv.hpp), bit for bit the product below.
+    if (simd_enabled() &&
+        kernels::direct_conv_forward<Base::geometry>(x, this->w_, HasBias ? this->w_ + weight_count : nullptr, y, n, Cout))
+      return;
     const int nchunks = (n + chunk_samples - 1) / chunk_samples;
     scratch_.resize(std::max(1, omp_get_max_threads()));
     if (nchunks >= parallel_chunks_min) {
@@ -202,70 +205,6 @@ struct ConvLayer<InShape, Cin, Cout, K, S, PT, PL, PB, PR, HasBias, Init, CpuExe
         } else {
           std::memcpy(dst, src, sizeof(float) * P);
         }
-      }
-  }
-
-  // One input channel, stride 1, no padding (NetAdam's first convolution): an im2col matrix of
-  // K*K rows makes a product too thin to pay (K*K steps per 6x16 tile of C, then the tile's
-  // store and a second pass that scatters C and adds the bias), so forward slides the kernel
-  // over the image directly. Each output is the product's sum in the product's order (FMA over
-  // ky, kx from 0, then + bias), so the values are bit for bit those of im2col + GEMM. Not in a
-  // FERNET_DISPATCH build, whose layers are compiled without FMA while its product has it.
-#ifdef FERNET_KERNEL_DISPATCH
-  static constexpr bool direct_forward = false;
-#else
-  static constexpr bool direct_forward =
-      Cin == 1 && S == 1 && PT == 0 && PL == 0 && PB == 0 && PR == 0 && Base::Wo >= static_cast<int>(simd_width);
-#endif
-
-  // Blocking: G channels x J vectors of one output row at a time, G * J independent FMA chains
-  // (one chain alone waits for the FMA's latency at every step); each weight is broadcast once
-  // per J vectors and each input vector loaded once per G channels.
-  static constexpr int direct_g = 2, direct_j = 6;
-
-  void forward_direct(const float* x, float* y, int n) {
-    constexpr int groups = (Cout + direct_g - 1) / direct_g;
-#pragma omp parallel for collapse(2) schedule(static) if (static_cast <long>(n) * Cout * P > (1 << 15) && !omp_in_parallel())
-    for (int s = 0; s < n; ++s)
-      for (int g = 0; g < groups; ++g) {
-        const int o0 = g * direct_g;
-        if (o0 + direct_g <= Cout) direct_channels<direct_g>(x, y, s, o0);
-        else
-          for (int o = o0; o < Cout; ++o) direct_channels<1>(x, y, s, o);
-      }
-  }
-
-  // Output channels o0 .. o0 + G - 1 of sample s.
-  template <int G>
-  void direct_channels(const float* x, float* y, int s, int o0) const {
-    constexpr int H = Base::H, W = Base::W, Ho = Base::Ho, Wo = Base::Wo, V = static_cast<int>(simd_width);
-    constexpr int vectors = (Wo + V - 1) / V;  // per row, the last one overlapping the one before
-    const float* xs = x + static_cast<std::ptrdiff_t>(s) * H * W;
-    const float* w = this->w_ + o0 * K * K;
-    float* ys = y + (static_cast<std::ptrdiff_t>(s) * Cout + o0) * P;
-    for (int h = 0; h < Ho; ++h)
-      for (int v0 = 0; v0 < vectors; v0 += direct_j) {
-        constexpr int J = std::min(direct_j, vectors);
-        int col[J];
-        for (int j = 0; j < J; ++j) col[j] = std::min((std::min(v0 + j, vectors - 1)) * V, Wo - V);
-        simd_batch acc[G][J];
-        for (int g = 0; g < G; ++g)
-          for (int j = 0; j < J; ++j) acc[g][j] = simd_batch(0.f);
-        for (int ky = 0; ky < K; ++ky)
-          for (int kx = 0; kx < K; ++kx) {
-            const float* row = xs + (h + ky) * W + kx;
-            simd_batch wb[G];
-            for (int g = 0; g < G; ++g) wb[g] = simd_batch(w[g * K * K + ky * K + kx]);
-            for (int j = 0; j < J; ++j) {
-              const simd_batch v = simd_batch::load_unaligned(row + col[j]);
-              for (int g = 0; g < G; ++g) acc[g][j] = xsimd::fma(wb[g], v, acc[g][j]);
-            }
-          }
-        for (int g = 0; g < G; ++g)
-          for (int j = 0; j < J; ++j) {
-            if constexpr (HasBias) acc[g][j] += simd_batch(this->w_[weight_count + o0 + g]);
-            acc[g][j].store_unaligned(ys + g * P + h * Wo + col[j]);
-          }
       }
   }
 
