@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "../simd.hpp"
@@ -96,6 +97,28 @@ inline void store(__mmask16 m, float* p, __m512 v) {
   if (m == 0xFFFF) _mm512_storeu_ps(p, v);
   else _mm512_mask_storeu_ps(p, m, v);
 }
+// The masks of one call, computed once (computed per segment they took more time than the
+// copies): rows of `width` values in 16-lane chunks, store[q] the lanes of chunk q inside the
+// row, load[j][q] those whose index lies in range(j) = {lo, hi} for window column j.
+struct RowMasks {
+  static constexpr int max_chunks = 16, max_k = 16;
+  int chunks = 0;
+  __mmask16 store[max_chunks], load[max_k][max_chunks];
+  // False when the rows or the window are wider than these arrays.
+  template <class Range>
+  bool make(int width, int K, Range range) {
+    chunks = (width + 15) / 16;
+    if (chunks > max_chunks || K > max_k) return false;
+    for (int q = 0; q < chunks; ++q) {
+      store[q] = lanes_between(q, 0, width);
+      for (int j = 0; j < K; ++j) {
+        const auto [lo, hi] = range(j);
+        load[j][q] = lanes_between(q, lo, hi);
+      }
+    }
+    return true;
+  }
+};
 }  // namespace im2col_detail
 #endif
 
@@ -103,22 +126,18 @@ inline bool im2col_stride1_simd(const float* x, const WindowGeometry& g, float* 
 #if XSIMD_WITH_AVX512F
   using namespace im2col_detail;
   const int K = g.kh, H = g.height, W = g.width, Ho = g.out_h, Wo = g.out_w, PT = g.pad_top, PL = g.pad_left;
-  const int chunks = (Wo + 15) / 16;
-  // The masks, once per call (computed per segment they took more time than the copies).
-  constexpr int max_chunks = 16, max_k = 16;
-  if (chunks > max_chunks || K > max_k) return false;
-  __mmask16 store_masks[max_chunks], load_masks[max_k][max_chunks];
-  for (int q = 0; q < chunks; ++q) {
-    store_masks[q] = lanes_between(q, 0, Wo);
-    // Output columns whose window column j lies inside the input row.
-    for (int j = 0; j < K; ++j) load_masks[j][q] = lanes_between(q, std::max(0, PL - j), std::min(Wo, W + PL - j));
-  }
+  // Output columns whose window column j lies inside the input row.
+  RowMasks masks;
+  if (!masks.make(Wo, K, [&](int j) { return std::pair{std::max(0, PL - j), std::min(Wo, W + PL - j)}; }))
+    return false;
+  const int chunks = masks.chunks;
+  const __mmask16* store_masks = masks.store;
   for (int c = 0; c < g.channels; ++c) {
     const float* xc = x + static_cast<std::ptrdiff_t>(c) * H * W;
     for (int i = 0; i < K; ++i)
       for (int j = 0; j < K; ++j) {
         float* row = col + (static_cast<std::ptrdiff_t>(c) * K * K + i * K + j) * ld;
-        const __mmask16* lm = load_masks[j];
+        const __mmask16* lm = masks.load[j];
         for (int oh = 0; oh < Ho; ++oh) {
           const int h = oh + i - PT;
           float* d = row + oh * Wo;
@@ -145,15 +164,10 @@ inline bool col2im_stride1_simd(const float* col, const WindowGeometry& g, float
 #if XSIMD_WITH_AVX512F
   using namespace im2col_detail;
   const int K = g.kh, H = g.height, W = g.width, Ho = g.out_h, Wo = g.out_w, PT = g.pad_top, PL = g.pad_left;
-  const int chunks = (W + 15) / 16;
-  constexpr int max_chunks = 16, max_k = 16;
-  if (chunks > max_chunks || K > max_k) return false;
-  __mmask16 store_masks[max_chunks], load_masks[max_k][max_chunks];
-  for (int q = 0; q < chunks; ++q) {
-    store_masks[q] = lanes_between(q, 0, W);
-    // Input columns w < W whose output column w + PL - j exists.
-    for (int j = 0; j < K; ++j) load_masks[j][q] = lanes_between(q, std::max(0, j - PL), std::min(W, Wo + j - PL));
-  }
+  // Input columns w < W whose output column w + PL - j exists.
+  RowMasks masks;
+  if (!masks.make(W, K, [&](int j) { return std::pair{std::max(0, j - PL), std::min(W, Wo + j - PL)}; })) return false;
+  const int chunks = masks.chunks;
   for (int c = 0; c < g.channels; ++c) {
     float* dc = dx + static_cast<std::ptrdiff_t>(c) * H * W;
     const float* rows = col + static_cast<std::ptrdiff_t>(c) * K * K * ld;
@@ -165,10 +179,10 @@ inline bool col2im_stride1_simd(const float* col, const WindowGeometry& g, float
           if (oh < 0 || oh >= Ho) continue;
           for (int j = 0; j < K; ++j) {
             const float* src = rows + (i * K + j) * ld + oh * Wo + (16 * q + PL - j);
-            acc = _mm512_add_ps(acc, load(load_masks[j][q], src));
+            acc = _mm512_add_ps(acc, load(masks.load[j][q], src));
           }
         }
-        store(store_masks[q], dc + h * W + 16 * q, acc);
+        store(masks.store[q], dc + h * W + 16 * q, acc);
       }
   }
   return true;
