@@ -16,7 +16,6 @@
 #include "../simd.hpp"
 #include "geometry.hpp"
 #include "kernel_set.hpp"
-#include "pooling.hpp"  // FixedWindow
 
 namespace fernet::kernels {
 inline namespace FERNET_ISA {

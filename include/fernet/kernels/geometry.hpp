@@ -15,6 +15,15 @@ struct WindowGeometry {
   FERNET_HD long pixels() const { return static_cast<long>(out_h) * out_w; }     // per channel
 };
 
+// A compile-time WindowGeometry with WindowGeometry's member names, for kernels written once
+// over either (template <class Geo>): with this one the compiler folds the sizes.
+template <WindowGeometry G>
+struct FixedWindow {
+  static constexpr int channels = G.channels, height = G.height, width = G.width, kh = G.kh, kw = G.kw;
+  static constexpr int stride = G.stride, pad_top = G.pad_top, pad_left = G.pad_left, out_h = G.out_h, out_w = G.out_w;
+  static constexpr long pixels() { return static_cast<long>(out_h) * out_w; }
+};
+
 // The output size of a window over `size` values with padding before and after.
 constexpr int window_out(int size, int k, int stride, int pad_before, int pad_after) {
   return (size + pad_before + pad_after - k) / stride + 1;

@@ -21,13 +21,6 @@
 namespace fernet::kernels {
 inline namespace FERNET_ISA {
 
-// A compile-time WindowGeometry with WindowGeometry's member names.
-template <WindowGeometry G>
-struct FixedWindow {
-  static constexpr int channels = G.channels, height = G.height, width = G.width, kh = G.kh, kw = G.kw;
-  static constexpr int stride = G.stride, pad_top = G.pad_top, pad_left = G.pad_left, out_h = G.out_h, out_w = G.out_w;
-};
-
 // The 2x2/2 window without padding: the hand-vectorised case.
 template <class Geo>
 constexpr bool is_plain2x2(const Geo& g) {
