@@ -119,19 +119,13 @@ struct RowMasks {
     return true;
   }
 };
-}  // namespace im2col_detail
-#endif
 
-inline bool im2col_stride1_simd(const float* x, const WindowGeometry& g, float* col, std::ptrdiff_t ld) {
-#if XSIMD_WITH_AVX512F
-  using namespace im2col_detail;
+// The copies of im2col_stride1_simd, with the count of 16-lane chunks per row known here
+// (Chunks > 0: the chunk loops unroll) or not (Chunks = 0: masks.chunks).
+template <int Chunks>
+inline void im2col_rows(const float* x, const WindowGeometry& g, float* col, std::ptrdiff_t ld, const RowMasks& masks) {
   const int K = g.kh, H = g.height, W = g.width, Ho = g.out_h, Wo = g.out_w, PT = g.pad_top, PL = g.pad_left;
-  // Output columns whose window column j lies inside the input row.
-  RowMasks masks;
-  if (!masks.make(Wo, K, [&](int j) { return std::pair{std::max(0, PL - j), std::min(Wo, W + PL - j)}; }))
-    return false;
-  const int chunks = masks.chunks;
-  const __mmask16* store_masks = masks.store;
+  const int chunks = Chunks > 0 ? Chunks : masks.chunks;
   for (int c = 0; c < g.channels; ++c) {
     const float* xc = x + static_cast<std::ptrdiff_t>(c) * H * W;
     for (int i = 0; i < K; ++i)
@@ -142,14 +136,33 @@ inline bool im2col_stride1_simd(const float* x, const WindowGeometry& g, float* 
           const int h = oh + i - PT;
           float* d = row + oh * Wo;
           if (h < 0 || h >= H) {
-            for (int q = 0; q < chunks; ++q) store(store_masks[q], d + 16 * q, _mm512_setzero_ps());
+            for (int q = 0; q < chunks; ++q) store(masks.store[q], d + 16 * q, _mm512_setzero_ps());
             continue;
           }
           // Masked-off lanes may point outside the plane: AVX-512 suppresses their faults.
           const float* src = xc + h * W + j - PL;
-          for (int q = 0; q < chunks; ++q) store(store_masks[q], d + 16 * q, load(lm[q], src + 16 * q));
+          for (int q = 0; q < chunks; ++q) store(masks.store[q], d + 16 * q, load(lm[q], src + 16 * q));
         }
       }
+  }
+}
+}  // namespace im2col_detail
+#endif
+
+inline bool im2col_stride1_simd(const float* x, const WindowGeometry& g, float* col, std::ptrdiff_t ld) {
+#if XSIMD_WITH_AVX512F
+  using namespace im2col_detail;
+  const int W = g.width, Wo = g.out_w, PL = g.pad_left;
+  // Output columns whose window column j lies inside the input row.
+  RowMasks masks;
+  if (!masks.make(Wo, g.kh, [&](int j) { return std::pair{std::max(0, PL - j), std::min(Wo, W + PL - j)}; }))
+    return false;
+  switch (masks.chunks) {
+    case 1: im2col_rows<1>(x, g, col, ld, masks); break;
+    case 2: im2col_rows<2>(x, g, col, ld, masks); break;
+    case 3: im2col_rows<3>(x, g, col, ld, masks); break;
+    case 4: im2col_rows<4>(x, g, col, ld, masks); break;
+    default: im2col_rows<0>(x, g, col, ld, masks);
   }
   return true;
 #else
