@@ -47,7 +47,14 @@ int cmd_info(const InfoArgs& a) {
     return 0;
   }
   std::printf("fernet %s\n", version_string);
-  std::printf("SIMD: %s (xsimd%s)\n", simd_arch().c_str(), simd_enabled() ? "" : ", disabled");
+#ifdef FERNET_KERNEL_DISPATCH
+  // A FERNET_DISPATCH build: xsimd's architecture is that of the program's own code, the
+  // baseline; the hot kernels run with the set on the next line.
+  const char* simd_scope = "; the program outside the kernel set";
+#else
+  const char* simd_scope = "";
+#endif
+  std::printf("SIMD: %s (xsimd%s%s)\n", simd_arch().c_str(), simd_enabled() ? "" : ", disabled", simd_scope);
   std::printf("kernels: %s\n", kernels::kernel_set_description().c_str());
   std::printf("threads: %d (OpenMP; %u hardware threads; set with --threads or OMP_NUM_THREADS)\n", threads(),
               std::thread::hardware_concurrency());
