@@ -20,33 +20,52 @@ constexpr WindowGeometry geo(int c, int h, int w, int k, int s, int pt, int pl, 
   return {c, h, w, k, k, s, pt, pl, (h + pt + pb - k) / s + 1, (w + pl + pr - k) / s + 1};
 }
 
-template <WindowGeometry G>
-void check_geometry() {
-  CAPTURE(G.channels);
-  CAPTURE(G.height);
-  CAPTURE(G.width);
-  CAPTURE(G.kh);
-  CAPTURE(G.stride);
-  CAPTURE(G.pad_top);
-  CAPTURE(G.pad_left);
-  const int P = G.out_h * G.out_w, rows = G.channels * G.kh * G.kw, n = 3;
-  const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(n) * P + 5;  // side by side, padded
-  const std::size_t in = static_cast<std::size_t>(G.channels) * G.height * G.width;
+// im2col/col2im of three samples side by side (rows padded) by another form against the generic
+// ones. unroll(x, col, ld) and fold(col, dx, ld) do one sample and return false where the form
+// does not exist here (then nothing is compared and this returns false).
+template <class Unroll, class Fold>
+bool check_against_generic(const WindowGeometry& g, Unroll unroll, Fold fold) {
+  CAPTURE(g.channels);
+  CAPTURE(g.height);
+  CAPTURE(g.width);
+  CAPTURE(g.kh);
+  CAPTURE(g.stride);
+  CAPTURE(g.pad_top);
+  CAPTURE(g.pad_left);
+  const int P = g.out_h * g.out_w, rows = g.channels * g.kh * g.kw, n = 3;
+  const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(n) * P + 5;
+  const std::size_t in = static_cast<std::size_t>(g.channels) * g.height * g.width;
   Rng rng(11);
   std::vector<float> x(in * n), col_a(rows * ld, -7.f), col_b(rows * ld, -7.f);
   for (auto& v : x) v = rng.uniform() - 0.5f;
   for (int s = 0; s < n; ++s) {
-    kernels::im2col(x.data() + s * in, G, col_a.data() + s * P, ld);
-    kernels::im2col_fixed<G>(x.data() + s * in, col_b.data() + s * P, ld);
+    kernels::im2col(x.data() + s * in, g, col_a.data() + s * P, ld);
+    if (!unroll(x.data() + s * in, col_b.data() + s * P, ld)) return false;
   }
   CHECK(col_a == col_b);
   std::vector<float> dcol(rows * ld), dx_a(in * n, 3.f), dx_b(in * n, 3.f);
   for (auto& v : dcol) v = rng.uniform() - 0.5f;
   for (int s = 0; s < n; ++s) {
-    kernels::col2im(dcol.data() + s * P, G, dx_a.data() + s * in, ld);
-    kernels::col2im_fixed<G>(dcol.data() + s * P, dx_b.data() + s * in, ld);
+    kernels::col2im(dcol.data() + s * P, g, dx_a.data() + s * in, ld);
+    REQUIRE(fold(dcol.data() + s * P, dx_b.data() + s * in, ld));
   }
   CHECK(dx_a == dx_b);
+  return true;
+}
+
+// The compile-time forms (kernels::im2col_fixed / col2im_fixed), which always exist.
+template <WindowGeometry G>
+void check_geometry() {
+  CHECK(check_against_generic(
+      G,
+      [](const float* x, float* col, std::ptrdiff_t ld) {
+        kernels::im2col_fixed<G>(x, col, ld);
+        return true;
+      },
+      [](const float* col, float* dx, std::ptrdiff_t ld) {
+        kernels::col2im_fixed<G>(col, dx, ld);
+        return true;
+      }));
 }
 }  // namespace
 
@@ -67,34 +86,11 @@ TEST_CASE("kernels: compile-time im2col/col2im equal the generic ones") {
 }
 
 namespace {
-// The kernel set's stride-1 forms (run-time geometry) against the generic ones, as the
-// compile-time forms are checked above. False: the kernels running here have no such form.
+// The kernel set's stride-1 forms (run-time geometry); false: the kernels running here have none.
 bool check_stride1(const WindowGeometry& g) {
-  CAPTURE(g.channels);
-  CAPTURE(g.height);
-  CAPTURE(g.width);
-  CAPTURE(g.kh);
-  CAPTURE(g.pad_top);
-  CAPTURE(g.pad_left);
-  const int P = g.out_h * g.out_w, rows = g.channels * g.kh * g.kw, n = 2;
-  const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(n) * P + 3;
-  const std::size_t in = static_cast<std::size_t>(g.channels) * g.height * g.width;
-  Rng rng(12);
-  std::vector<float> x(in * n), col_a(rows * ld, -7.f), col_b(rows * ld, -7.f);
-  for (auto& v : x) v = rng.uniform() - 0.5f;
-  for (int s = 0; s < n; ++s) {
-    kernels::im2col(x.data() + s * in, g, col_a.data() + s * P, ld);
-    if (!kernels::im2col_stride1(x.data() + s * in, g, col_b.data() + s * P, ld)) return false;
-  }
-  CHECK(col_a == col_b);
-  std::vector<float> dcol(rows * ld), dx_a(in * n, 3.f), dx_b(in * n, 3.f);
-  for (auto& v : dcol) v = rng.uniform() - 0.5f;
-  for (int s = 0; s < n; ++s) {
-    kernels::col2im(dcol.data() + s * P, g, dx_a.data() + s * in, ld);
-    REQUIRE(kernels::col2im_stride1(dcol.data() + s * P, g, dx_b.data() + s * in, ld));
-  }
-  CHECK(dx_a == dx_b);
-  return true;
+  return check_against_generic(
+      g, [&](const float* x, float* col, std::ptrdiff_t ld) { return kernels::im2col_stride1(x, g, col, ld); },
+      [&](const float* col, float* dx, std::ptrdiff_t ld) { return kernels::col2im_stride1(col, g, dx, ld); });
 }
 }  // namespace
 

@@ -324,9 +324,10 @@ constexpr bool windows_inside(const Geo& g) {
 template <class Geo>
 inline void max_pool_forward_planes(const float* x, float* y, int* argmax, long planes, const Geo& g) {
   const long in = static_cast<long>(g.height) * g.width, out = static_cast<long>(g.out_h) * g.out_w;
+  const bool plain2x2 = is_plain2x2(g);
 #pragma omp parallel for schedule(static) if (planes * in > (1 << 14))
   for (long p = 0; p < planes; ++p) {
-    if (is_plain2x2(g)) pool_detail::pool2x2_forward(x + p * in, y + p * out, argmax + p * out, g);
+    if (plain2x2) pool_detail::pool2x2_forward(x + p * in, y + p * out, argmax + p * out, g);
     else pool_detail::window_forward(x + p * in, y + p * out, argmax + p * out, g);
   }
 }
@@ -335,12 +336,13 @@ inline void max_pool_forward_planes(const float* x, float* y, int* argmax, long 
 template <class Geo>
 inline void max_pool_backward_planes(const float* dy, const int* argmax, float* dx, long planes, const Geo& g) {
   const long in = static_cast<long>(g.height) * g.width, out = static_cast<long>(g.out_h) * g.out_w;
+  const bool plain2x2 = is_plain2x2(g);
 #pragma omp parallel for schedule(static) if (planes * in > (1 << 14))
   for (long p = 0; p < planes; ++p) {
     float* dp = dx + p * in;
     const float* gp = dy + p * out;
     const int* ap = argmax + p * out;
-    if (is_plain2x2(g) && pool_detail::pool2x2_backward(gp, ap, dp, g)) continue;
+    if (plain2x2 && pool_detail::pool2x2_backward(gp, ap, dp, g)) continue;
     for (long i = 0; i < in; ++i) dp[i] = 0.f;
     for (long o = 0; o < out; ++o) dp[ap[o]] += gp[o];
   }

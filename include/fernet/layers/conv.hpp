@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "../init.hpp"
+#include "../kernels/direct_conv.hpp"
 #include "../kernels/elementwise.hpp"
 #include "../kernels/gemm.hpp"
 #include "../kernels/geometry.hpp"
-#include "../kernels/direct_conv.hpp"
 #include "../kernels/im2col.hpp"
 #include "../layer.hpp"
 #include "../parallel.hpp"
