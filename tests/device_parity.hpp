@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -96,28 +97,62 @@ void check_close_per_tensor(const std::string& what, const float* got, const flo
 }
 
 // Where training amplifies rounding (Adam divides by sqrt(v) + eps, so a gradient entry that is
-// mostly cancellation noise moves its weight by a visible fraction of lr), the bar for each tensor
-// is what rounding alone does to it: `twin` is the same CPU run started from weights perturbed by
-// 1e-7 relative (float rounding), and the device may differ from the CPU by at most the
-// tolerance or 4x the twin's difference, whichever is larger. A wrong layer is still off by
-// orders of magnitude more.
+// mostly cancellation noise moves its weight by a visible fraction of lr; a ReLU input or a
+// pooling comparison within rounding of its edge is decided either way), the bar for each tensor
+// is what rounding alone does to it. The `twins` are the same CPU run started from weights
+// perturbed by 1e-7 relative (float rounding), each with its own perturbation, and the device may
+// differ from the CPU by at most the tolerance or 4x the largest twin difference, whichever is
+// larger. Several twins, because one rounding-decided event moves a whole run: on ResNet-18 at
+// batch 4 one of six twins at a time differs by 0.23 where the others differ by 1e-5 (tests/
+// test_device.cpp). A wrong layer is still off by orders of magnitude more at every seed.
 inline constexpr float rounding_perturbation = 1e-7f;
 inline constexpr double rounding_margin = 4;
+inline constexpr int rounding_twins = 4;
+
+// What a comparison found: the message of each failed expectation. Checks that may meet a
+// rounding-decided event the twins did not (check_training_steps over several seeds) collect them
+// and decide afterwards; the others report them at once.
+struct Findings {
+  std::vector<std::string> failures;
+  void expect(bool ok, const std::string& message) {
+    if (!ok) failures.push_back(message);
+  }
+  bool ok() const { return failures.empty(); }
+  std::string text() const {
+    std::string all;
+    for (const auto& m : failures) all += "\n  " + m;
+    return all;
+  }
+};
+inline void report(const Findings& f) {
+  INFO(f.failures.size() << " comparisons out of bounds:" << f.text());
+  CHECK(f.ok());
+}
+
 template <class Net>
-void check_close_to_rounding(const std::string& what, const float* got, const float* want, const float* twin,
-                             bool buffers = false) {
+void compare_to_rounding(Findings& f, const std::string& what, const float* got, const float* want,
+                         const std::vector<const float*>& twins, bool buffers = false) {
   for (const auto& t : tensors_of<Net>(buffers)) {
     const double err = relative_error(got + t.offset, want + t.offset, t.count);
-    const double noise = relative_error(twin + t.offset, want + t.offset, t.count);
+    double noise = 0;
+    for (const float* twin : twins) noise = std::max(noise, relative_error(twin + t.offset, want + t.offset, t.count));
     const double bar = std::max(tolerance, rounding_margin * noise);
-    INFO(what << ", " << t.name << ": relative error " << err << "; the rounding-perturbed CPU run differs by " << noise
-              << " (bar " << bar << ")");
-    CHECK(err <= bar);
+    f.expect(err <= bar, what + ", " + t.name + ": relative error " + std::to_string(err) +
+                             "; the rounding-perturbed CPU runs differ by up to " + std::to_string(noise) + " (bar " +
+                             std::to_string(bar) + ")");
   }
 }
 template <class Net>
-void perturb_to_rounding(Net& net, std::uint64_t seed) {
-  fernet::Rng rng(seed);
+void check_close_to_rounding(const std::string& what, const float* got, const float* want,
+                             const std::vector<const float*>& twins, bool buffers = false) {
+  Findings f;
+  compare_to_rounding<Net>(f, what, got, want, twins, buffers);
+  report(f);
+}
+// Twin number `twin` (0, 1, ...) of a network built from any seed.
+template <class Net>
+void perturb_to_rounding(Net& net, std::uint64_t twin) {
+  fernet::Rng rng(0x7a1 + 7919 * twin);
   for (auto& w : net.parameters()) w *= 1.f + rounding_perturbation * rng.uniform(-1.f, 1.f);
 }
 
@@ -176,9 +211,9 @@ void check_forward_backward(Backend& be, const std::string& name, int n, bool tr
 
 // `steps` full training steps (forward, loss, backward, optimiser) on the CPU and on the device
 // from the same weights; compares each step's loss and correct count, and tensor by tensor each
-// step's parameter gradients and the final parameters and buffers, against the rounding twin's
+// step's parameter gradients and the final parameters and buffers, against the rounding twins'
 // bar. Measured on the emulated device: with -O3, ResNet-18 + SGD gradients differ by at most
-// 2e-5 per tensor (the twin by 3e-5) and NetAdam's fc1 weights by 1.7e-4 after two Adam steps
+// 2e-5 per tensor (the twins by 3e-5) and NetAdam's fc1 weights by 1.7e-4 after two Adam steps
 // (the twin by 4.2e-4: eps turns rounding in small gradients into visible moves); with -O1 (the
 // sanitiser builds) ResNet-18's step-2 gradients differ by up to 1.2e-2 and the twin's by 9e-2:
 // a batch of 4 through batch norm after an lr 0.1 step (loss 2.1 -> 8.5) is that ill-conditioned.
@@ -188,55 +223,78 @@ void check_forward_backward(Backend& be, const std::string& name, int n, bool tr
 // in opposite directions. Those entries (counted; they must be under 0.01% of the weights) are
 // bounded by 2 * lr * steps instead of the relative tolerance.
 template <class Net, class Loss, class Optimizer, class Options>
-void check_training_steps(Backend& be, const std::string& name, int n, int steps, Options options,
-                          std::uint64_t seed = 11) {
-  const std::string what = name + ", batch " + std::to_string(n);
-  INFO("training steps: " << what);
+Findings compare_training_steps(Backend& be, int n, int steps, Options options, std::uint64_t seed) {
+  Findings f;
   constexpr std::size_t in = Net::input_shape::size;
   constexpr int k = static_cast<int>(Net::output_shape::size);
-  Net host(seed), start(seed), twin(seed);
-  host.train();
-  twin.train();
-  perturb_to_rounding(twin, seed + 5);
-  Optimizer host_opt(host, options), twin_opt(twin, options);
-  DeviceModel<Net> dev(be, start);
-  Optimizer start_opt(start, options);
+  auto host = std::make_unique<Net>(seed), start = std::make_unique<Net>(seed);
+  host->train();
+  std::vector<std::unique_ptr<Net>> twins;
+  std::vector<std::unique_ptr<Optimizer>> twin_opts;
+  for (int t = 0; t < rounding_twins; ++t) {
+    twins.push_back(std::make_unique<Net>(seed));
+    twins.back()->train();
+    perturb_to_rounding(*twins.back(), t);
+    twin_opts.push_back(std::make_unique<Optimizer>(*twins.back(), options));
+  }
+  auto pointers = [&](auto member) {
+    std::vector<const float*> p;
+    for (auto& t : twins) p.push_back(member(*t));
+    return p;
+  };
+  Optimizer host_opt(*host, options);
+  DeviceModel<Net> dev(be, *start);
+  Optimizer start_opt(*start, options);
   DeviceOptimizer<Optimizer> dev_opt(dev, start_opt);
 
   std::vector<float> grad(n * k), twin_grad(n * k);
   std::vector<char> noise_level(Net::parameter_count, 0);
   for (int s = 0; s < steps; ++s) {
+    const std::string step = "step " + std::to_string(s + 1) + ": ";
     const auto x = random_vector(n * in, seed + 100 + s, 0.f, 1.f);
     std::vector<int> labels(n);
     for (int i = 0; i < n; ++i) labels[i] = (i * 5 + s) % k;
 
-    const float* y = host.forward(x.data(), n);
+    const float* y = host->forward(x.data(), n);
     const float loss = Loss::compute(y, labels.data(), n, k, grad.data());
     long correct = 0;
     for (int i = 0; i < n; ++i) correct += fernet::argmax_row(y + i * k, k) == labels[i];
-    host.zero_grad();
-    host.backward(grad.data());
+    host->zero_grad();
+    host->backward(grad.data());
     host_opt.step();
-    Loss::compute(twin.forward(x.data(), n), labels.data(), n, k, twin_grad.data());
-    twin.zero_grad();
-    twin.backward(twin_grad.data());
-    twin_opt.step();
+    double loss_noise = 0;  // how far the twins' losses are from the CPU's, and their correct counts
+    std::vector<long> twin_correct;
+    for (int t = 0; t < rounding_twins; ++t) {
+      const float* yt = twins[t]->forward(x.data(), n);
+      loss_noise = std::max(loss_noise, double(std::abs(Loss::compute(yt, labels.data(), n, k, twin_grad.data()) - loss)));
+      long c = 0;
+      for (int i = 0; i < n; ++i) c += fernet::argmax_row(yt + i * k, k) == labels[i];
+      twin_correct.push_back(c);
+      twins[t]->zero_grad();
+      twins[t]->backward(twin_grad.data());
+      twin_opts[t]->step();
+    }
 
     const auto r = dev.template train_step<Loss>(x.data(), labels.data(), n, dev_opt);
-    INFO("step " << s + 1);
-    CHECK(std::abs(r.loss_sum / n - loss) <= tolerance * std::max(1.f, std::abs(loss)));
-    CHECK(r.correct == correct);
-    const auto g = host.gradients();
-    check_close_to_rounding<Net>("parameter gradients", fetch(be, dev.gradients(), Net::parameter_count).data(),
-                                 g.data(), twin.gradients().data());
+    f.expect(std::abs(r.loss_sum / n - loss) <=
+                 std::max(tolerance * std::max(1.f, std::abs(loss)), rounding_margin * loss_noise),
+             step + "loss " + std::to_string(r.loss_sum / n) + " on the device, " + std::to_string(loss) +
+                 " on the CPU (its twins up to " + std::to_string(loss_noise) + " away)");
+    f.expect(r.correct == correct || std::count(twin_correct.begin(), twin_correct.end(), r.correct) > 0,
+             step + "correct count " + std::to_string(r.correct) + " on the device, " + std::to_string(correct) +
+                 " on the CPU and its twins");
+    const auto g = host->gradients();
+    compare_to_rounding<Net>(f, step + "parameter gradients",
+                             fetch(be, dev.gradients(), Net::parameter_count).data(), g.data(),
+                             pointers([](Net& t) { return t.gradients().data(); }));
     float gmax = 0;
     for (float v : g) gmax = std::max(gmax, std::abs(v));
     for (std::size_t i = 0; i < g.size(); ++i) noise_level[i] |= std::abs(g[i]) <= 1e-6f * gmax;
   }
-  Net back(seed + 999);
-  dev.download(back);
-  std::vector<float> got(back.parameters().begin(), back.parameters().end());
-  std::vector<float> want(host.parameters().begin(), host.parameters().end());
+  auto back = std::make_unique<Net>(seed + 999);
+  dev.download(*back);
+  std::vector<float> got(back->parameters().begin(), back->parameters().end());
+  std::vector<float> want(host->parameters().begin(), host->parameters().end());
   if constexpr (std::is_same_v<Optimizer, fernet::Adam>) {
     std::size_t exempt = 0;
     float scale = 0;
@@ -244,20 +302,54 @@ void check_training_steps(Backend& be, const std::string& name, int n, int steps
     for (std::size_t i = 0; i < got.size(); ++i)
       if (noise_level[i] && std::abs(got[i] - want[i]) > tolerance * scale) {
         ++exempt;
-        CHECK(std::abs(got[i] - want[i]) <= 2.f * options.lr * steps * 1.001f);
+        f.expect(std::abs(got[i] - want[i]) <= 2.f * options.lr * steps * 1.001f,
+                 "parameter " + std::to_string(i) + " (noise-level gradient) moved more than 2 lr steps away");
         got[i] = want[i];
       }
-    INFO(exempt << " weights with noise-level gradients differ by more than the tolerance (bounded by 2 lr steps)");
-    CHECK(exempt <= got.size() / 10000 + 1);
+    f.expect(exempt <= got.size() / 10000 + 1,
+             std::to_string(exempt) + " weights with noise-level gradients differ by more than the tolerance");
   }
-  check_close_to_rounding<Net>("parameters after training", got.data(), want.data(), twin.parameters().data());
+  compare_to_rounding<Net>(f, "parameters after training", got.data(), want.data(),
+                           pointers([](Net& t) { return t.parameters().data(); }));
   if constexpr (Net::buffer_count > 0)
-    check_close_to_rounding<Net>("buffers after training", back.buffers().data(), host.buffers().data(),
-                                 twin.buffers().data(), true);
-  CHECK(back.noise_step() == host.noise_step());
+    compare_to_rounding<Net>(f, "buffers after training", back->buffers().data(), host->buffers().data(),
+                             pointers([](Net& t) { return t.buffers().data(); }), true);
+  f.expect(back->noise_step() == host->noise_step(), "the dropout noise step came back different");
   // The optimiser state comes back too (what a checkpoint saves).
   dev_opt.download();
-  CHECK(start_opt.steps() == host_opt.steps());
+  f.expect(start_opt.steps() == host_opt.steps(), "the optimiser's step count came back different");
+  return f;
+}
+
+template <class Net, class Loss, class Optimizer, class Options>
+void check_training_steps(Backend& be, const std::string& name, int n, int steps, Options options,
+                          std::uint64_t seed = 11) {
+  INFO("training steps: " << name << ", batch " << n << ", seed " << seed);
+  report(compare_training_steps<Net, Loss, Optimizer>(be, n, steps, options, seed));
+}
+
+// The same over several seeds, for a network deep and narrow enough at its end that one
+// rounding-decided event the twins happen not to share moves its gradients beyond their bar
+// (ResNet-18 at batch 4: one 3x3 map of 4 samples per channel in stage 4, so one ReLU decided the
+// other way moves a layer's gradient by up to 0.4%; measured on the emulated device built for the
+// x86-64 baseline, seed 11: 4.2e-3 against six twins' 1.1e-5). All but one seed must pass; a
+// wrong layer or wiring fails every seed. The seeds that failed are printed.
+template <class Net, class Loss, class Optimizer, class Options>
+void check_training_steps_over_seeds(Backend& be, const std::string& name, int n, int steps, Options options,
+                                     std::vector<std::uint64_t> seeds) {
+  INFO("training steps: " << name << ", batch " << n);
+  std::size_t passed = 0;
+  std::string failed;
+  for (auto seed : seeds) {
+    const auto f = compare_training_steps<Net, Loss, Optimizer>(be, n, steps, options, seed);
+    if (f.ok())
+      ++passed;
+    else
+      failed += "\nseed " + std::to_string(seed) + ":" + f.text();
+  }
+  if (!failed.empty()) MESSAGE("seeds out of bounds (all but one must pass):" << failed);
+  INFO("out of bounds:" << failed);
+  CHECK(passed + 1 >= seeds.size());
 }
 
 // ---- the layer catalogue: one small network per layer kind and configuration ------------------
