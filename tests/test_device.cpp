@@ -98,14 +98,9 @@ TEST_CASE("device (emulated): the Trainer on a backend follows the CPU run and r
     for (int t = 0; t < parity::rounding_twins; ++t) params.push_back(run(nullptr, epochs, "", "", t).second);
     return params;
   };
-  auto pointers = [](const std::vector<std::vector<float>>& params) {
-    std::vector<const float*> p;
-    for (const auto& v : params) p.push_back(v.data());
-    return p;
-  };
   const auto twins2 = twins(2);
   parity::check_close_to_rounding<networks::NetAdam>("parameters after two epochs", dev_params.data(),
-                                                     cpu_params.data(), pointers(twins2));
+                                                     cpu_params.data(), parity::pointers_to(twins2));
   // Epoch 3 on the CPU from the device run's checkpoint continues the same run.
   const auto [cpu3_hist, cpu3_params] = run(nullptr, 3, "", "");
   const auto [res_hist, res_params] = run(nullptr, 3, "", ck);
@@ -121,7 +116,7 @@ TEST_CASE("device (emulated): the Trainer on a backend follows the CPU run and r
   // without them Adam's bias correction and momentum would move the weights far more).
   const auto twins3 = twins(3);
   parity::check_close_to_rounding<networks::NetAdam>("parameters after epoch 3 resumed on the CPU", res_params.data(),
-                                                     cpu3_params.data(), pointers(twins3));
+                                                     cpu3_params.data(), parity::pointers_to(twins3));
   std::filesystem::remove(ck);
 }
 
