@@ -51,12 +51,12 @@ struct TrainArgs {
   std::string model, data, out, resume, init, eval_split = "PublicTest", device = "cpu";
   std::string augment, schedule, tta;
   int epochs = 0, batch = 0, threads = 0;
-  double lr = 0, label_smoothing = 0, clip_grad_norm = 0, mixup = 0, ema = 0;
+  double lr = 0, label_smoothing = 0, clip_grad_norm = 0, mixup = 0, ema = 0, time_budget = 0;
   std::uint64_t seed = 0;
   bool synthetic = false, force = false, normalize = false, equalize = false;
   CLI::Option *o_model, *o_data, *o_out, *o_init, *o_split, *o_epochs, *o_batch, *o_threads, *o_lr, *o_seed,
       *o_synthetic, *o_force, *o_device, *o_augment, *o_schedule, *o_tta, *o_smoothing, *o_clip, *o_normalize,
-      *o_equalize, *o_mixup, *o_ema;
+      *o_equalize, *o_mixup, *o_ema, *o_time_budget;
 };
 
 // What a run is: its settings, its directory and where it stands.
@@ -79,7 +79,8 @@ RunStart resume_run(const TrainArgs& a, const std::string& cmdline, bool writer 
   r.original_cmdline = cmdline;
   r.started = iso_time_now();
   for (CLI::Option* o : {a.o_model, a.o_data, a.o_out, a.o_init, a.o_split, a.o_batch, a.o_lr, a.o_seed, a.o_synthetic,
-                         a.o_force, a.o_augment, a.o_schedule, a.o_tta, a.o_smoothing, a.o_clip, a.o_normalize, a.o_equalize, a.o_mixup, a.o_ema})
+                         a.o_force, a.o_augment, a.o_schedule, a.o_tta, a.o_smoothing, a.o_clip, a.o_normalize, a.o_equalize, a.o_mixup, a.o_ema,
+                         a.o_time_budget})
     if (o->count())
       throw UsageError(o->get_name() + " cannot be given with --resume: the run's settings are in " +
                        (fs::path(a.resume) / "run.json").string() +
@@ -100,7 +101,8 @@ RunStart resume_run(const TrainArgs& a, const std::string& cmdline, bool writer 
     throw std::runtime_error("cannot resume: '" + r.dir +
                              "' has no last.fernet, so no epoch finished; start the run again: " + r.original_cmdline);
   RunSettings& s = r.settings;
-  if (a.o_epochs->count()) s.epochs = a.epochs;
+  // --epochs now is the run's count: a time budget's fitted count gives way to it.
+  if (a.o_epochs->count()) s.epochs = a.epochs, s.time_budget_minutes = 0;
   if (a.o_threads->count()) s.threads = a.threads;
   if (a.o_device->count()) s.device = a.device;
   validate(s);
@@ -150,7 +152,13 @@ RunStart new_run(const TrainArgs& a, const std::string& cmdline, bool writer = t
   if (!m) throw UsageError("unknown model '" + a.model + "'; choose one of: " + model_names());
   RunSettings& s = r.settings;
   s.model = m->name;
-  s.epochs = a.o_epochs->count() ? a.epochs : m->epochs;
+  RunLength length;
+  try {
+    length = run_length(*m->recipe, a.o_epochs->count() ? std::optional<int>(a.epochs) : std::nullopt,
+                 a.o_time_budget->count() ? std::optional<double>(a.time_budget) : std::nullopt);
+  } catch (const std::invalid_argument& e) { throw UsageError(e.what()); }
+  s.epochs = length.epochs;
+  s.time_budget_minutes = length.time_budget_minutes;
   s.batch = a.o_batch->count() ? a.batch : m->batch;
   s.lr = a.o_lr->count() ? a.lr : m->lr;
   s.seed = a.o_seed->count() ? a.seed : m->seed;
@@ -285,6 +293,7 @@ void write_report(const RunStart& run, const ModelInfo& m, const RunResult& r, s
                    {"eval_split", s.eval_split},
                    {"eval_images", eval_images}}},
                  {"epochs", r.completed_epochs},
+                 {"planned_epochs", r.epochs},
                  {"best_epoch", best_epoch},
                  {"evaluation", metrics_json(cm)},
                  {"accuracy", cm.accuracy()},
@@ -393,8 +402,8 @@ int train_command(const TrainArgs& a, const std::string& cmdline, Processes& pro
     std::fflush(stdout);
     return 128 + (sig ? sig : SIGINT);
   }
-  if (run.resume && r.resumed_from >= s.epochs)
-    std::printf("The run had already finished its %d epochs; rewriting its plots and report.\n", s.epochs);
+  if (run.resume && r.resumed_from >= r.epochs)
+    std::printf("The run had already finished its %d epochs; rewriting its plots and report.\n", r.epochs);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   write_report(run, m, r, train.size(), eval.size(), cmdline, wall, procs);
   return 0;
@@ -455,7 +464,13 @@ Command add_train_command(CLI::App& app, const std::string& cmdline) {
                                 "else the built-in synthetic set");
   a->o_synthetic = train->add_flag("--synthetic", a->synthetic,
                                    "train on the built-in synthetic faces even when real data is present");
-  a->o_epochs = train->add_option("--epochs", a->epochs, "epochs (default: the notebook's for the model)");
+  a->o_epochs = train->add_option("--epochs", a->epochs,
+                                  "epochs (default: the model's recipe); with --time-budget, the most it may fit");
+  a->o_time_budget = train->add_option(
+      "--time-budget", a->time_budget,
+      "train as many epochs as fit in this many minutes at the first epoch's pace (training and evaluation), the "
+      "schedule set to that length; 0: none (default: the model's recipe, e.g. 60 for vgg-fast, unless --epochs "
+      "is given)");
   a->o_batch = train->add_option("--batch", a->batch, "batch size (default: the notebook's)");
   a->o_lr = train->add_option("--lr", a->lr, "learning rate (default: the notebook's)");
   a->o_seed =

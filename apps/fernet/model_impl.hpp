@@ -30,6 +30,7 @@ RunResult train_network(const ModelInfo& m, const TrainJob& job) {
   TrainingRun<Optimizer> run;  // the notebook used no SGD momentum: the options' defaults unless the recipe says
   run.config.model_name = m.name;
   run.config.epochs = s.epochs;
+  run.config.time_budget_seconds = s.time_budget_minutes * 60;
   run.config.seed = s.seed;
   run.config.history_csv = job.out_dir + "/history.csv";
   run.config.last_checkpoint = job.out_dir + "/last.fernet";

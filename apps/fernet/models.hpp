@@ -59,6 +59,7 @@ struct ModelInfo {
   double label_smoothing = 0;
   float momentum = 0, weight_decay = 0;
   bool nesterov = false;
+  const Recipe* recipe = nullptr;  // the whole recipe (its time budget among the rest)
 
   std::function<std::string()> signature;
   // The Keras-style table of the network's layers (fernet::summary).
@@ -107,6 +108,7 @@ inline ModelInfo from_recipe(const Recipe& r) {
   m.momentum = r.momentum;
   m.weight_decay = r.weight_decay;
   m.nesterov = r.nesterov;
+  m.recipe = &r;
   return m;
 }
 

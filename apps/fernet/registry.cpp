@@ -1,5 +1,6 @@
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 
 #include <fernet/train/options_text.hpp>
@@ -65,9 +66,14 @@ void validate(const RunSettings& s) {
   try {
     options_text::parse_augment(s.augment, run_preprocess(s, *m));
   } catch (const std::invalid_argument& e) { throw UsageError(std::string("--augment: ") + e.what()); }
+  std::optional<LrSchedule> schedule;
   try {
-    options_text::parse_schedule(s.schedule, s.lr, s.epochs, 1);
+    schedule = options_text::parse_schedule(s.schedule, s.lr, s.epochs, 1);
   } catch (const std::invalid_argument& e) { throw UsageError(std::string("--schedule: ") + e.what()); }
+  if (s.time_budget_minutes > 0 && schedule && schedule->per_batch())
+    throw UsageError("--time-budget fixes the epoch count after the first epoch, but --schedule '" + s.schedule +
+                     "' steps every batch and needs the run's length from the first step; use an epoch-stepped "
+                     "schedule (cosine, step, plateau) or --time-budget 0 with --epochs");
   try {
     options_text::parse_tta(s.tta);
   } catch (const std::invalid_argument& e) { throw UsageError(std::string("--tta: ") + e.what()); }

@@ -21,6 +21,7 @@ using json = nlohmann::ordered_json;
 json settings_json(const RunSettings& s) {
   return {{"model", s.model},
           {"epochs", s.epochs},
+          {"time_budget_minutes", s.time_budget_minutes},
           {"batch", s.batch},
           {"lr", s.lr},
           {"seed", s.seed},
@@ -85,6 +86,7 @@ RunSettings settings_from_json(const json& j) {
   s.equalize = j.value("equalize", false);
   s.mixup = j.value("mixup", 0.0);
   s.ema = j.value("ema", 0.0);
+  s.time_budget_minutes = j.value("time_budget_minutes", 0.0);
   return s;
 }
 
@@ -118,6 +120,9 @@ void validate_values(const RunSettings& s) {
     v << s.lr;
     throw UsageError("--lr must be a positive number (got " + v.str() + ")");
   }
+  if (!(s.time_budget_minutes >= 0) || !std::isfinite(s.time_budget_minutes))
+    throw UsageError("--time-budget must be a number of minutes >= 0 (0: none; got " +
+                     std::to_string(s.time_budget_minutes) + ")");
   if (s.threads < 0) throw UsageError("--threads must be at least 1 (got " + std::to_string(s.threads) + ")");
 }
 

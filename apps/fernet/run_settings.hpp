@@ -28,6 +28,9 @@ struct RunSettings {
   double label_smoothing = 0, clip_grad_norm = 0;
   double mixup = 0;  // mixup's alpha (0: off)
   double ema = 0;    // weight averaging's decay (0: off)
+  // When > 0, epochs is the most the run may train: the count is fitted to this many minutes
+  // after the first epoch (train/time_budget.hpp) and kept in the checkpoints.
+  double time_budget_minutes = 0;
 };
 
 

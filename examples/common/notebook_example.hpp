@@ -22,7 +22,8 @@ namespace fernet::examples {
 struct Options {
   std::string data_path;
   int epochs = 0, batch = 0, threads = 0;
-  double lr = 0;
+  double lr = 0, time_budget = 0;
+  CLI::Option *o_epochs = nullptr, *o_time_budget = nullptr;  // given or not: see run_length
   std::uint64_t seed = 0;
   std::string save, load, history, eval_split = "PublicTest", device = "cpu";
   bool synthetic = false, normalize = false;
@@ -37,7 +38,15 @@ inline void add_common_flags(CLI::App& app, Options& o, const Recipe& d) {
   app.add_option("--data", o.data_path,
                  "FER2013 CSV (plain or .gz); default ../shared/data/fer2013-dev.csv.gz when present, else the "
                  "built-in synthetic set");
-  app.add_option("--epochs", o.epochs, "epochs to train")->capture_default_str()->check(CLI::Range(1, 100000));
+  o.o_epochs = app.add_option("--epochs", o.epochs, "epochs to train (the recipe's when no time budget; with one, the most it may fit: 300 unless given)")
+                   ->capture_default_str()
+                   ->check(CLI::Range(1, 100000));
+  o.time_budget = d.time_budget_minutes;
+  o.o_time_budget = app.add_option("--time-budget", o.time_budget,
+                                   "minutes: train as many epochs as fit at the first epoch's pace; 0: none "
+                                   "(default: the recipe's, unless --epochs is given)")
+                        ->capture_default_str()
+                        ->check(CLI::Range(0.0, 1e6));
   app.add_option("--batch", o.batch, "batch size")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--lr", o.lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--seed", o.seed, "seed for initialisation, shuffling and dropout")->capture_default_str();
@@ -76,7 +85,11 @@ int train_notebook_network(const Options& o, const Recipe& d, typename Optimizer
   const data::TrainingSplits ds = load_datasets(o, description);
 
   TrainingRun<Optimizer> run = run_from_recipe<Optimizer>(d, options);
-  run.config.epochs = o.epochs;
+  const RunLength length =
+      run_length(d, o.o_epochs && o.o_epochs->count() ? std::optional<int>(o.epochs) : std::nullopt,
+                 o.o_time_budget && o.o_time_budget->count() ? std::optional<double>(o.time_budget) : std::nullopt);
+  run.config.epochs = length.epochs;
+  run.config.time_budget_seconds = length.time_budget_minutes * 60;
   run.config.seed = o.seed;
   run.config.history_csv = o.history;
   run.config.last_checkpoint = o.save;

@@ -342,6 +342,21 @@ recipe)
   expect 1 "tta 'five:44': unknown views 'five'" -- eval --load vgg/model.fernet --data data.csv --tta five:44
   expect 0 "wrote 200 predictions to preds.csv" -- predict --load vgg/model.fernet --csv data.csv --out preds.csv
   expect 2 "--augment cannot be given with --resume" -- train --resume vgg --augment none
+  # The recipe's time budget: a budget shorter than any epoch gives cosine:1's shortest run, 2.
+  out=$("$fernet" train --model vgg-fast --data data.csv --time-budget 0.0001 --batch 16 --threads 2 --out budget 2>&1)
+  rc=$?
+  echo "$out"
+  [ $rc = 0 ] || fail "train --model vgg-fast --time-budget exited $rc"
+  grep -q "epochs as many as fit in 0.0001 min (at most 300, fixed after epoch 1)" <<<"$out" || fail "banner: budget"
+  grep -q "so the run trains 2 epochs" <<<"$out" || fail "the fitted epoch count was not announced"
+  grep -q '"time_budget_minutes": 0.0001' budget/run.json || fail "run.json: time_budget_minutes"
+  grep -q '"planned_epochs": 2' budget/report.json || fail "report.json: planned_epochs"
+  grep -q '"time_budget_minutes": 0.0' vgg/run.json || fail "--epochs alone did not turn the recipe's budget off"
+  expect 2 "--time-budget cannot be given with --resume" -- train --resume budget --time-budget 5
+  expect 0 "had already finished its 2 epochs" -- train --resume budget
+  expect 2 "--time-budget must be a number of minutes >= 0" \
+    -- train --model vgg-fast --data data.csv --time-budget -1 --out bad
+  expect 2 "--schedule 'onecycle' steps every batch" -- train --model vgg-fast --data data.csv --schedule onecycle --out bad
   expect 2 "--augment: augmentation 'crop=44,spin': unknown step 'spin'" \
     -- train --model cnn-adam --data data.csv --augment crop=44,spin --out bad
   expect 2 "--schedule: schedule 'cosine:5': the warm-up \(5 epochs\) must be shorter than the run \(2\)" \

@@ -484,6 +484,29 @@ class LrSchedule {
     if (auto* p = std::get_if<ReduceLROnPlateau>(&s_)) p->step(metric);
   }
 
+  // Sets the run's length to `epochs` epochs of `batches` steps, for the schedules that depend
+  // on it (cosine's t_max after its warm-up, onecycle's total); the others do not change. A run
+  // fitted to a time budget calls it after its first epoch (train/time_budget.hpp).
+  void set_run_length(long epochs, long batches) {
+    if (epochs < min_run_epochs())
+      detail::schedule_error("LrSchedule", "a run of " + std::to_string(epochs) + " epochs is too short for '" +
+                                               to_string() + "' (at least " + std::to_string(min_run_epochs()) + ")");
+    if (auto* c = std::get_if<WarmupCosineLR>(&s_))
+      c->t_max = (c->unit == StepUnit::epoch ? epochs : epochs * batches) - c->warmup;
+    else if (auto* o = std::get_if<OneCycleLR>(&s_))
+      o->total_steps = epochs * batches;
+    std::visit(
+        [](const auto& v) {
+          if constexpr (requires { v.validate(); }) v.validate();
+        },
+        s_);
+  }
+  // The shortest run set_run_length accepts: past an epoch-stepped warm-up.
+  long min_run_epochs() const {
+    const auto* c = std::get_if<WarmupCosineLR>(&s_);
+    return c && c->unit == StepUnit::epoch ? c->warmup + 1 : 1;
+  }
+
   std::string to_string() const {
     return std::visit(
         [](const auto& s) {

@@ -31,6 +31,7 @@
 #include "distributed.hpp"
 #include "options_text.hpp"
 #include "recipes.hpp"
+#include "time_budget.hpp"
 #include "trainer.hpp"
 
 namespace fernet {
@@ -86,7 +87,9 @@ template <class Optimizer>
 TrainingRun<Optimizer> run_from_recipe(const Recipe& r, typename Optimizer::Options options = {}) {
   TrainingRun<Optimizer> run;
   run.config.model_name = r.name;
-  run.config.epochs = r.epochs;
+  const RunLength length = run_length(r, std::nullopt, std::nullopt);
+  run.config.epochs = length.epochs;
+  run.config.time_budget_seconds = length.time_budget_minutes * 60;
   run.config.seed = r.seed;
   run.network = r.network;
   run.notebook = r.notebook;
@@ -110,6 +113,7 @@ struct RunResult {
   bool completed = false;  // false: stopped by config.stop
   int completed_epochs = 0;
   int resumed_from = 0;  // epochs already done when the run started
+  int epochs = 0;        // the run's epoch count (a budgeted run's as fitted after its first epoch)
   std::vector<EpochRecord> history;
   double best_accuracy = -1;
   std::optional<Evaluation> last;  // the last epoch's evaluation
@@ -141,9 +145,14 @@ void print_banner(const TrainingRun<Optimizer>& run, const RunData& d) {
   std::printf("data: %zu training and %zu %s images from %s\n", d.train.size(), d.eval.size(), d.eval_name.c_str(),
               d.description.c_str());
   if (!run.notebook.empty()) std::printf("notebook: %s\n", run.notebook.c_str());
-  std::printf("network: %s%s, %zu parameters, %s, %s; epochs %d, batch %d, lr %g, seed %llu\n",
+  char epochs[96];
+  if (c.time_budget_seconds > 0)
+    std::snprintf(epochs, sizeof epochs, "as many as fit in %.3g min (at most %d, fixed after epoch 1)",
+                  c.time_budget_seconds / 60, c.epochs);
+  else std::snprintf(epochs, sizeof epochs, "%d", c.epochs);
+  std::printf("network: %s%s, %zu parameters, %s, %s; epochs %s, batch %d, lr %g, seed %llu\n",
               run.network.empty() ? "" : (run.network + " ").c_str(), Net::shape_string().c_str(), Net::parameter_count,
-              loss_name<Loss>().c_str(), optimizer_name<Optimizer>(run.optimizer).c_str(), c.epochs, run.batch,
+              loss_name<Loss>().c_str(), optimizer_name<Optimizer>(run.optimizer).c_str(), epochs, run.batch,
               static_cast<double>(run.optimizer.lr), static_cast<unsigned long long>(c.seed));
   if (!run.augment.empty() || !run.schedule.empty() || !run.tta.empty() || c.step.label_smoothing != 0.f ||
       c.step.max_grad_norm != 0.f || c.mixup_alpha > 0.f || c.ema)
@@ -173,14 +182,14 @@ void check_processes_agree(Distributed& dist, const TrainingRun<Optimizer>& run,
                          std::to_string(run.config.seed) + "|" + std::to_string(run.batch) + "|" + run.augment + "|" +
                          run.schedule + "|" + run.tta + "|" + run.init + "|" + std::to_string(run.resume);
   const TrainConfig& c = run.config;
-  for (const double v : {double(run.optimizer.lr), double(c.step.label_smoothing), double(c.step.max_grad_norm),
+  for (const double v : {double(run.optimizer.lr), c.time_budget_seconds, double(c.step.label_smoothing), double(c.step.max_grad_norm),
                          double(c.mixup_alpha), c.ema ? double(c.ema->decay) : 0.0, double(run.preprocess.scale),
                          double(run.preprocess.offset), double(run.preprocess.channels + 2 * run.preprocess.equalize)}) {
     char text[40];
     std::snprintf(text, sizeof text, "|%a", v);
     settings += text;
   }
-  dist.check_same("the settings (model, epochs, seed, batch, lr, augmentation, schedule, views, init, resume, "
+  dist.check_same("the settings (model, epochs, seed, batch, lr, time budget, augmentation, schedule, views, init, resume, "
                   "smoothing, clipping, mixup, EMA, preprocessing)",
                   fnv1a(settings.data(), settings.size()));
 }
@@ -227,11 +236,12 @@ RunResult train_from_recipe(const TrainingRun<Optimizer>& run, const RunData& d)
   });
   if (run.resume) {
     r.resumed_from = trainer.completed_epochs();
-    if (!dist || dist->writer()) std::printf("resuming after epoch %d of %d\n", r.resumed_from, c.epochs);
+    if (!dist || dist->writer()) std::printf("resuming after epoch %d of %d\n", r.resumed_from, trainer.epochs());
     std::fflush(stdout);
   }
   r.completed = trainer.fit(train, eval ? &*eval : nullptr);
   r.completed_epochs = trainer.completed_epochs();
+  r.epochs = trainer.epochs();
   r.history = trainer.history();
   r.best_accuracy = trainer.best_accuracy();
   r.last = trainer.last_evaluation();

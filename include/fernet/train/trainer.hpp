@@ -32,6 +32,7 @@
 #include "../parallel.hpp"
 #include "distributed.hpp"
 #include "metrics.hpp"
+#include "time_budget.hpp"
 #include "tta.hpp"
 
 namespace fernet {
@@ -76,7 +77,11 @@ struct Evaluation {
 
 struct TrainConfig {
   std::string model_name;  // recorded in checkpoints
-  int epochs = 15;
+  int epochs = 15;         // with a time budget, the most it may fit
+  // When > 0: after the first epoch, `epochs` becomes the most that fit in this many seconds at
+  // that epoch's pace (training and evaluation; train/time_budget.hpp), and the schedule's
+  // length follows. The count is kept in the checkpoints, so a resumed run trains to it.
+  double time_budget_seconds = 0;
   std::uint64_t seed = 0;                            // model initialisation, shuffling, dropout
   bool progress = ::isatty(1);                       // live progress line (terminals only)
   std::string history_csv;                           // rewritten after every epoch when not empty
@@ -217,6 +222,15 @@ class Trainer {
  public:
   Trainer(Net& net, Optimizer& opt, TrainConfig cfg) : net_(net), opt_(opt), cfg_(std::move(cfg)) {
     if (cfg_.epochs <= 0) throw std::invalid_argument("epochs must be at least 1, got " + std::to_string(cfg_.epochs));
+    if (cfg_.time_budget_seconds < 0 || !std::isfinite(cfg_.time_budget_seconds))
+      throw std::invalid_argument("the time budget must be >= 0 seconds (0: none), got " +
+                                  std::to_string(cfg_.time_budget_seconds));
+    // The first epoch runs before the length is known, so its learning rates must not depend on it.
+    if (budgeted() && cfg_.schedule && cfg_.schedule->per_batch())
+      throw std::invalid_argument("a time budget fixes the epoch count after the first epoch, but the schedule '" +
+                                  cfg_.schedule->to_string() +
+                                  "' steps every batch and needs the run's length from the first step; use an "
+                                  "epoch-stepped schedule (cosine, step, plateau) or a fixed epoch count");
   }
 
   // Continue from a checkpoint written by this trainer: weights, buffers, optimiser state,
@@ -247,6 +261,15 @@ class Trainer {
       c.copy_section("training.buffers", net_.buffers(), path);
     }
     completed_ = static_cast<int>(detail::checkpoint_integer(c, "epoch", 0, 0, 1000000, path));
+    // A budgeted run trains to the count its first epoch fixed; a run without a budget (or one
+    // told its epochs again) trains to cfg.epochs.
+    const bool fitted = !c.get("budget_epochs").empty();
+    if (budgeted() && !fitted && completed_ > 0)
+      throw CheckpointError(path + ": this run has a time budget but the checkpoint was trained without one");
+    if (budgeted() && fitted) {
+      cfg_.epochs = static_cast<int>(detail::checkpoint_integer(c, "budget_epochs", 0, 1, 1000000, path));
+      length_fixed_ = true;
+    }
     best_accuracy_ = detail::checkpoint_real(c, "best_accuracy", -1, -1, 1, path);
     history_ = parse_history_csv(c.get("history"));
   }
@@ -283,6 +306,8 @@ class Trainer {
   const std::vector<EpochRecord>& history() const { return history_; }
   const std::optional<Evaluation>& last_evaluation() const { return last_eval_; }
   int completed_epochs() const { return completed_; }
+  // The run's epoch count: cfg.epochs, or a budgeted run's fitted count once its first epoch is done.
+  int epochs() const { return cfg_.epochs; }
   double best_accuracy() const { return best_accuracy_; }
 
   static std::string history_header() {
@@ -393,6 +418,7 @@ class Trainer {
       completed_ = epoch;
       if (progress) std::printf("\r\033[K");
       if (writer()) print_epoch(rec);
+      if (budgeted() && !length_fixed_) fix_run_length(rec.elapsed_seconds, nb);
       write_outputs(rec);
       if (cfg_.on_epoch) cfg_.on_epoch(rec);
     }
@@ -446,6 +472,29 @@ class Trainer {
     std::copy(buffers.begin(), buffers.end(), net_.buffers().begin());
   }
 
+  bool budgeted() const { return cfg_.time_budget_seconds > 0; }
+
+  // After the first epoch of a budgeted run: the epochs that fit (rank 0's clock decides for a
+  // data-parallel run) and the schedule set to that length.
+  void fix_run_length(double first_epoch_seconds, int batches) {
+    double seconds[1] = {first_epoch_seconds};
+    if (cfg_.distributed) cfg_.distributed->broadcast(seconds);
+    const long shortest = cfg_.schedule ? cfg_.schedule->min_run_epochs() : 1;
+    const int cap = cfg_.epochs;
+    cfg_.epochs = epochs_for_budget(cfg_.time_budget_seconds, seconds[0],
+                                    static_cast<int>(std::min<long>(shortest, cap)), cap);
+    if (cfg_.schedule) cfg_.schedule->set_run_length(cfg_.epochs, batches);
+    length_fixed_ = true;
+    if (writer()) {
+      std::printf("time budget %.3g min: epoch 1 took %.1f s, so the run trains %d epochs (%s%.3g min planned)\n",
+                  cfg_.time_budget_seconds / 60, seconds[0], cfg_.epochs,
+                  cfg_.epochs == cap ? "the most allowed; " : "", cfg_.epochs * seconds[0] / 60);
+      std::fflush(stdout);
+    }
+  }
+  // "15", or "?" while a budget has not fixed the count yet.
+  std::string epochs_label() const { return budgeted() && !length_fixed_ ? "?" : std::to_string(cfg_.epochs); }
+
   // What ReduceLROnPlateau watches: the evaluation's loss or accuracy (its mode says which), the
   // training figures when there is no evaluation.
   double plateau_metric(const EpochRecord& r) const {
@@ -462,12 +511,12 @@ class Trainer {
   void print_epoch(const EpochRecord& r) const {
     // The notebook's line, then what it did not report: time and throughput.
     if (std::isnan(r.test_accuracy))
-      std::printf("Epoch: %d/%d.. Training Loss: %.3f.. Training Accuracy: %.3f.. Time: %.1fs (%.0f img/s)\n", r.epoch,
-                  cfg_.epochs, r.train_loss, r.train_accuracy, r.seconds, r.images_per_second);
+      std::printf("Epoch: %d/%s.. Training Loss: %.3f.. Training Accuracy: %.3f.. Time: %.1fs (%.0f img/s)\n", r.epoch,
+                  epochs_label().c_str(), r.train_loss, r.train_accuracy, r.seconds, r.images_per_second);
     else
       std::printf(
-          "Epoch: %d/%d.. Training Loss: %.3f.. Test Loss: %.3f.. Test Accuracy: %.3f.. Time: %.1fs (%.0f img/s)\n",
-          r.epoch, cfg_.epochs, r.train_loss, r.test_loss, r.test_accuracy, r.seconds, r.images_per_second);
+          "Epoch: %d/%s.. Training Loss: %.3f.. Test Loss: %.3f.. Test Accuracy: %.3f.. Time: %.1fs (%.0f img/s)\n",
+          r.epoch, epochs_label().c_str(), r.train_loss, r.test_loss, r.test_accuracy, r.seconds, r.images_per_second);
     std::fflush(stdout);
   }
 
@@ -476,8 +525,8 @@ class Trainer {
     if (b % 5 != 0 && b != nb) return;
     const double s = seconds_since(t0);
     const double left = s / b * (nb - b);
-    std::printf("\r\033[KEpoch %d/%d  batch %d/%d  loss %.3f  acc %.3f  %.0f img/s  %d:%02d left", epoch, cfg_.epochs,
-                b, nb, loss, acc, seen / s, static_cast<int>(left) / 60, static_cast<int>(left) % 60);
+    std::printf("\r\033[KEpoch %d/%s  batch %d/%d  loss %.3f  acc %.3f  %.0f img/s  %d:%02d left", epoch,
+                epochs_label().c_str(), b, nb, loss, acc, seen / s, static_cast<int>(left) / 60, static_cast<int>(left) % 60);
     std::fflush(stdout);
   }
 
@@ -498,6 +547,7 @@ class Trainer {
     c.meta["best_accuracy"] = best;
     c.meta["history"] = history_csv();
     if (cfg_.schedule) cfg_.schedule->save(c);
+    if (budgeted() && length_fixed_) c.meta["budget_epochs"] = std::to_string(cfg_.epochs);
     for (const auto& [k, v] : cfg_.extra_meta) c.meta.emplace(k, v);
     return c;
   }
@@ -527,6 +577,7 @@ class Trainer {
   std::vector<float> mixed_, targets_;  // mixup's batch and soft targets
   int completed_ = 0;
   double best_accuracy_ = -1;
+  bool length_fixed_ = false;  // a budgeted run's epoch count is known (after its first epoch)
 };
 
 }  // namespace fernet
