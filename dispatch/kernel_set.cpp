@@ -1,6 +1,7 @@
 // One KernelSet (include/fernet/kernels/kernel_set.hpp), compiled once per instruction-set level
 // by dispatch/CMakeLists.txt: the flags of each copy decide FERNET_ISA, hence the namespace its
 // kernels and its kernel_set live in.
+#include <fernet/kernels/batchnorm.hpp>
 #include <fernet/kernels/direct_conv.hpp>
 #include <fernet/kernels/element_rules.hpp>
 #include <fernet/kernels/elementwise.hpp>
@@ -33,6 +34,10 @@ const KernelSet kernel_set{
     .max_pool_2x2_forward = &max_pool_2x2_forward_simd,
     .max_pool_2x2_backward = &max_pool_2x2_backward_simd,
     .max_pool_window_forward = &max_pool_window_forward_simd,
+    .batchnorm_statistics = &batchnorm_statistics_simd,
+    .batchnorm_scale_shift = &batchnorm_scale_shift_simd,
+    .batchnorm_backward_sums = &batchnorm_backward_sums_simd,
+    .batchnorm_backward_input = &batchnorm_backward_input_simd,
 };
 
 }  // namespace FERNET_ISA

@@ -273,3 +273,65 @@ TEST_CASE("kernels: the single-channel convolution's direct forward equals im2co
   check_direct_conv<5, 5, Shape<1, 24, 24>>();
   check_direct_conv<3, 1, Shape<1, 17, 19>>();
 }
+
+#include <fernet/kernels/batchnorm.hpp>
+
+TEST_CASE("kernels: batch norm's channel passes agree with double-precision loops, vectorised and scalar") {
+  Rng rng(17);
+  const int n = 3;
+  for (int plane : {4, 9, 25, 121, 484, 1936}) {
+    // Each sample's plane sits `stride` floats after the previous one, as channel c's do.
+    const std::ptrdiff_t stride = 2 * plane + 3;
+    std::vector<float> x(n * stride), dy(n * stride);
+    for (auto& v : x) v = 3.f + 2.f * (rng.uniform() - 0.5f);  // |mean| > std, as batch norm meets it
+    for (auto& v : dy) v = rng.uniform() - 0.5f;
+    double mean_ref = 0, var_ref = 0, sum_dy_ref = 0, sum_dyc_ref = 0;
+    const double count = static_cast<double>(n) * plane;
+    for (int i = 0; i < n; ++i)
+      for (int k = 0; k < plane; ++k) mean_ref += x[i * stride + k];
+    mean_ref /= count;
+    for (int i = 0; i < n; ++i)
+      for (int k = 0; k < plane; ++k) {
+        const double d = x[i * stride + k] - mean_ref;
+        var_ref += d * d;
+        sum_dy_ref += dy[i * stride + k];
+        sum_dyc_ref += dy[i * stride + k] * d;
+      }
+    var_ref /= count;
+    for (bool simd : {true, false}) {
+      CAPTURE(plane);
+      CAPTURE(simd);
+      use_simd(simd);
+      double mean = 0, var = 0, sum_dy = 0, sum_dyc = 0;
+      kernels::batchnorm_statistics(x.data(), stride, n, plane, &mean, &var);
+      CHECK(mean == doctest::Approx(mean_ref).epsilon(1e-6));
+      CHECK(var == doctest::Approx(var_ref).epsilon(1e-5));
+      // y = 2x - 1 (between the planes: untouched).
+      std::vector<float> y(n * stride, -9.f), dx(n * stride, -9.f);
+      kernels::batchnorm_scale_shift(x.data(), y.data(), stride, n, plane, 2.f, -1.f);
+      kernels::batchnorm_backward_sums(x.data(), dy.data(), stride, n, plane, static_cast<float>(mean), &sum_dy,
+                                       &sum_dyc);
+      CHECK(sum_dy == doctest::Approx(sum_dy_ref).epsilon(1e-5));
+      CHECK(sum_dyc == doctest::Approx(sum_dyc_ref).epsilon(1e-4));
+      const float invstd = static_cast<float>(1 / std::sqrt(var_ref + 1e-5));
+      const float k1 = 0.25f, k2 = -0.5f, gi = 1.5f * invstd;
+      kernels::batchnorm_backward_input(x.data(), dy.data(), dx.data(), stride, n, plane, static_cast<float>(mean),
+                                        invstd, gi, k1, k2);
+      use_simd(true);
+      int wrong = 0;
+      for (int i = 0; i < n; ++i)
+        for (std::ptrdiff_t k = 0; k < stride; ++k) {
+          const std::ptrdiff_t at = i * stride + k;
+          if (k >= plane) {
+            wrong += y[at] != -9.f || dx[at] != -9.f;
+            continue;
+          }
+          const double xhat = (x[at] - mean_ref) * invstd;
+          const double want_dx = gi * (dy[at] - k1 - xhat * k2);
+          wrong += std::abs(y[at] - (2.0 * x[at] - 1.0)) > 1e-6 * (1 + std::abs(2.0 * x[at]));
+          wrong += std::abs(dx[at] - want_dx) > 1e-5 * (1 + std::abs(want_dx));
+        }
+      CHECK(wrong == 0);
+    }
+  }
+}

@@ -60,6 +60,14 @@ struct KernelSet {
   void (*max_pool_2x2_backward)(const float* dy, const int* argmax, float* dx, long planes, const WindowGeometry& g);
   // Forward of windows inside the plane (pooling.hpp lists which); false for others.
   bool (*max_pool_window_forward)(const float* x, float* y, int* argmax, long planes, const WindowGeometry& g);
+  // batchnorm.hpp: one channel's n planes, stride floats apart.
+  void (*batchnorm_statistics)(const float* x, std::ptrdiff_t stride, int n, int plane, double* mean, double* var);
+  void (*batchnorm_scale_shift)(const float* x, float* y, std::ptrdiff_t stride, int n, int plane, float scale,
+                                float shift);
+  void (*batchnorm_backward_sums)(const float* x, const float* dy, std::ptrdiff_t stride, int n, int plane, float mean,
+                                  double* sum_dy, double* sum_dy_centered);
+  void (*batchnorm_backward_input)(const float* x, const float* dy, float* dx, std::ptrdiff_t stride, int n, int plane,
+                                   float mean, float invstd, float gi, float k1, float k2);
 };
 
 // Kernel NAME as a program calls it: in a FERNET_DISPATCH build the one of the set chosen at run

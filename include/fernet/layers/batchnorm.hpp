@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "../kernels/batchnorm.hpp"
 #include "../layer.hpp"
-#include "../simd.hpp"
 
 namespace fernet {
 
@@ -72,14 +72,13 @@ struct BatchNormLayer : BatchNormBase<InShape, C, MomentumPermille, EpsExp10, Ex
 };
 
 // The CPU's own form, kept apart because it is hand-tuned: one fused pass per plane for both
-// backward sums, vectorised planes (ResNet-18's batch norms 1.6-5x faster; benchmarks/NOTES.md).
+// backward sums, vectorised planes (ResNet-18's batch norms 1.6-5x faster; benchmarks/NOTES.md),
+// the passes dispatched kernels (kernels/batchnorm.hpp), channels across threads.
 template <class InShape, int C, int MomentumPermille, int EpsExp10>
 struct BatchNormLayer<InShape, C, MomentumPermille, EpsExp10, CpuExec>
     : BatchNormBase<InShape, C, MomentumPermille, EpsExp10, CpuExec> {
   using Base = BatchNormBase<InShape, C, MomentumPermille, EpsExp10, CpuExec>;
   using Base::Base, Base::plane, Base::momentum, Base::eps;
-  // Planes smaller than a vector (ResNet's last stages: 3x3, 2x2) keep plain loops.
-  static constexpr bool vector_planes = plane >= static_cast<int>(simd_width);
 
   void forward(const float* x, float* y, int n, const Context& ctx) {
     mean_.resize(C);
@@ -88,22 +87,10 @@ struct BatchNormLayer<InShape, C, MomentumPermille, EpsExp10, CpuExec>
     const double count = static_cast<double>(n) * plane;
 #pragma omp parallel for schedule(static) if (static_cast <long>(n) * InShape::size > (1 << 15))
     for (int c = 0; c < C; ++c) {
-      const float* xc0 = x + static_cast<std::ptrdiff_t>(c) * plane;
+      const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(c) * plane;
       double mean, var;
       if (ctx.training) {
-        // Two passes (mean, then squared deviations) stay accurate when |mean| >> std; each
-        // plane is summed in float (vector lanes), the planes in double.
-        double s = 0.0;
-        for (int i = 0; i < n; ++i) s += plane_sum(xc0 + i * cstride, [](auto v) { return v; });
-        mean = s / count;
-        const float m = static_cast<float>(mean);
-        double ss = 0.0;
-        for (int i = 0; i < n; ++i)
-          ss += plane_sum(xc0 + i * cstride, [m](auto v) {
-            const auto d = v - decltype(v)(m);
-            return d * d;
-          });
-        var = ss / count;
+        kernels::batchnorm_statistics(x + off, cstride, n, plane, &mean, &var);
         const double unbiased = count > 1 ? var * count / (count - 1) : var;
         this->b_[c] = static_cast<float>((1 - momentum) * this->b_[c] + momentum * mean);
         this->b_[C + c] = static_cast<float>((1 - momentum) * this->b_[C + c] + momentum * unbiased);
@@ -116,11 +103,7 @@ struct BatchNormLayer<InShape, C, MomentumPermille, EpsExp10, CpuExec>
       invstd_[c] = static_cast<float>(invstd);
       const float scale = static_cast<float>(this->p_[c] * invstd);
       const float shift = static_cast<float>(this->p_[C + c] - mean * this->p_[c] * invstd);
-      for (int i = 0; i < n; ++i)
-        plane_map(
-            xc0 + i * cstride, y + i * cstride + static_cast<std::ptrdiff_t>(c) * plane,
-            [scale, shift](auto v) { return xsimd::fma(v, decltype(v)(scale), decltype(v)(shift)); },
-            [scale, shift](float v) { return v * scale + shift; });
+      kernels::batchnorm_scale_shift(x + off, y + off, cstride, n, plane, scale, shift);
     }
   }
 
@@ -131,93 +114,22 @@ struct BatchNormLayer<InShape, C, MomentumPermille, EpsExp10, CpuExec>
     for (int c = 0; c < C; ++c) {
       const float mean = mean_[c], invstd = invstd_[c];
       const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(c) * plane;
-      // One pass for both sums: sum(dy) and sum(dy * (x - mean)).
-      double sum_dy = 0.0, sum_dy_xhat = 0.0;
-      for (int i = 0; i < n; ++i) {
-        const float* xc = x + i * cstride + off;
-        const float* gc = dy + i * cstride + off;
-        float a = 0.f, b = 0.f;
-        int k = 0;
-        if (vector_planes && simd_enabled()) {
-          constexpr int w = static_cast<int>(simd_width);
-          simd_batch va(0.f), vb(0.f);
-          const simd_batch vm(mean);
-          for (; k + w <= plane; k += w) {
-            const simd_batch g = simd_batch::load_unaligned(gc + k);
-            va += g;
-            vb = xsimd::fma(g, simd_batch::load_unaligned(xc + k) - vm, vb);
-          }
-          a = xsimd::hadd(va);
-          b = xsimd::hadd(vb);
-        }
-        for (; k < plane; ++k) {
-          a += gc[k];
-          b += gc[k] * (xc[k] - mean);
-        }
-        sum_dy += a;
-        sum_dy_xhat += b;
-      }
+      double sum_dy, sum_dy_xhat;
+      kernels::batchnorm_backward_sums(x + off, dy + off, cstride, n, plane, mean, &sum_dy, &sum_dy_xhat);
       sum_dy_xhat *= invstd;
       this->g_[c] += static_cast<float>(sum_dy_xhat);
       this->g_[C + c] += static_cast<float>(sum_dy);
       if (!dx) continue;
-      const float gamma = this->p_[c];
-      // training: dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
-      //             = a * dy + b * x + d   with the constants below; evaluation: gamma * invstd * dy.
+      // training: dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)); evaluation:
+      // gamma * invstd * dy.
       const float k1 = ctx.training ? static_cast<float>(sum_dy / count) : 0.f;
       const float k2 = ctx.training ? static_cast<float>(sum_dy_xhat / count) : 0.f;
-      const float gi = gamma * invstd;
-      for (int i = 0; i < n; ++i) {
-        const float* xc = x + i * cstride + off;
-        const float* gc = dy + i * cstride + off;
-        float* dc = dx + i * cstride + off;
-        int k = 0;
-        if (vector_planes && simd_enabled()) {
-          constexpr int w = static_cast<int>(simd_width);
-          const simd_batch vgi(gi), vk1(k1), vk2(k2), vm(mean), vis(invstd);
-          for (; k + w <= plane; k += w) {
-            const simd_batch xhat = (simd_batch::load_unaligned(xc + k) - vm) * vis;
-            (vgi * xsimd::fnma(xhat, vk2, simd_batch::load_unaligned(gc + k) - vk1)).store_unaligned(dc + k);
-          }
-        }
-        for (; k < plane; ++k) {
-          const float xhat = (xc[k] - mean) * invstd;
-          dc[k] = gi * (gc[k] - k1 - xhat * k2);
-        }
-      }
+      kernels::batchnorm_backward_input(x + off, dy + off, dx + off, cstride, n, plane, mean, invstd,
+                                        this->p_[c] * invstd, k1, k2);
     }
   }
 
  private:
-  // Sum of f(x[k]) over one plane: vector lanes then the tail, in float.
-  template <class F>
-  static float plane_sum(const float* xc, F f) {
-    int k = 0;
-    float total = 0.f;
-    if constexpr (vector_planes) {
-      if (simd_enabled()) {
-        constexpr int w = static_cast<int>(simd_width);
-        simd_batch acc(0.f);
-        for (; k + w <= plane; k += w) acc += f(simd_batch::load_unaligned(xc + k));
-        total = xsimd::hadd(acc);
-      }
-    }
-    for (; k < plane; ++k) total += f(xc[k]);
-    return total;
-  }
-  // y[k] = f(x[k]) over one plane.
-  template <class V, class S>
-  static void plane_map(const float* xc, float* yc, V vf, S sf) {
-    int k = 0;
-    if constexpr (vector_planes) {
-      if (simd_enabled()) {
-        constexpr int w = static_cast<int>(simd_width);
-        for (; k + w <= plane; k += w) vf(simd_batch::load_unaligned(xc + k)).store_unaligned(yc + k);
-      }
-    }
-    for (; k < plane; ++k) yc[k] = sf(xc[k]);
-  }
-
   std::vector<float> mean_, invstd_;
 };
 
