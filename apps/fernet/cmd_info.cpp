@@ -66,10 +66,21 @@ int cmd_info(const InfoArgs& a) {
   std::printf("\nmodels (notebook defaults):\n");
   std::printf("  %-11s %-10s %11s  %-16s %-5s %8s %6s %6s %5s  %s\n", "name", "network", "parameters", "loss", "optim",
               "lr", "epochs", "batch", "seed", "input");
-  for (const auto& m : models())
-    std::printf("  %-11s %-10s %11zu  %-16s %-5s %8g %6d %6d %5llu  %s\n", m.name.c_str(), m.network.c_str(),
-                m.parameters, m.loss.c_str(), m.optimizer.c_str(), m.lr, m.epochs, m.batch,
+  bool budgeted = false;
+  for (const auto& m : models()) {
+    // A recipe with a time budget trains the epochs that fit in it (train/time_budget.hpp).
+    const double budget = m.recipe ? m.recipe->time_budget_minutes : 0;
+    budgeted = budgeted || budget > 0;
+    char epochs[16];
+    if (budget > 0) std::snprintf(epochs, sizeof epochs, "%gmin", budget);
+    else std::snprintf(epochs, sizeof epochs, "%d", m.epochs);
+    std::printf("  %-11s %-10s %11zu  %-16s %-5s %8g %6s %6d %5llu  %s\n", m.name.c_str(), m.network.c_str(),
+                m.parameters, m.loss.c_str(), m.optimizer.c_str(), m.lr, epochs, m.batch,
                 static_cast<unsigned long long>(m.seed), m.preprocess_name.c_str());
+  }
+  if (budgeted)
+    std::printf("  (NNmin: as many epochs as fit in NN minutes at the first epoch's pace; --time-budget 0 or "
+                "--epochs N for a fixed count)\n");
   return 0;
 }
 
