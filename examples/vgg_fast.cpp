@@ -1,6 +1,7 @@
 // Accuracy recipe vgg-fast (include/fernet/train/recipes.hpp): a batch-normalised VGG on 44x44
 // crops, SGD with Nesterov momentum, warm-up + cosine, label smoothing, crop/flip/affine/erasing
-// augmentation and ten-crop evaluation, sized to train in at most 60 minutes on 2 cores.
+// augmentation and ten-crop evaluation, trained to a 60-minute budget (the epochs that fit at
+// the first epoch's pace; --time-budget 0 for the fixed 16, --epochs N for N).
 // `--recipe vgg-best` trains the wider VggBest with its longer recipe instead (150 minutes).
 #include <fernet/networks.hpp>
 

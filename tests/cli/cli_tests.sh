@@ -37,6 +37,12 @@ expect() {
   fi
 }
 
+train_ok() {  # fernet train ARGS...: its output in $out (echoed); fails unless it exits 0
+  out=$("$fernet" train "$@" 2>&1)
+  local rc=$?
+  echo "$out"
+  [ $rc = 0 ] || fail "fernet train $* exited $rc"
+}
 is_png() {
   [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "$1 is not a PNG file"
 }
@@ -155,10 +161,7 @@ file_errors)
 
 train)
   "$fernet" synth --rows 600 --out data.csv >/dev/null || fail "synth"
-  out=$("$fernet" train --model tf-cnn --data data.csv --epochs 2 --threads 2 --out run 2>&1)
-  rc=$?
-  echo "$out"
-  [ $rc = 0 ] || fail "train exited $rc"
+  train_ok --model tf-cnn --data data.csv --epochs 2 --threads 2 --out run
   grep -q "^Epoch: 1/2.. Training Loss: [0-9.]*.. Test Loss" <<<"$out" || fail "no plain per-epoch line (stdout is not a terminal)"
   grep -q $'\r' <<<"$out" && fail "progress line printed although stdout is not a terminal"
   for f in run.json history.csv model.fernet last.fernet curves.png confusion.png report.json; do
@@ -328,10 +331,7 @@ recipe)
   # An accuracy recipe end to end on a few synthetic faces: 44x44 crops, schedule, smoothing,
   # ten-crop evaluation recorded in the checkpoint and applied by eval and predict.
   "$fernet" synth --rows 200 --out data.csv >/dev/null || fail "synth"
-  out=$("$fernet" train --model vgg-fast --data data.csv --epochs 2 --batch 16 --threads 2 --out vgg 2>&1)
-  rc=$?
-  echo "$out"
-  [ $rc = 0 ] || fail "train --model vgg-fast exited $rc"
+  train_ok --model vgg-fast --data data.csv --epochs 2 --batch 16 --threads 2 --out vgg
   grep -q "augment crop=44:2,flip,affine=10:0.05:0.1,erasing=0.25; schedule cosine:1; label smoothing 0.1" <<<"$out" ||
     fail "the banner does not show the recipe's options"
   check_json vgg/run.json settings.augment settings.schedule settings.tta settings.label_smoothing
@@ -343,10 +343,7 @@ recipe)
   expect 0 "wrote 200 predictions to preds.csv" -- predict --load vgg/model.fernet --csv data.csv --out preds.csv
   expect 2 "--augment cannot be given with --resume" -- train --resume vgg --augment none
   # The recipe's time budget: a budget shorter than any epoch gives cosine:1's shortest run, 2.
-  out=$("$fernet" train --model vgg-fast --data data.csv --time-budget 0.0001 --batch 16 --threads 2 --out budget 2>&1)
-  rc=$?
-  echo "$out"
-  [ $rc = 0 ] || fail "train --model vgg-fast --time-budget exited $rc"
+  train_ok --model vgg-fast --data data.csv --time-budget 0.0001 --batch 16 --threads 2 --out budget
   grep -q "epochs as many as fit in 0.0001 min (at most 300, fixed after epoch 1)" <<<"$out" || fail "banner: budget"
   grep -q "so the run trains 2 epochs" <<<"$out" || fail "the fitted epoch count was not announced"
   grep -q '"time_budget_minutes": 0.0001' budget/run.json || fail "run.json: time_budget_minutes"
@@ -367,11 +364,8 @@ recipe)
     -- train --model vgg-fast --data data.csv --epochs 2 --tta none --out bad2
   # Mixup, weight averaging and histogram equalisation: recorded in run.json and the checkpoint,
   # equalisation repeated by eval and predict, a resumed run keeps them.
-  out=$("$fernet" train --model cnn-adam --data data.csv --epochs 1 --batch 32 --threads 2 --mixup 0.2 --ema 0.99 \
-    --equalize --out extras 2>&1)
-  rc=$?
-  echo "$out"
-  [ $rc = 0 ] || fail "train with --mixup --ema --equalize exited $rc"
+  train_ok --model cnn-adam --data data.csv --epochs 1 --batch 32 --threads 2 --mixup 0.2 --ema 0.99 --equalize \
+    --out extras
   grep -q "mixup alpha 0.2; weight averaging decay 0.99$" <<<"$out" || fail "the banner does not show mixup and EMA"
   grep -q "preprocessing: histogram equalisation first" <<<"$out" || fail "the banner does not show equalisation"
   grep -q '"equalize": true' extras/run.json || fail "run.json: equalize"
