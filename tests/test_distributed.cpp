@@ -5,9 +5,11 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include <fernet/fernet.hpp>
+#include <fernet/train/options_text.hpp>
 #include <fernet/train/trainer.hpp>
 
 #include "training_fixtures.hpp"
@@ -16,7 +18,7 @@ using namespace fernet;
 
 namespace {
 // One process: every collective is the identity; counts what the Trainer asked for.
-struct SoloProcess final : Distributed {
+struct SoloProcess : Distributed {
   int rank() const override { return 0; }
   int ranks() const override { return 1; }
   void reduce_gradients(std::span<float>, int share, int whole) override {
@@ -48,6 +50,39 @@ std::vector<float> train_two_epochs(Distributed* d) {
   return {net->parameters().begin(), net->parameters().end()};
 }
 }  // namespace
+
+namespace {
+// A process whose rank 0 (standing in for another process) timed the first epoch at 14 s: the
+// budget's one-value broadcast returns that time, whatever this process measured.
+struct RankZeroTook14s : SoloProcess {
+  using SoloProcess::broadcast;
+  int budget_broadcasts = 0;
+  void broadcast(std::span<double> values) override {
+    if (values.size() != 1) return;  // only the budget's time is a single value
+    ++budget_broadcasts;
+    values[0] = 14.0;
+  }
+};
+}  // namespace
+
+TEST_CASE("distributed hooks: a time budget's epoch count is rank 0's, whatever this process's clock says") {
+  const auto ds = test::synthetic(100, 20, 8);
+  const auto train = ds.split(data::Split::Training);
+  auto net = std::make_unique<SmallNet>(2);
+  SGD opt(*net, {.lr = 0.05f, .momentum = 0.9f});
+  data::BatchLoader tl(train, 25, data::preprocess::centered, true, 2);
+  TrainConfig cfg;
+  cfg.epochs = 5;  // the cap: what this process's own millisecond epoch would fit
+  cfg.time_budget_seconds = 60;
+  cfg.schedule = options_text::parse_schedule("cosine:1", 0.05, 5, 4);
+  cfg.progress = false;
+  RankZeroTook14s rank_zero;
+  cfg.distributed = &rank_zero;
+  Trainer<NLLLoss, SmallNet, SGD> t(*net, opt, cfg);
+  REQUIRE(t.fit(tl, nullptr));
+  CHECK(rank_zero.budget_broadcasts == 1);
+  CHECK(t.history().size() == 4);  // floor(0.97 * 60 s / 14 s)
+}
 
 TEST_CASE("distributed hooks: one process reduces every step and trains as the plain run") {
   SoloProcess solo;

@@ -163,8 +163,21 @@ TEST_CASE("time budget: a per-batch schedule (onecycle) is refused, since epoch 
   cfg.time_budget_seconds = 60;
   cfg.schedule = options_text::parse_schedule("onecycle", 0.05, 10, 4);
   CHECK_THROWS_WITH_AS((Trainer<CrossEntropyLoss, BudgetNet, SGD>(*net, opt, cfg)),
-                       doctest::Contains("steps every batch"), std::invalid_argument);
+                       doctest::Contains("the schedule 'onecycle' steps every batch"), std::invalid_argument);
+  cfg.time_budget_seconds = 0;  // without a budget the same schedule is fine
+  CHECK_NOTHROW((Trainer<CrossEntropyLoss, BudgetNet, SGD>(*net, opt, cfg)));
   cfg.schedule = options_text::parse_schedule("cosine:1", 0.05, 10, 4);
-  cfg.time_budget_seconds = -1;
-  CHECK_THROWS_AS((Trainer<CrossEntropyLoss, BudgetNet, SGD>(*net, opt, cfg)), std::invalid_argument);
+  for (const double bad : {-1.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    cfg.time_budget_seconds = bad;
+    CHECK_THROWS_WITH_AS((Trainer<CrossEntropyLoss, BudgetNet, SGD>(*net, opt, cfg)),
+                         doctest::Contains("the time budget must be a number of seconds >= 0"), std::invalid_argument);
+  }
+  // The rules themselves, as the `fernet` program and the Trainer share them.
+  CHECK(time_budget_problem(0, "minutes").empty());
+  CHECK(time_budget_problem(2.5, "minutes").empty());
+  CHECK(time_budget_problem(-0.5, "minutes") == "the time budget must be a number of minutes >= 0 (0: none), got -0.5");
+  const LrSchedule onecycle = *options_text::parse_schedule("onecycle", 0.05, 10, 4);
+  CHECK(time_budget_schedule_problem(false, onecycle).empty());
+  CHECK_FALSE(time_budget_schedule_problem(true, onecycle).empty());
+  CHECK(time_budget_schedule_problem(true, *options_text::parse_schedule("cosine:1", 0.05, 10, 4)).empty());
 }

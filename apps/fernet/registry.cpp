@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include <fernet/train/options_text.hpp>
+#include <fernet/train/time_budget.hpp>
 
 #include "models.hpp"
 
@@ -70,10 +71,9 @@ void validate(const RunSettings& s) {
   try {
     schedule = options_text::parse_schedule(s.schedule, s.lr, s.epochs, 1);
   } catch (const std::invalid_argument& e) { throw UsageError(std::string("--schedule: ") + e.what()); }
-  if (s.time_budget_minutes > 0 && schedule && schedule->per_batch())
-    throw UsageError("--time-budget fixes the epoch count after the first epoch, but --schedule '" + s.schedule +
-                     "' steps every batch and needs the run's length from the first step; use an epoch-stepped "
-                     "schedule (cosine, step, plateau) or --time-budget 0 with --epochs");
+  if (schedule)
+    if (const std::string problem = time_budget_schedule_problem(s.time_budget_minutes > 0, *schedule); !problem.empty())
+      throw UsageError("--time-budget with --schedule: " + problem + " (--time-budget 0 with --epochs)");
   try {
     options_text::parse_tta(s.tta);
   } catch (const std::invalid_argument& e) { throw UsageError(std::string("--tta: ") + e.what()); }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <fernet/read_file.hpp>
+#include <fernet/train/time_budget.hpp>
 #include <fernet/train/options_text.hpp>
 
 #include "cli_common.hpp"
@@ -120,9 +121,8 @@ void validate_values(const RunSettings& s) {
     v << s.lr;
     throw UsageError("--lr must be a positive number (got " + v.str() + ")");
   }
-  if (!(s.time_budget_minutes >= 0) || !std::isfinite(s.time_budget_minutes))
-    throw UsageError("--time-budget must be a number of minutes >= 0 (0: none; got " +
-                     std::to_string(s.time_budget_minutes) + ")");
+  if (const std::string problem = time_budget_problem(s.time_budget_minutes, "minutes"); !problem.empty())
+    throw UsageError("--time-budget: " + problem);
   if (s.threads < 0) throw UsageError("--threads must be at least 1 (got " + std::to_string(s.threads) + ")");
 }
 

@@ -351,9 +351,9 @@ recipe)
   grep -q '"time_budget_minutes": 0.0' vgg/run.json || fail "--epochs alone did not turn the recipe's budget off"
   expect 2 "--time-budget cannot be given with --resume" -- train --resume budget --time-budget 5
   expect 0 "had already finished its 2 epochs" -- train --resume budget
-  expect 2 "--time-budget must be a number of minutes >= 0" \
+  expect 2 "--time-budget: the time budget must be a number of minutes >= 0 \(0: none\), got -1" \
     -- train --model vgg-fast --data data.csv --time-budget -1 --out bad
-  expect 2 "--schedule 'onecycle' steps every batch" -- train --model vgg-fast --data data.csv --schedule onecycle --out bad
+  expect 2 "--time-budget with --schedule: .* the schedule 'onecycle' steps every batch" -- train --model vgg-fast --data data.csv --schedule onecycle --out bad
   expect 2 "--augment: augmentation 'crop=44,spin': unknown step 'spin'" \
     -- train --model cnn-adam --data data.csv --augment crop=44,spin --out bad
   expect 2 "--schedule: schedule 'cosine:5': the warm-up \(5 epochs\) must be shorter than the run \(2\)" \

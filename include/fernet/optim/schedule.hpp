@@ -502,6 +502,11 @@ class LrSchedule {
         s_);
   }
   // The shortest run set_run_length accepts: past an epoch-stepped warm-up.
+  // The schedule's kind as a user names it ("cosine", "onecycle"...), for messages.
+  const char* name() const {
+    return std::visit([](const auto& s) { return std::decay_t<decltype(s)>::name; }, s_);
+  }
+
   long min_run_epochs() const {
     const auto* c = std::get_if<WarmupCosineLR>(&s_);
     return c && c->unit == StepUnit::epoch ? c->warmup + 1 : 1;

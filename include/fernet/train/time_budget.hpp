@@ -10,8 +10,10 @@
 #include <cmath>
 #include <optional>
 #include <stdexcept>
+#include <sstream>
 #include <string>
 
+#include "../optim/schedule.hpp"
 #include "recipes.hpp"
 
 namespace fernet {
@@ -24,6 +26,26 @@ inline constexpr double planned_share = 0.97;
 // from-scratch FER2013 runs are 300 epochs).
 inline constexpr int default_max_epochs = 300;
 }  // namespace time_budget
+
+// The two rules a budget obeys, kept here for every place that takes one (the Trainer, the
+// `fernet` program's flags, the recipes' run lengths). Each returns what is wrong, or "" when
+// nothing is, and the caller throws its own error type with the text.
+//
+// A budget is a finite amount >= 0 of `unit` ("minutes", "seconds"); 0 means none.
+inline std::string time_budget_problem(double amount, const std::string& unit) {
+  if (amount >= 0 && std::isfinite(amount)) return {};
+  std::ostringstream v;
+  v << amount;
+  return "the time budget must be a number of " + unit + " >= 0 (0: none), got " + v.str();
+}
+// The first epoch runs before the length is known, so its learning rates must not depend on it:
+// with a budget, only an epoch-stepped schedule.
+inline std::string time_budget_schedule_problem(bool budgeted, const LrSchedule& schedule) {
+  if (!budgeted || !schedule.per_batch()) return {};
+  return "a time budget fixes the epoch count after the first epoch, but the schedule '" + std::string(schedule.name()) +
+         "' steps every batch and needs the run's length from its first step; use an epoch-stepped schedule "
+         "(cosine, step, plateau) or a fixed epoch count";
+}
 
 // The epochs a run gets from `budget_seconds` when its first epoch took `first_epoch_seconds`:
 // floor(planned_share * budget / first epoch), within [min_epochs, max_epochs].
@@ -52,9 +74,8 @@ struct RunLength {
 inline RunLength run_length(const Recipe& r, std::optional<int> epochs, std::optional<double> budget_minutes) {
   RunLength l;
   l.time_budget_minutes = budget_minutes ? *budget_minutes : (epochs ? 0.0 : r.time_budget_minutes);
-  if (!(l.time_budget_minutes >= 0) || !std::isfinite(l.time_budget_minutes))
-    throw std::invalid_argument("--time-budget must be a number of minutes >= 0 (0: none), got " +
-                                std::to_string(l.time_budget_minutes));
+  if (const std::string problem = time_budget_problem(l.time_budget_minutes, "minutes"); !problem.empty())
+    throw std::invalid_argument("--time-budget: " + problem);
   l.epochs = epochs ? *epochs : (l.time_budget_minutes > 0 ? time_budget::default_max_epochs : r.epochs);
   return l;
 }

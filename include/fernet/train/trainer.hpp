@@ -222,15 +222,10 @@ class Trainer {
  public:
   Trainer(Net& net, Optimizer& opt, TrainConfig cfg) : net_(net), opt_(opt), cfg_(std::move(cfg)) {
     if (cfg_.epochs <= 0) throw std::invalid_argument("epochs must be at least 1, got " + std::to_string(cfg_.epochs));
-    if (cfg_.time_budget_seconds < 0 || !std::isfinite(cfg_.time_budget_seconds))
-      throw std::invalid_argument("the time budget must be >= 0 seconds (0: none), got " +
-                                  std::to_string(cfg_.time_budget_seconds));
-    // The first epoch runs before the length is known, so its learning rates must not depend on it.
-    if (budgeted() && cfg_.schedule && cfg_.schedule->per_batch())
-      throw std::invalid_argument("a time budget fixes the epoch count after the first epoch, but the schedule '" +
-                                  cfg_.schedule->to_string() +
-                                  "' steps every batch and needs the run's length from the first step; use an "
-                                  "epoch-stepped schedule (cosine, step, plateau) or a fixed epoch count");
+    for (const std::string& problem :
+         {time_budget_problem(cfg_.time_budget_seconds, "seconds"),
+          cfg_.schedule ? time_budget_schedule_problem(budgeted(), *cfg_.schedule) : std::string()})
+      if (!problem.empty()) throw std::invalid_argument(problem);
   }
 
   // Continue from a checkpoint written by this trainer: weights, buffers, optimiser state,
