@@ -138,6 +138,9 @@ void register_all() {
   for (int b : {100, 1}) {
     conv<Conv<1, 32, 3>, Shape<1, 48, 48>>("NetAdam.conv1", b, true);
     memory<ReluPool2, Shape<32, 46, 46>>("NetAdam.relu_pool1", b);
+    // The two above as the network binds them on the CPU: one fused layer (layers/fusions.hpp).
+    add<Chain<Conv<1, 32, 3>, ReLU, Pool<2>>, Shape<1, 48, 48>>("NetAdam.conv1_relu_pool1", b, true, Kind::flops,
+                                                               2.0 * 32 * 9 * 46 * 46);
     conv<Conv<32, 64, 3>, Shape<32, 23, 23>>("NetAdam.conv2", b);
     memory<ReluPool2, Shape<64, 21, 21>>("NetAdam.relu_pool2", b);
     conv<Conv<64, 128, 3>, Shape<64, 10, 10>>("NetAdam.conv3", b);

@@ -2,6 +2,7 @@
 // by dispatch/CMakeLists.txt: the flags of each copy decide FERNET_ISA, hence the namespace its
 // kernels and its kernel_set live in.
 #include <fernet/kernels/batchnorm.hpp>
+#include <fernet/kernels/conv_relu_pool.hpp>
 #include <fernet/kernels/direct_conv.hpp>
 #include <fernet/kernels/element_rules.hpp>
 #include <fernet/kernels/elementwise.hpp>
@@ -31,6 +32,8 @@ const KernelSet kernel_set{
     .im2col_stride1 = &im2col_stride1_simd,
     .col2im_stride1 = &col2im_stride1_simd,
     .direct_conv_forward = &direct_conv_forward_simd,
+    .direct_conv_relu_pool_forward = &direct_conv_relu_pool_forward_simd,
+    .direct_conv_relu_pool_backward = &direct_conv_relu_pool_backward_simd,
     .max_pool_2x2_forward = &max_pool_2x2_forward_simd,
     .max_pool_2x2_backward = &max_pool_2x2_backward_simd,
     .max_pool_window_forward = &max_pool_window_forward_simd,

@@ -52,6 +52,19 @@ TEST_CASE("gradcheck: max pooling (PyTorch and TensorFlow-same)") {
   expect_gradients_match<Sequential<Input<2, 7, 7>, PoolSame<2, 2>>>(2, with_kinks());
 }
 
+TEST_CASE("gradcheck: Conv<1,C,K>, ReLU, Pool<2> fused on the CPU (layers/fusions.hpp)") {
+  // Rows of 16 or more outputs, so that the fused pass runs with every kernel set. With the input
+  // gradient the layers' own backward passes run; without it (a first layer in training) the
+  // fused one, whose parameter gradients are checked on their own.
+  using Net = Sequential<Input<1, 6, 21>, Conv<1, 3, 3>, ReLU, Pool<2>>;
+  expect_gradients_match<Net>(2, with_kinks());
+  auto parameters_only = with_kinks();
+  parameters_only.check_input = false;
+  expect_gradients_match<Net>(2, parameters_only);
+  using Wide = Sequential<Input<1, 7, 40>, Conv<1, 2, 5, 1, 0, false>, ReLU, Pool<2>, Flatten, Linear<2 * 1 * 18, 3>>;
+  expect_gradients_match<Wide>(2, parameters_only);
+}
+
 TEST_CASE("gradcheck: ReLU, Flatten, LogSoftmax, GlobalAvgPool") {
   expect_gradients_match<Sequential<Input<3, 4, 4>, ReLU>>(2, with_kinks());
   expect_gradients_match<Sequential<Input<3, 2, 2>, Flatten, Linear<12, 3>>>(2);

@@ -274,6 +274,122 @@ TEST_CASE("kernels: the single-channel convolution's direct forward equals im2co
   check_direct_conv<3, 1, Shape<1, 17, 19>>();
 }
 
+#include <fernet/chain.hpp>
+#include <fernet/kernels/conv_relu_pool.hpp>
+#include <fernet/layers/fusions.hpp>
+
+namespace {
+// Conv<1, Cout, K>, ReLU, Pool<2> bound on the CPU: one layer (layers/fusions.hpp) whose output,
+// and with an input gradient wanted its gradients, equal those of the three layers run one after
+// another, bit for bit, with and without SIMD (the fused pass or its fallback); without one, its
+// parameter gradients agree with the layers' to float rounding.
+template <int Cout, int K, class In>
+void check_conv_relu_pool() {
+  using Fused = typename Chain<Conv<1, Cout, K>, ReLU, Pool<2>>::template layer<In>;
+  static_assert(Fused::count == 1, "Conv<1,C,K>, ReLU, Pool<2> bind as one layer on the CPU");
+  using ConvL = typename Conv<1, Cout, K>::template layer<In>;
+  using Mid = typename ConvL::out_shape;
+  using ReluL = typename ReLU::template layer<Mid>;
+  using PoolL = typename Pool<2>::template layer<Mid>;
+  using Out = typename PoolL::out_shape;
+  const int n = 3;
+  Rng rng(9);
+  std::vector<float> params(ConvL::param_count), x(n * In::size), dy(n * Out::size);
+  for (auto& v : params) v = rng.uniform() - 0.5f;
+  for (auto& v : x) v = rng.uniform() * 2.f - 1.f;
+  for (auto& v : dy) v = rng.uniform() - 0.5f;
+  const Context ctx{true, 0};
+  CAPTURE(Cout);
+  CAPTURE(K);
+  CAPTURE(In::height);
+  CAPTURE(In::width);
+  for (const bool simd : {true, false}) {
+    CAPTURE(simd);
+    use_simd(simd);
+    std::vector<float> grads_a(ConvL::param_count, 0.f), conv_y(n * Mid::size), relu_y(n * Mid::size),
+        y_a(n * Out::size), g_relu(n * Mid::size), g_conv(n * Mid::size), dx_a(n * In::size);
+    ConvL conv;
+    ReluL relu;
+    PoolL pool;
+    conv.bind(params.data(), grads_a.data(), nullptr);
+    conv.forward(x.data(), conv_y.data(), n, ctx);
+    relu.forward(conv_y.data(), relu_y.data(), n, ctx);
+    pool.forward(relu_y.data(), y_a.data(), n, ctx);
+    pool.backward(relu_y.data(), y_a.data(), dy.data(), g_relu.data(), n, ctx);
+    relu.backward(conv_y.data(), relu_y.data(), g_relu.data(), g_conv.data(), n, ctx);
+    conv.backward(x.data(), conv_y.data(), g_conv.data(), dx_a.data(), n, ctx);
+
+    // With an input gradient: the layers' own backward passes after the fused forward.
+    std::vector<float> grads_b(ConvL::param_count, 0.f), y_b(n * Out::size, -9.f), dx_b(n * In::size, -9.f);
+    Fused fused;
+    fused.bind(params.data(), grads_b.data(), nullptr);
+    fused.forward(x.data(), y_b.data(), n, ctx);
+    fused.backward(x.data(), y_b.data(), dy.data(), dx_b.data(), n, ctx);
+    CHECK(y_b == y_a);
+    CHECK(grads_b == grads_a);
+    CHECK(dx_b == dx_a);
+
+    // Without (a first layer): the fused backward, whose sums run in another order. Against the
+    // sums in double of the convolution's gradient the layers apart produced (g_conv), within
+    // float rounding of the terms' magnitude; backward() adds, so a second call doubles.
+    std::vector<double> want(ConvL::param_count, 0.0), scale(ConvL::param_count, 0.0);
+    for (int s = 0; s < n; ++s)
+      for (int o = 0; o < Cout; ++o)
+        for (int h = 0; h < Mid::height; ++h)
+          for (int w = 0; w < Mid::width; ++w) {
+            const double g = g_conv[((s * Cout + o) * Mid::height + h) * Mid::width + w];
+            for (int ky = 0; ky < K; ++ky)
+              for (int kx = 0; kx < K; ++kx) {
+                const double t = g * x[(s * In::height + h + ky) * In::width + w + kx];
+                want[(o * K + ky) * K + kx] += t;
+                scale[(o * K + ky) * K + kx] += std::abs(t);
+              }
+            want[Cout * K * K + o] += g;
+            scale[Cout * K * K + o] += std::abs(g);
+          }
+    for (const int calls : {1, 2}) {
+      std::vector<float> grads_c(ConvL::param_count, 0.f), y_c(n * Out::size);
+      Fused first;
+      first.bind(params.data(), grads_c.data(), nullptr);
+      first.forward(x.data(), y_c.data(), n, ctx);
+      for (int c = 0; c < calls; ++c) first.backward(x.data(), y_c.data(), dy.data(), nullptr, n, ctx);
+      CAPTURE(calls);
+      int off = 0;
+      for (std::size_t i = 0; i < want.size(); ++i)
+        off += std::abs(grads_c[i] - calls * want[i]) > 1e-5 * calls * (scale[i] + 1e-3);
+      CHECK(off == 0);
+    }
+  }
+  use_simd(true);
+  // The fused kernel itself, against the three kernels it joins (values and argmax); it must run
+  // where the direct convolution does (rows of 16 or more fill every kernel set's vector).
+  using PoolGeo = kernels::FixedWindow<PoolL::geometry>;
+  std::vector<float> conv_y(n * Mid::size), y_a(n * Out::size), y_b(n * Out::size, -9.f);
+  std::vector<int> arg_a(n * Out::size), arg_b(n * Out::size, -1);
+  std::vector<float> unused(ConvL::param_count);
+  ConvL conv;
+  conv.bind(params.data(), unused.data(), nullptr);
+  conv.forward(x.data(), conv_y.data(), n, ctx);
+  const float* bias = params.data() + Cout * K * K;
+  const bool ran = kernels::direct_conv_relu_pool_forward<ConvL::geometry, PoolL::geometry>(
+      x.data(), params.data(), bias, y_b.data(), arg_b.data(), n, Cout);
+  if (Mid::width >= 16) REQUIRE(ran);
+  if (ran) {
+    kernels::max_pool_forward_planes(conv_y.data(), y_a.data(), arg_a.data(), static_cast<long>(n) * Cout, PoolGeo{});
+    kernels::relu_forward(y_a.data(), y_a.data(), static_cast<std::ptrdiff_t>(y_a.size()));
+    CHECK(y_b == y_a);
+    CHECK(arg_b == arg_a);
+  }
+}
+}  // namespace
+
+TEST_CASE("fusion: Conv<1,C,K>, ReLU, Pool<2> as one CPU layer equals the three layers") {
+  check_conv_relu_pool<32, 3, Shape<1, 48, 48>>();  // NetAdam's first layers
+  check_conv_relu_pool<7, 3, Shape<1, 21, 37>>();   // odd channels and sizes: ragged rows, a floor
+  check_conv_relu_pool<4, 5, Shape<1, 9, 120>>();   // rows of more vectors than a block holds
+  check_conv_relu_pool<3, 3, Shape<1, 12, 14>>();   // rows narrower than an AVX-512 vector
+}
+
 #include <fernet/kernels/batchnorm.hpp>
 
 TEST_CASE("kernels: batch norm's channel passes agree with double-precision loops, vectorised and scalar") {

@@ -69,6 +69,16 @@ struct bind_chain<I, InShape, Exec, L, Rest...> {
   using out = typename next::out;
 };
 
+// How many positions of a chain a bound layer takes: 1, or for a fusion that stands for several
+// bound layers (layers/fusions.hpp) their number, so that the layers after it see the positions,
+// and derive the dropout masks, that they would see without it. The devices bind fewer fusions
+// than the CPU, and a run continues the same masks on either.
+template <class L>
+inline constexpr std::size_t positions_of = 1;
+template <class L>
+requires requires { L::positions; }
+inline constexpr std::size_t positions_of<L> = L::positions;
+
 // The walk through a chain of bound layers: activations and gradients live in the execution
 // policy's arrays (std::vector<float> on the CPU, device::DeviceArray<float> on a device; both
 // grow with resize()).
@@ -117,10 +127,19 @@ struct ChainWalk {
     else return acts[I - 1].data();
   }
 
+  // Layer I's position (positions_of): its Context::child index.
+  template <std::size_t I>
+  static constexpr std::size_t position = [] {
+    std::size_t p = 0;
+    [&]<std::size_t... J>(std::index_sequence<J...>) { ((p += positions_of<layer_t<J>>), ...); }
+    (std::make_index_sequence<I>{});
+    return p;
+  }();
+
   template <std::size_t I>
   void forward_from(const float* x, float* y, int n, const Context& ctx) {
     float* out = output_of<I>(y, n);
-    std::get<I>(layers).forward(input_of<I>(x), out, n, ctx.child(I));
+    std::get<I>(layers).forward(input_of<I>(x), out, n, ctx.child(position<I>));
     if constexpr (I + 1 < count) forward_from<I + 1>(x, y, n, ctx);
   }
 
@@ -154,7 +173,7 @@ struct ChainWalk {
       if (buf.size() < need) buf.resize(need);
       grad_in = buf.data();
     }
-    std::get<I>(layers).backward(input_of<I>(x), out, grad_out, grad_in, n, ctx.child(I));
+    std::get<I>(layers).backward(input_of<I>(x), out, grad_out, grad_in, n, ctx.child(position<I>));
     if constexpr (I > 0)
       if (go_on) backward_from<I - 1>(x, y, dy, dx, n, ctx);
   }

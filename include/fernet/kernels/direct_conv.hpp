@@ -57,6 +57,32 @@ inline void channels(const float* xs, const float* w, const float* bias, float* 
         }
     }
 }
+// Output channels o0 .. o0 + count - 1 (count <= G) of one sample, from their weights w and
+// bias (or null): G at a time where the block is whole, else one by one.
+template <int J, class Geo>
+inline void channel_block(const float* xs, const float* w, const float* bias, float* ys, int count, const Geo& g) {
+  constexpr int G = channels_per_block;
+  const int KK = g.kh * g.kw;
+  const std::ptrdiff_t P = static_cast<std::ptrdiff_t>(g.out_h) * g.out_w;
+  if (count == G) {
+    channels<G, J>(xs, w, bias, ys, g);
+  } else {
+    for (int o = 0; o < count; ++o) channels<1, J>(xs, w + o * KK, bias ? bias + o : nullptr, ys + o * P, g);
+  }
+}
+// Calls f.template operator()<J>() with J the vectors per block for output rows of g.out_w.
+template <class Geo, class F>
+inline void with_row_blocking(const Geo& g, F&& f) {
+  const int vectors = (g.out_w + static_cast<int>(simd_width) - 1) / static_cast<int>(simd_width);
+  switch (std::min(vectors, vectors_per_block)) {
+    case 1: return f.template operator()<1>();
+    case 2: return f.template operator()<2>();
+    case 3: return f.template operator()<3>();
+    case 4: return f.template operator()<4>();
+    case 5: return f.template operator()<5>();
+    default: return f.template operator()<vectors_per_block>();
+  }
+}
 template <int J, class Geo>
 inline void forward_blocks(const float* x, const float* w, const float* bias, float* y, int n, int cout, const Geo& g) {
   constexpr int G = channels_per_block;
@@ -67,14 +93,8 @@ inline void forward_blocks(const float* x, const float* w, const float* bias, fl
   for (int s = 0; s < n; ++s)
     for (int b = 0; b < groups; ++b) {
       const int o0 = b * G;
-      const float* xs = x + s * in;
-      float* ys = y + (static_cast<std::ptrdiff_t>(s) * cout + o0) * P;
-      if (o0 + G <= cout) {
-        channels<G, J>(xs, w + o0 * KK, bias ? bias + o0 : nullptr, ys, g);
-      } else {
-        for (int o = o0; o < cout; ++o)
-          channels<1, J>(xs, w + o * KK, bias ? bias + o : nullptr, ys + (o - o0) * P, g);
-      }
+      channel_block<J>(x + s * in, w + o0 * KK, bias ? bias + o0 : nullptr,
+                       y + (static_cast<std::ptrdiff_t>(s) * cout + o0) * P, std::min(G, cout - o0), g);
     }
 }
 }  // namespace direct_conv_detail
@@ -95,16 +115,8 @@ constexpr bool direct_conv_applies(const Geo& g) {
 template <class Geo>
 inline void direct_conv_forward_planes(const float* x, const float* w, const float* bias, float* y, int n, int cout,
                                        const Geo& g) {
-  using namespace direct_conv_detail;
-  const int vectors = (g.out_w + static_cast<int>(simd_width) - 1) / static_cast<int>(simd_width);
-  switch (std::min(vectors, vectors_per_block)) {
-    case 1: return forward_blocks<1>(x, w, bias, y, n, cout, g);
-    case 2: return forward_blocks<2>(x, w, bias, y, n, cout, g);
-    case 3: return forward_blocks<3>(x, w, bias, y, n, cout, g);
-    case 4: return forward_blocks<4>(x, w, bias, y, n, cout, g);
-    case 5: return forward_blocks<5>(x, w, bias, y, n, cout, g);
-    default: return forward_blocks<vectors_per_block>(x, w, bias, y, n, cout, g);
-  }
+  direct_conv_detail::with_row_blocking(
+      g, [&]<int J>() { direct_conv_detail::forward_blocks<J>(x, w, bias, y, n, cout, g); });
 }
 
 // The kernel set's run-time form; false (nothing done) where the direct form does not apply.

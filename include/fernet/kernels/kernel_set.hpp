@@ -55,6 +55,13 @@ struct KernelSet {
   // direct_conv.hpp: one-channel stride-1 convolution forward; false where it does not apply.
   bool (*direct_conv_forward)(const float* x, const float* w, const float* bias, float* y, int n, int cout,
                               const WindowGeometry& g);
+  // conv_relu_pool.hpp: the one-channel convolution, a 2x2/2 max pooling of its output and the
+  // ReLU; its parameter gradients. False where it does not apply.
+  bool (*direct_conv_relu_pool_forward)(const float* x, const float* w, const float* bias, float* y, int* argmax, int n,
+                                        int cout, const WindowGeometry& conv, const WindowGeometry& pool);
+  bool (*direct_conv_relu_pool_backward)(const float* x, const float* y, const float* dy, const int* argmax, float* dw,
+                                         float* db, int n, int cout, const WindowGeometry& conv,
+                                         const WindowGeometry& pool);
   // pooling.hpp: 2x2/2 max pooling of `planes` planes, window values and argmax.
   void (*max_pool_2x2_forward)(const float* x, float* y, int* argmax, long planes, const WindowGeometry& g);
   void (*max_pool_2x2_backward)(const float* dy, const int* argmax, float* dx, long planes, const WindowGeometry& g);

@@ -66,6 +66,13 @@ struct MaxPoolLayer<InShape, K, S, PT, PL, PB, PR, CpuExec> : MaxPoolBase<InShap
   void backward(const float*, const float*, const float* dy, float* dx, int n, const Context&) {
     if (dx) kernels::max_pool_backward<Base::geometry>(dy, argmax_.data(), dx, static_cast<long>(n) * InShape::channels);
   }
+  // The argmax array of n samples, for a fusion that computes this pooling itself
+  // (layers/fusions.hpp); backward() then reads it as if forward() had run.
+  int* argmax_for(int n) {
+    argmax_.resize(static_cast<std::size_t>(n) * InShape::channels * Ho * Wo);
+    return argmax_.data();
+  }
+  const int* argmax() const { return argmax_.data(); }
 
  private:
   std::vector<int> argmax_;
