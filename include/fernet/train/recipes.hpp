@@ -59,8 +59,8 @@ inline constexpr Recipe resnet152{
 // cosine, label smoothing, crops + flips + small affine + erasing, ten-crop evaluation; the
 // checkpoint is selected on PublicTest (never PrivateTest). Each trains to a wall-clock budget
 // (vgg-fast 60 minutes, vgg-best 150; resumable): the epochs that fit at the first epoch's pace,
-// so a faster processor trains longer (README: 60 epochs of vgg-best, which fit on the Zen 5
-// EPYC only, reached 69.88% where 28 reached 67.85%). Without a budget (--time-budget 0) the
+// so a faster processor trains longer (README: on the Zen 5 EPYC vgg-best's budget gave 68
+// epochs and 70.94%, where a fixed 28 reached 67.85%). Without a budget (--time-budget 0) the
 // epochs are sized to this 2-core machine's slower processor, the AVX2 EPYC: vgg-fast 16 (14
 // took 49.7 minutes there), vgg-best 24 (118.4 minutes).
 inline constexpr const char* accuracy_augment = "crop=44:2,flip,affine=10:0.05:0.1,erasing=0.25";
