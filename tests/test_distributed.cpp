@@ -35,19 +35,29 @@ struct SoloProcess : Distributed {
 
 using SmallNet = Sequential<Input<1, 48, 48>, Conv<1, 4, 5, 4>, ReLU, Flatten, Linear<484, 7>, LogSoftmax>;
 
-std::vector<float> train_two_epochs(Distributed* d) {
+// SmallNet trained on 100 synthetic faces in batches of 25 with `cfg` (progress off): its
+// parameters and the epochs it ran.
+struct Trained {
+  std::vector<float> parameters;
+  std::size_t epochs;
+};
+Trained train_small(TrainConfig cfg) {
   const auto ds = test::synthetic(100, 20, 8);
   const auto train = ds.split(data::Split::Training);
   auto net = std::make_unique<SmallNet>(2);
   SGD opt(*net, {.lr = 0.05f, .momentum = 0.9f});
   data::BatchLoader tl(train, 25, data::preprocess::centered, true, 2);
-  TrainConfig cfg;
-  cfg.epochs = 2;
   cfg.progress = false;
-  cfg.distributed = d;
   Trainer<NLLLoss, SmallNet, SGD> t(*net, opt, cfg);
   REQUIRE(t.fit(tl, nullptr));
-  return {net->parameters().begin(), net->parameters().end()};
+  return {{net->parameters().begin(), net->parameters().end()}, t.history().size()};
+}
+
+std::vector<float> train_two_epochs(Distributed* d) {
+  TrainConfig cfg;
+  cfg.epochs = 2;
+  cfg.distributed = d;
+  return train_small(cfg).parameters;
 }
 }  // namespace
 
@@ -66,22 +76,15 @@ struct RankZeroTook14s : SoloProcess {
 }  // namespace
 
 TEST_CASE("distributed hooks: a time budget's epoch count is rank 0's, whatever this process's clock says") {
-  const auto ds = test::synthetic(100, 20, 8);
-  const auto train = ds.split(data::Split::Training);
-  auto net = std::make_unique<SmallNet>(2);
-  SGD opt(*net, {.lr = 0.05f, .momentum = 0.9f});
-  data::BatchLoader tl(train, 25, data::preprocess::centered, true, 2);
   TrainConfig cfg;
   cfg.epochs = 5;  // the cap: what this process's own millisecond epoch would fit
   cfg.time_budget_seconds = 60;
   cfg.schedule = options_text::parse_schedule("cosine:1", 0.05, 5, 4);
-  cfg.progress = false;
   RankZeroTook14s rank_zero;
   cfg.distributed = &rank_zero;
-  Trainer<NLLLoss, SmallNet, SGD> t(*net, opt, cfg);
-  REQUIRE(t.fit(tl, nullptr));
+  const Trained run = train_small(cfg);
   CHECK(rank_zero.budget_broadcasts == 1);
-  CHECK(t.history().size() == 4);  // floor(0.97 * 60 s / 14 s)
+  CHECK(run.epochs == 4);  // floor(0.97 * 60 s / 14 s)
 }
 
 TEST_CASE("distributed hooks: one process reduces every step and trains as the plain run") {
