@@ -225,13 +225,13 @@ TEST_CASE("kernels: padded and 'SAME' max pooling equals the generic rule (ties 
 #include <fernet/layers/conv.hpp>
 
 namespace {
-// The single-channel convolution's direct forward (layers/conv.hpp) against the product it
-// replaces, computed here: im2col of each sample, kernels::gemm, then the bias.
-template <int Cout, int K, class In>
-void check_direct_conv() {
-  using L = typename Conv<1, Cout, K>::template layer<In>;
+// The direct convolution forward (kernels/direct_conv.hpp) against the product it replaces,
+// computed here: im2col of each sample, kernels::gemm, then the bias.
+template <int Cin, int Cout, int K, class In>
+void check_direct_conv(bool must_run) {
+  using L = typename Conv<Cin, Cout, K>::template layer<In>;
   using Out = typename L::out_shape;
-  constexpr int H = In::height, W = In::width, Ho = Out::height, Wo = Out::width, P = Ho * Wo;
+  constexpr int H = In::height, W = In::width, Ho = Out::height, Wo = Out::width, P = Ho * Wo, KK = Cin * K * K;
   const int n = 3;
   Rng rng(5);
   std::vector<float> params(L::param_count), grads(L::param_count), x(n * In::size), y(n * Out::size);
@@ -240,38 +240,53 @@ void check_direct_conv() {
   L layer;
   layer.bind(params.data(), grads.data(), nullptr);
   layer.forward(x.data(), y.data(), n, Context{false, 0});
-  std::vector<float> col(K * K * P), out(Cout * P), ref(n * Out::size);
+  std::vector<float> col(KK * P), out(Cout * P), ref(n * Out::size);
   for (int s = 0; s < n; ++s) {
-    for (int ky = 0; ky < K; ++ky)
-      for (int kx = 0; kx < K; ++kx)
-        for (int h = 0; h < Ho; ++h)
-          for (int w = 0; w < Wo; ++w) col[(ky * K + kx) * P + h * Wo + w] = x[s * H * W + (h + ky) * W + w + kx];
-    kernels::gemm(kernels::Trans::no, kernels::Trans::no, Cout, P, K * K, 1.f, params.data(), K * K, col.data(), P,
-                  0.f, out.data(), P);
+    for (int c = 0; c < Cin; ++c)
+      for (int ky = 0; ky < K; ++ky)
+        for (int kx = 0; kx < K; ++kx)
+          for (int h = 0; h < Ho; ++h)
+            for (int w = 0; w < Wo; ++w)
+              col[((c * K + ky) * K + kx) * P + h * Wo + w] = x[((s * Cin + c) * H + h + ky) * W + w + kx];
+    kernels::gemm(kernels::Trans::no, kernels::Trans::no, Cout, P, KK, 1.f, params.data(), KK, col.data(), P, 0.f,
+                  out.data(), P);
     for (int o = 0; o < Cout; ++o)
-      for (int i = 0; i < P; ++i) ref[(s * Cout + o) * P + i] = out[o * P + i] + params[Cout * K * K + o];
+      for (int i = 0; i < P; ++i) ref[(s * Cout + o) * P + i] = out[o * P + i] + params[Cout * KK + o];
   }
+  CAPTURE(Cin);
   CAPTURE(Cout);
   CAPTURE(K);
   CAPTURE(H);
   CAPTURE(W);
   CHECK(y == ref);
-  // The direct form itself (the layer falls back to the product where it does not apply): rows
-  // of 16 or more outputs fill a vector of every kernel set, so it must run there.
+  // The direct form itself (the layer falls back to the product where it does not apply).
   std::vector<float> direct(n * Out::size, -1.f);
-  const bool ran = kernels::direct_conv_forward<L::geometry>(x.data(), params.data(), params.data() + Cout * K * K,
+  const bool ran = kernels::direct_conv_forward<L::geometry>(x.data(), params.data(), params.data() + Cout * KK,
                                                              direct.data(), n, Cout);
-  if (Wo >= 16) REQUIRE(ran);
+  if (must_run) REQUIRE(ran);
   if (ran) CHECK(direct == ref);
 }
 }  // namespace
 
 TEST_CASE("kernels: the single-channel convolution's direct forward equals im2col + GEMM bit for bit") {
-  check_direct_conv<32, 3, Shape<1, 48, 48>>();  // NetAdam's first convolution
-  check_direct_conv<7, 3, Shape<1, 21, 37>>();   // odd sizes: a last vector overlapping the one before
-  check_direct_conv<4, 5, Shape<1, 9, 120>>();   // rows of more vectors than one block holds
-  check_direct_conv<5, 5, Shape<1, 24, 24>>();
-  check_direct_conv<3, 1, Shape<1, 17, 19>>();
+  // Rows of 16 or more outputs fill a vector of every kernel set, so the direct form must run.
+  check_direct_conv<1, 32, 3, Shape<1, 48, 48>>(true);  // NetAdam's first convolution
+  check_direct_conv<1, 7, 3, Shape<1, 21, 37>>(true);   // odd sizes: a last vector overlapping the one before
+  check_direct_conv<1, 4, 5, Shape<1, 9, 120>>(true);   // rows of more vectors than one block holds
+  check_direct_conv<1, 5, 5, Shape<1, 24, 24>>(false);
+  check_direct_conv<1, 3, 1, Shape<1, 17, 19>>(false);
+}
+
+TEST_CASE("kernels: the several-channel convolution's direct forward equals im2col + GEMM bit for bit") {
+  // Planes of a register tile of pixels or more: the direct form must run.
+  check_direct_conv<32, 64, 3, Shape<32, 23, 23>>(true);  // NetAdam's conv2
+  check_direct_conv<3, 13, 3, Shape<3, 29, 31>>(true);    // channels past the last whole tile of MR
+  check_direct_conv<5, 8, 1, Shape<5, 6, 30>>(true);      // 1x1: nothing dropped
+  check_direct_conv<60, 9, 3, Shape<60, 25, 24>>(true);   // 540 products per output: two of the GEMM's k-blocks
+  check_direct_conv<2, 3, 5, Shape<2, 40, 44>>(true);     // a 5x5 window, wide rows
+  check_direct_conv<64, 128, 3, Shape<64, 10, 10>>(true);  // NetAdam's conv3
+  check_direct_conv<7, 20, 2, Shape<7, 3, 4>>(true);        // a plane of 6 pixels: one tile
+  check_direct_conv<4, 6, 3, Shape<4, 4, 5>>(false);        // a plane smaller than a tile: the product
 }
 
 #include <fernet/chain.hpp>

@@ -17,6 +17,7 @@
 #include "../parallel.hpp"
 #include "../simd.hpp"
 #include "kernel_set.hpp"
+#include "transpose.hpp"
 
 namespace fernet::kernels {
 // Compiled once per instruction-set level (simd.hpp): a program with FERNET_DISPATCH holds
@@ -74,37 +75,18 @@ inline float* scratch(buffer& b, std::size_t n) {
 inline void pack_transposed(const float* src, std::ptrdiff_t lds, int n, int width, int kc, float* dst) {
   int k = 0;
 #if XSIMD_WITH_AVX512F
-  // 16 x 16 register transposes (xsimd 8 has no cross-lane shuffles, hence raw intrinsics).
+  // 16 x 16 register transposes (transpose.hpp).
   static_assert(W != 16 || ((MR == 8 || MR % 16 == 0) && NR % 16 == 0), "transpose tiles");
   if (W == 16) {
     const int kv = kc / 16 * 16;
     for (int g = 0; g < width; g += 16) {
       const int rows = std::clamp(n - g, 0, 16), gw = std::min(16, width - g);
       for (k = 0; k < kv; k += 16) {
-        __m512 r[16], t[16];
+        __m512 r[16];
         // 16 strided rows defeat the hardware prefetcher: fetch two steps ahead by hand.
         for (int i = 0; i < rows; ++i) __builtin_prefetch(src + (g + i) * lds + k + 32);
         for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + (g + i) * lds + k) : _mm512_setzero_ps();
-        for (int i = 0; i < 16; i += 2) {
-          t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-          t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-        }
-        for (int i = 0; i < 16; i += 4) {
-          r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-          r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-          r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-          r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-        }
-        for (int i = 0; i < 4; ++i) {
-          t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-          t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
-          t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-          t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
-        }
-        for (int i = 0; i < 8; ++i) {
-          r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-          r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
-        }
+        transpose_detail::transpose16(r);
         for (int i = 0; i < 16; ++i) {
           float* d = dst + (k + i) * width + g;
           if (gw == 16) _mm512_storeu_ps(d, r[i]);

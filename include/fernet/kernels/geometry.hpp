@@ -21,6 +21,7 @@ template <WindowGeometry G>
 struct FixedWindow {
   static constexpr int channels = G.channels, height = G.height, width = G.width, kh = G.kh, kw = G.kw;
   static constexpr int stride = G.stride, pad_top = G.pad_top, pad_left = G.pad_left, out_h = G.out_h, out_w = G.out_w;
+  static constexpr long rows() { return static_cast<long>(channels) * kh * kw; }
   static constexpr long pixels() { return static_cast<long>(out_h) * out_w; }
 };
 

@@ -52,7 +52,7 @@ struct KernelSet {
   // this level has no such form (the caller then runs its own).
   bool (*im2col_stride1)(const float* x, const WindowGeometry& g, float* col, std::ptrdiff_t ld);
   bool (*col2im_stride1)(const float* col, const WindowGeometry& g, float* dx, std::ptrdiff_t ld);
-  // direct_conv.hpp: one-channel stride-1 convolution forward; false where it does not apply.
+  // direct_conv.hpp: stride-1 convolution forward without padding; false where it does not apply.
   bool (*direct_conv_forward)(const float* x, const float* w, const float* bias, float* y, int n, int cout,
                               const WindowGeometry& g);
   // conv_relu_pool.hpp: the one-channel convolution, a 2x2/2 max pooling of its output and the
