@@ -403,6 +403,7 @@ TEST_CASE("fusion: Conv<1,C,K>, ReLU, Pool<2> as one CPU layer equals the three 
   check_conv_relu_pool<7, 3, Shape<1, 21, 37>>();   // odd channels and sizes: ragged rows, a floor
   check_conv_relu_pool<4, 5, Shape<1, 9, 120>>();   // rows of more vectors than a block holds
   check_conv_relu_pool<3, 3, Shape<1, 12, 14>>();   // rows narrower than an AVX-512 vector
+  check_conv_relu_pool<2, 3, Shape<1, 10, 35>>();   // pooled rows of whole vectors, an odd width
 }
 
 #include <fernet/kernels/batchnorm.hpp>

@@ -12,16 +12,17 @@
 // vector and scalar forms differ and the blocks put the scalar tails elsewhere).
 //
 // Backward, for a first layer (no input gradient wanted): the parameter gradients come from the
-// pooled output's gradient directly. Per sample, each channel's gradient plane is rebuilt in a
-// buffer of the thread's own (zero but at each window's argmax, where it is the pooled gradient
-// wherever the ReLU passed it), and the weight gradients are its K*K dot products with the
-// shifted image, the bias gradient its sum. The layers apart write that plane to memory (27 MB),
-// copy it into the product's layout, unroll the images and run a product with 9 columns. The sums
+// pooled output's gradient directly, at the pooled resolution (conv_relu_pool_detail says how):
+// per sample and channel four masked copies of the pooled gradient, built with vector compares,
+// and their K*K dot products with the image's even and odd columns. The layers apart write the
+// full-size gradient plane to memory (27 MB), copy it into the product's layout, unroll the
+// images and run a product with 9 columns. The sums
 // run in another order than the product's, so the gradients agree with the layers apart to
 // float rounding, not bit for bit; they do not depend on the thread count (a row per sample and
 // channel, added up in sample order).
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "../parallel.hpp"
@@ -75,75 +76,122 @@ inline void direct_conv_relu_pool_planes(const float* x, const float* w, const f
 }
 
 namespace conv_relu_pool_detail {
+// The convolution's gradient plane is zero but at each pooling window's argmax, one of the four
+// places (a, b) in {0, 1}^2 from the window's corner (2 ph, 2 pw), where it is the pooled gradient
+// wherever the ReLU passed it. So with g_ab the pooled gradients of the windows whose argmax is
+// (a, b), zero at the others (four planes at the pooled resolution),
+//   dW[ky][kx] = sum over a, b, ph, pw of g_ab[ph][pw] * X[2 ph + a + ky][2 pw + b + kx],
+// and X's column 2 pw + b + kx is column pw + (b + kx) / 2 of its even or odd columns: with the
+// image split by column parity once per sample, every load is a contiguous vector.
+template <int K>
+struct Buffers {
+  int Qp, L;                    // pooled row in whole vectors; split image row (>= Qp + K / 2)
+  // 2 x H x L (even, odd columns); 4 x Po x Qp (g_00, g_01, g_10, g_11). Both zero past the
+  // columns written, so that whole vectors read zeros there.
+  std::vector<float> split, g;
+  template <class ConvGeo, class PoolGeo>
+  Buffers(const ConvGeo& conv, const PoolGeo& pool)
+      : Qp((pool.out_w + static_cast<int>(simd_width) - 1) / static_cast<int>(simd_width) *
+           static_cast<int>(simd_width)),
+        L(std::max(Qp + K / 2, (conv.width + 1) / 2)),
+        split(static_cast<std::size_t>(2) * conv.height * L, 0.f),
+        g(static_cast<std::size_t>(4) * pool.out_h * Qp, 0.f) {}
+};
+
 // One sample's gradient rows, cout x (K*K weights, then the bias), from its pooled output ys,
 // that output's gradient gs and the pooling's argmax `as` (indices within the convolution's
-// plane). xp and plane are the thread's buffers: the image with its rows zero-padded to Wp + K - 1
-// columns, and the gradient plane with rows of Wp (whole vectors), zero wherever no window writes
-// (the padding, and a last row or column that floor-mode pooling leaves out).
+// plane).
 template <int K, class ConvGeo, class PoolGeo>
 inline void sample_gradients(const float* xs, const float* ys, const float* gs, const int* as, float* rows, int cout,
-                             const ConvGeo& conv, const PoolGeo& pool, float* xp, float* plane) {
+                             const ConvGeo& conv, const PoolGeo& pool, Buffers<K>& buf) {
+  using ibatch = xsimd::batch<std::int32_t>;
   constexpr int V = static_cast<int>(simd_width), KK = K * K;
-  const int H = conv.height, W = conv.width, Wo = conv.out_w, Ho = conv.out_h;
-  const int Wp = (Wo + V - 1) / V * V, Wx = Wp + K - 1, vectors = Wp / V;
-  const int Po = pool.out_h, Qo = pool.out_w;
-  for (int h = 0; h < H; ++h) {
-    std::copy(xs + h * W, xs + (h + 1) * W, xp + h * Wx);
-    std::fill(xp + h * Wx + W, xp + (h + 1) * Wx, 0.f);
-  }
+  static_assert(ibatch::size == simd_batch::size);
+  const int H = conv.height, W = conv.width, Wo = conv.out_w;
+  const int Po = pool.out_h, Qo = pool.out_w, Qp = buf.Qp, L = buf.L, vectors = Qp / V;
+  const std::ptrdiff_t plane = static_cast<std::ptrdiff_t>(Po) * Qp;
+  float* split = buf.split.data();
+  float* g4 = buf.g.data();
+  // Columns past the image stay zero (set once): they meet only the zero gradients past Qo.
+  for (int h = 0; h < H; ++h)
+    for (int x = 0; x < W; ++x) split[(static_cast<std::ptrdiff_t>(x % 2) * H + h) * L + x / 2] = xs[h * W + x];
+  alignas(64) std::int32_t twice_lane[V];
+  for (int i = 0; i < V; ++i) twice_lane[i] = 2 * i;
+  const ibatch lane2 = ibatch::load_aligned(twice_lane);
+  const simd_batch zero(0.f);
   for (int c = 0; c < cout; ++c) {
-    // The convolution's gradient, window by window: the pooled gradient where the ReLU passed it
-    // (relu_grad_at) at the window's argmax, one of its four places (offset 0, 1, Wo or Wo + 1
-    // from its corner), zero at the other three; every place of every window is written.
+    // The four planes: the argmax's offset from its window's corner (0, 1, Wo or Wo + 1) picks
+    // the plane that gets the window's gradient.
     for (int ph = 0; ph < Po; ++ph) {
       const std::ptrdiff_t q = (static_cast<std::ptrdiff_t>(c) * Po + ph) * Qo;
-      float* top = plane + 2 * ph * Wp;
-      float* bottom = top + Wp;
+      float* g = g4 + ph * Qp;
       const int corner = 2 * ph * Wo;
-      for (int pw = 0; pw < Qo; ++pw) {
-        const float g = relu_grad_at(ys[q + pw], gs[q + pw]);
-        const int d = as[q + pw] - corner - 2 * pw;
-        top[2 * pw] = d == 0 ? g : 0.f;
-        top[2 * pw + 1] = d == 1 ? g : 0.f;
-        bottom[2 * pw] = d == Wo ? g : 0.f;
-        bottom[2 * pw + 1] = d == Wo + 1 ? g : 0.f;
+      if (Qo >= V) {
+        // Whole vectors, the last one ending at Qo (overlapping the one before: the same values
+        // written twice); the columns past Qo stay zero.
+        for (int p0 = 0; p0 < Qo; p0 += V) {
+          const int pw = std::min(p0, Qo - V);
+          const simd_batch y = simd_batch::load_unaligned(ys + q + pw);
+          const simd_batch gv = xsimd::select(y > zero, simd_batch::load_unaligned(gs + q + pw), zero);
+          const simd_batch d = xsimd::to_float(ibatch::load_unaligned(as + q + pw) - lane2 - ibatch(corner + 2 * pw));
+          xsimd::select(d == zero, gv, zero).store_unaligned(g + pw);
+          xsimd::select(d == simd_batch(1.f), gv, zero).store_unaligned(g + plane + pw);
+          xsimd::select(d == simd_batch(static_cast<float>(Wo)), gv, zero).store_unaligned(g + 2 * plane + pw);
+          xsimd::select(d == simd_batch(static_cast<float>(Wo + 1)), gv, zero).store_unaligned(g + 3 * plane + pw);
+        }
+      } else {
+        for (int pw = 0; pw < Qo; ++pw) {
+          const float gv = relu_grad_at(ys[q + pw], gs[q + pw]);
+          const int d = as[q + pw] - corner - 2 * pw;
+          g[pw] = d == 0 ? gv : 0.f;
+          g[plane + pw] = d == 1 ? gv : 0.f;
+          g[2 * plane + pw] = d == Wo ? gv : 0.f;
+          g[3 * plane + pw] = d == Wo + 1 ? gv : 0.f;
+        }
       }
     }
-    // Its K*K dot products with the shifted image, and its sum.
+    // Their K*K dot products with the image's shifted even and odd columns, and their sum.
     simd_batch acc[KK], bias_acc(0.f);
     for (int k = 0; k < KK; ++k) acc[k] = simd_batch(0.f);
-    for (int h = 0; h < Ho; ++h)
-      for (int v = 0; v < vectors; ++v) {
-        const simd_batch g = simd_batch::load_unaligned(plane + h * Wp + v * V);
-        bias_acc += g;
-        for (int ky = 0; ky < K; ++ky)
-          for (int kx = 0; kx < K; ++kx)
-            acc[ky * K + kx] =
-                xsimd::fma(g, simd_batch::load_unaligned(xp + (h + ky) * Wx + v * V + kx), acc[ky * K + kx]);
+    for (int a = 0; a < 2; ++a)
+      for (int b = 0; b < 2; ++b) {
+        const float* gab = g4 + (2 * a + b) * plane;
+        for (int ph = 0; ph < Po; ++ph)
+          for (int v = 0; v < vectors; ++v) {
+            const simd_batch gv = simd_batch::load_unaligned(gab + ph * Qp + v * V);
+            bias_acc += gv;
+#pragma GCC unroll 5
+            for (int ky = 0; ky < K; ++ky) {
+              const std::ptrdiff_t row = static_cast<std::ptrdiff_t>(2 * ph + a + ky) * L + v * V;
+#pragma GCC unroll 5
+              for (int kx = 0; kx < K; ++kx) {
+                const float* col = split + ((b + kx) % 2) * static_cast<std::ptrdiff_t>(H) * L + (b + kx) / 2;
+                acc[ky * K + kx] = xsimd::fma(gv, simd_batch::load_unaligned(col + row), acc[ky * K + kx]);
+              }
+            }
+          }
       }
-    float* row = rows + static_cast<std::ptrdiff_t>(c) * (KK + 1);
-    for (int k = 0; k < KK; ++k) row[k] = xsimd::hadd(acc[k]);
-    row[KK] = xsimd::hadd(bias_acc);
+    float* out = rows + static_cast<std::ptrdiff_t>(c) * (KK + 1);
+    for (int k = 0; k < KK; ++k) out[k] = xsimd::hadd(acc[k]);
+    out[KK] = xsimd::hadd(bias_acc);
   }
 }
 
 template <int K, class ConvGeo, class PoolGeo>
 inline void backward_planes(const float* x, const float* y, const float* dy, const int* argmax, float* dw, float* db,
                             int n, int cout, const ConvGeo& conv, const PoolGeo& pool) {
-  constexpr int V = static_cast<int>(simd_width), KK = K * K;
-  const int Wp = (conv.out_w + V - 1) / V * V;
+  constexpr int KK = K * K;
   const std::ptrdiff_t in = static_cast<std::ptrdiff_t>(conv.height) * conv.width;
   const std::ptrdiff_t out = static_cast<std::ptrdiff_t>(cout) * pool.out_h * pool.out_w;
   const std::ptrdiff_t row_floats = static_cast<std::ptrdiff_t>(cout) * (KK + 1);
   std::vector<float> rows(static_cast<std::size_t>(n) * row_floats);
 #pragma omp parallel if (static_cast <long>(n) * cout * conv.out_h * conv.out_w > (1 << 15) && !omp_in_parallel())
   {
-    std::vector<float> xp(static_cast<std::size_t>(conv.height) * (Wp + K - 1));
-    std::vector<float> plane(static_cast<std::size_t>(conv.out_h) * Wp, 0.f);
+    Buffers<K> buf(conv, pool);
 #pragma omp for schedule(static)
     for (int s = 0; s < n; ++s)
       sample_gradients<K>(x + s * in, y + s * out, dy + s * out, argmax + s * out, rows.data() + s * row_floats, cout,
-                          conv, pool, xp.data(), plane.data());
+                          conv, pool, buf);
   }
   // backward() adds: the rows of the samples in their order.
   for (int c = 0; c < cout; ++c)
