@@ -1,5 +1,6 @@
 #pragma once
-// 2-D convolution, weights Out x In x K x K (PyTorch's layout), by im2col + GEMM.
+// 2-D convolution, weights Out x In x K x K (PyTorch's layout), by im2col + GEMM (on the CPU the
+// forward of stride-1 convolutions without padding runs directly: kernels/direct_conv.hpp).
 //   Conv<In, Out, K, Stride = 1, Pad = 0, Bias = true, Init = KaimingUniform>  (PyTorch Conv2d)
 //   ConvSame<In, Out, K, Stride = 1, Bias = true, Init>   (TensorFlow padding="SAME": output
 //     ceil(H / Stride); for even kernels the extra row/column of padding goes bottom/right)
@@ -133,8 +134,8 @@ struct ConvLayer<InShape, Cin, Cout, K, S, PT, PL, PB, PR, HasBias, Init, CpuExe
   static constexpr int parallel_chunks_min = 4;
 
   void forward(const float* x, float* y, int n, const Context&) {
-    // One input channel, stride 1, no padding (NetAdam's first convolution): slid over the
-    // image directly (kernels/direct_conv.hpp), bit for bit the product below.
+    // Stride 1 and no padding (NetAdam's three convolutions): slid over the image directly
+    // (kernels/direct_conv.hpp), bit for bit the product below.
     if (simd_enabled() &&
         kernels::direct_conv_forward<Base::geometry>(x, this->w_, HasBias ? this->w_ + weight_count : nullptr, y, n, Cout))
       return;
