@@ -12,22 +12,45 @@ namespace fernet::kernels {
 inline namespace FERNET_ISA {
 
 namespace transpose_detail {
+// The vectors' 4-float operations per 128-bit lane, for the in-lane half below.
+#if XSIMD_WITH_AVX512F
+inline __m512 unpack_lo(__m512 a, __m512 b) { return _mm512_unpacklo_ps(a, b); }
+inline __m512 unpack_hi(__m512 a, __m512 b) { return _mm512_unpackhi_ps(a, b); }
+inline __m512 pair_lo(__m512 a, __m512 b) { return _mm512_shuffle_ps(a, b, 0x44); }
+inline __m512 pair_hi(__m512 a, __m512 b) { return _mm512_shuffle_ps(a, b, 0xEE); }
+#endif
+#if XSIMD_WITH_AVX
+inline __m256 unpack_lo(__m256 a, __m256 b) { return _mm256_unpacklo_ps(a, b); }
+inline __m256 unpack_hi(__m256 a, __m256 b) { return _mm256_unpackhi_ps(a, b); }
+inline __m256 pair_lo(__m256 a, __m256 b) { return _mm256_shuffle_ps(a, b, 0x44); }
+inline __m256 pair_hi(__m256 a, __m256 b) { return _mm256_shuffle_ps(a, b, 0xEE); }
+#endif
+
+// The first half of an N x N transpose (N vectors of N floats): every 4 x 4 block whose rows are
+// one 128-bit lane of 4 consecutive vectors is transposed in place. What remains is moving the
+// lanes (below, per width).
+template <class V, int N>
+[[gnu::always_inline]] inline void transpose_in_lanes(V* r) {
+  V t[N];
+#pragma GCC unroll 16
+  for (int i = 0; i < N; i += 2) {
+    t[i] = unpack_lo(r[i], r[i + 1]);
+    t[i + 1] = unpack_hi(r[i], r[i + 1]);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < N; i += 4) {
+    r[i] = pair_lo(t[i], t[i + 2]);
+    r[i + 1] = pair_hi(t[i], t[i + 2]);
+    r[i + 2] = pair_lo(t[i + 1], t[i + 3]);
+    r[i + 3] = pair_hi(t[i + 1], t[i + 3]);
+  }
+}
+
 #if XSIMD_WITH_AVX512F
 // r[i] holds row i of a 16 x 16 tile; afterwards r[i] holds column i.
 [[gnu::always_inline]] inline void transpose16(__m512 r[16]) {
+  transpose_in_lanes<__m512, 16>(r);
   __m512 t[16];
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
 #pragma GCC unroll 16
   for (int i = 0; i < 4; ++i) {
     t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
@@ -45,19 +68,10 @@ namespace transpose_detail {
 #if XSIMD_WITH_AVX
 // r[i] holds row i of an 8 x 8 tile; afterwards r[i] holds column i.
 [[gnu::always_inline]] inline void transpose8(__m256 r[8]) {
-  __m256 t[8], s[8];
+  transpose_in_lanes<__m256, 8>(r);
+  __m256 s[8];
 #pragma GCC unroll 16
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < 8; i += 4) {
-    s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-    s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-    s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
+  for (int i = 0; i < 8; ++i) s[i] = r[i];
 #pragma GCC unroll 16
   for (int i = 0; i < 4; ++i) {
     r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
