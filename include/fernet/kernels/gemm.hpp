@@ -73,32 +73,7 @@ inline float* scratch(buffer& b, std::size_t n) {
 // dst[k*width + j] = src[j*lds + k] for j < n, zero for n <= j < width; k < kc. This is the
 // transposing half of packing; op(A) rows and op(B)^T rows are read contiguously.
 inline void pack_transposed(const float* src, std::ptrdiff_t lds, int n, int width, int kc, float* dst) {
-  int k = 0;
-#if XSIMD_WITH_AVX512F
-  // 16 x 16 register transposes (transpose.hpp).
-  static_assert(W != 16 || ((MR == 8 || MR % 16 == 0) && NR % 16 == 0), "transpose tiles");
-  if (W == 16) {
-    const int kv = kc / 16 * 16;
-    for (int g = 0; g < width; g += 16) {
-      const int rows = std::clamp(n - g, 0, 16), gw = std::min(16, width - g);
-      for (k = 0; k < kv; k += 16) {
-        __m512 r[16];
-        // 16 strided rows defeat the hardware prefetcher: fetch two steps ahead by hand.
-        for (int i = 0; i < rows; ++i) __builtin_prefetch(src + (g + i) * lds + k + 32);
-        for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + (g + i) * lds + k) : _mm512_setzero_ps();
-        transpose_detail::transpose16(r);
-        for (int i = 0; i < 16; ++i) {
-          float* d = dst + (k + i) * width + g;
-          if (gw == 16) _mm512_storeu_ps(d, r[i]);
-          else _mm256_storeu_ps(d, _mm512_castps512_ps256(r[i]));
-        }
-      }
-    }
-    k = kv;
-  }
-#endif
-  for (; k < kc; ++k)
-    for (int j = 0; j < width; ++j) dst[k * width + j] = j < n ? src[j * lds + k] : 0.f;
+  transpose_rows(src, lds, n, width, kc, nullptr, dst, width);
 }
 
 // Ap[k*MR + r] = op(A)(i0 + r, k0 + k), rows past M zero-filled.
