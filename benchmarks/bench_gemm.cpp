@@ -67,6 +67,8 @@ void network(benchmark::internal::Benchmark* b) {
     b->Args({32, 2304, 9, 0, 0, 0, t, 1});     // first conv, K = 9
     b->Args({32, 9, 2304, 0, 1, 1, t, 1});     // its dW
     b->Args({9, 2304, 32, 1, 0, 0, t, 1});     // its dcol
+    b->Args({1, 1024, 2048, 0, 1, 0, t, 1});   // NetAdam's fc1 at batch 1 (weights streamed)
+    b->Args({4, 1024, 2048, 0, 1, 0, t, 1});   // the same at batch 4
   }
 }
 

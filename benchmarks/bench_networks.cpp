@@ -59,7 +59,7 @@ void inference(benchmark::State& state, int batch, bool half = false) {
   Fixture<Net> f(batch);
   f.net->eval();
   f.net->use_half_linear_weights(half);
-  for (auto _ : state) benchmark::DoNotOptimize(f.net->forward(f.x.data(), f.n));
+  for (auto _ : state) benchmark::DoNotOptimize(f.net->infer(f.x.data(), f.n));
   state.counters["images/s"] =
       benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
 }

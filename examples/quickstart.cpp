@@ -36,8 +36,7 @@ int main() {
                 static_cast<double>(correct) / faces.size());
   }
 
-  net->eval();
-  const auto logp = net->forward(images);  // (batch, 7) log-probabilities: a view of the network's output
+  const auto logp = net->infer(images);  // (batch, 7) log-probabilities in evaluation mode: a view of the network's output
   Tensor<2> p = xt::zeros<float>({batch, std::size_t{7}});
   probabilities<networks::NetAdam>(logp.data(), static_cast<int>(batch), p.data());
   const int best = argmax_row(&p(0, 0), 7);

@@ -48,6 +48,52 @@ TEST_CASE("notebook networks: forward and backward run at a run-time batch size"
   CHECK(g > 0);
 }
 
+namespace {
+// infer() against forward() in evaluation mode, on a batch of three slices and a short one, at 1
+// and 2 threads; the network is left in training mode to show that infer() ignores it.
+template <class Net>
+void check_infer_is_eval_forward(std::uint64_t seed) {
+  static_assert(Net::streamed_layers > 0 && Net::streamed_layers < Net::layer_count);
+  Net net(seed);
+  const int saved = threads();
+  for (int t : {1, 2}) {
+    set_threads(t);
+    const int n = 3 * Net::infer_slice() + 1;
+    CAPTURE(t);
+    CAPTURE(n);
+    std::vector<float> x(static_cast<std::size_t>(n) * Net::input_shape::size);
+    Rng rng(seed + t);
+    for (auto& v : x) v = rng.uniform(-1.f, 1.f);
+    net.train();
+    const float* yi = net.infer(x.data(), n);
+    const std::vector<float> inferred(yi, yi + static_cast<std::size_t>(n) * Net::output_shape::size);
+    CHECK(net.training());
+    net.eval();
+    const float* yf = net.forward(x.data(), n);
+    CHECK(std::equal(inferred.begin(), inferred.end(), yf));
+  }
+  set_threads(saved);
+}
+}  // namespace
+
+TEST_CASE("Sequential::infer: forward()'s outputs in evaluation mode, bit for bit, the image layers in slices") {
+  check_infer_is_eval_forward<NetAdam>(3);
+  check_infer_is_eval_forward<TfCNN>(4);
+  check_infer_is_eval_forward<ResNet18>(5);
+  check_infer_is_eval_forward<VggFast>(6);
+  check_infer_is_eval_forward<LinearMLP>(7);
+}
+
+TEST_CASE("Sequential::infer keeps nothing for backward: backward() after it is refused") {
+  NetAdam net(8);
+  std::vector<float> x(2 * 48 * 48, 0.25f), dy(2 * 7, 0.1f);
+  net.infer(x.data(), 2);
+  CHECK_THROWS_WITH_AS(net.backward(dy.data()), doctest::Contains("infer() keeps nothing"), std::logic_error);
+  net.forward(x.data(), 2);
+  CHECK_NOTHROW(net.backward(dy.data()));
+  CHECK_THROWS_WITH_AS(net.infer(x.data(), 0), doctest::Contains("infer() needs a batch"), std::invalid_argument);
+}
+
 TEST_CASE("Sequential: xtensor input of the right shape; a wrong shape is refused with both shapes") {
   Sequential<Input<1, 6, 6>, Conv<1, 2, 3>, Flatten, Linear<32, 3>> net(1);
   net.eval();

@@ -114,10 +114,10 @@ Predictions predict_network(const ModelInfo& m, const Checkpoint& c, const std::
       crop_images.resize(static_cast<std::size_t>(nb) * v * in);
       tta::make_views(views.views, x, nb, full, views.crop_height, views.crop_width, crop_images.data());
       mean.resize(static_cast<std::size_t>(nb) * k);
-      tta::average_views(net->forward(crop_images.data(), nb * v), nb, v, k, mean.data());
+      tta::average_views(net->infer(crop_images.data(), nb * v), nb, v, k, mean.data());
       y = mean.data();
     } else {
-      y = net->forward(x, nb);
+      y = net->infer(x, nb);
     }
     probabilities<Net>(y, nb, out.probabilities.data() + static_cast<std::size_t>(b) * k);
   }

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
     const std::vector<float> x = fernet::vision::face_input(pixels, checkpoint_preprocess(checkpoint));
     constexpr int k = static_cast<int>(Net::output_shape::size);
     std::vector<float> p(static_cast<std::size_t>(n) * k);
-    if (n > 0) fernet::probabilities<Net>(net->forward(x.data(), n), n, p.data());
+    if (n > 0) fernet::probabilities<Net>(net->infer(x.data(), n), n, p.data());
 
     for (int i = 0; i < n; ++i) {
       const float* row = p.data() + static_cast<std::size_t>(i) * k;

@@ -51,6 +51,9 @@ class Sequential {
   static constexpr std::size_t buffer_count = body_t::buffer_count;
   static constexpr std::size_t layer_count = sizeof...(Layers);
   static constexpr int classes = static_cast<int>(output_shape::size);
+  // infer(): how many leading (bound) layers take the batch in slices, and the slice's samples.
+  static constexpr std::size_t streamed_layers = body_t::streamed;
+  static int infer_slice() { return body_t::slice_samples(threads()); }
   // The same layers bound to another execution policy (device/model.hpp runs them on a device).
   template <class Exec>
   using body_on = typename body_spec::template layer<input_shape, Exec>;
@@ -94,21 +97,14 @@ class Sequential {
 
   // Forward pass over n samples stored contiguously (n * input_shape::size floats).
   // Returns n * output_shape::size floats, valid until the next forward.
-  const float* forward(const float* x, int n) {
-    if (n <= 0) throw std::invalid_argument("fernet: forward() needs a batch of at least one sample");
-    const std::size_t in_total = static_cast<std::size_t>(n) * input_shape::size;
-    input_.assign(x, x + in_total);
-    output_.resize(static_cast<std::size_t>(n) * output_shape::size);
-    batch_ = n;
-    if (half_linear_ && !training_ && weights_touched_) {
-      ++half_version_;  // the layers remake their half copies
-      weights_touched_ = false;
-    }
-    ctx_ = Context{training_, hash64(noise_seed_, steps_), first_sample_, half_linear_ ? half_version_ : 0};
-    if (training_ && !freeze_noise_) ++steps_;
-    body_.forward(input_.data(), output_.data(), n, ctx_);
-    return output_.data();
-  }
+  const float* forward(const float* x, int n) { return run(x, n, training_, false); }
+
+  // Inference without gradients, what evaluation, prediction and deployment run: the outputs of
+  // forward() in evaluation mode, bit for bit, whatever train() / eval() say (the half weights
+  // when chosen). It keeps nothing for backward(), and so the convolutional layers may take the
+  // batch a few samples at a time, each slice's activations still in cache when the next layer
+  // reads them (chain.hpp, ChainWalk::infer). Valid until the next forward() or infer().
+  const float* infer(const float* x, int n) { return run(x, n, false, true); }
 
   // The same with xtensor at the boundary: x is (n, C, H, W); the result is an (n, outputs)
   // adaptor over the network's own output buffer (no copy, valid until the next forward;
@@ -116,14 +112,18 @@ class Sequential {
   auto forward(const Tensor<4>& x) {
     check_input(x);
     const std::size_t n = x.shape()[0];
-    const float* y = forward(x.data(), static_cast<int>(n));
-    return xt::adapt(y, n * output_shape::size, xt::no_ownership(), std::array<std::size_t, 2>{n, output_shape::size});
+    return output_view(forward(x.data(), static_cast<int>(n)), n);
+  }
+  auto infer(const Tensor<4>& x) {
+    check_input(x);
+    const std::size_t n = x.shape()[0];
+    return output_view(infer(x.data(), static_cast<int>(n)), n);
   }
 
   // Backward pass for the last forward: dy holds d(loss)/d(output). Adds to gradients();
   // writes d(loss)/d(input) to dx when it is not null.
   void backward(const float* dy, float* dx = nullptr) {
-    if (batch_ == 0) throw std::logic_error("fernet: backward() called before forward()");
+    if (batch_ == 0) throw std::logic_error("fernet: backward() needs a forward() first (infer() keeps nothing for it)");
     weights_touched_ = true;  // an optimiser step may follow
     body_.backward(input_.data(), output_.data(), dy, dx, batch_, ctx_);
   }
@@ -243,6 +243,29 @@ class Sequential {
     if (o.max_grad_norm > 0.f) clip_grad_norm(gradients(), o.max_grad_norm);
     opt.step();
     weights_touched_ = true;
+  }
+
+  // forward() (training: as train() / eval() say) and infer() (training false, streamed).
+  const float* run(const float* x, int n, bool training, bool streamed) {
+    if (n <= 0)
+      throw std::invalid_argument(std::string("fernet: ") + (streamed ? "infer" : "forward") +
+                                  "() needs a batch of at least one sample");
+    const std::size_t in_total = static_cast<std::size_t>(n) * input_shape::size;
+    input_.assign(x, x + in_total);
+    output_.resize(static_cast<std::size_t>(n) * output_shape::size);
+    if (half_linear_ && !training && weights_touched_) {
+      ++half_version_;  // the layers remake their half copies
+      weights_touched_ = false;
+    }
+    ctx_ = Context{training, hash64(noise_seed_, steps_), first_sample_, half_linear_ ? half_version_ : 0};
+    if (training && !freeze_noise_) ++steps_;
+    batch_ = streamed ? 0 : n;  // backward() needs what forward() keeps
+    if (streamed) body_.infer(input_.data(), output_.data(), n, ctx_);
+    else body_.forward(input_.data(), output_.data(), n, ctx_);
+    return output_.data();
+  }
+  static auto output_view(const float* y, std::size_t n) {
+    return xt::adapt(y, n * output_shape::size, xt::no_ownership(), std::array<std::size_t, 2>{n, output_shape::size});
   }
 
   template <class T>

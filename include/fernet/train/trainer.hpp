@@ -168,7 +168,7 @@ Evaluation evaluate(Net& net, data::BatchLoader& loader) {
   const bool was_training = net.training();
   net.eval();
   const Evaluation ev = evaluate_with<Loss>(static_cast<int>(Net::output_shape::size), loader,
-                                            [&](const float* x, int n) { return net.forward(x, n); });
+                                            [&](const float* x, int n) { return net.infer(x, n); });
   net.train(was_training);
   return ev;
 }
@@ -179,7 +179,7 @@ Evaluation evaluate_tta(Net& net, data::BatchLoader& loader, const tta::Options&
   const bool was_training = net.training();
   net.eval();
   tta::Evaluation t = tta::evaluate<Loss>(static_cast<int>(Net::output_shape::size), loader.sample_shape(), loader,
-                                          [&](const float* x, int n) { return net.forward(x, n); }, o);
+                                          [&](const float* x, int n) { return net.infer(x, n); }, o);
   net.train(was_training);
   return {t.loss, std::move(t.confusion)};
 }
