@@ -186,15 +186,28 @@ struct ChainWalk {
     if constexpr (I + 1 < count) forward_from<I + 1>(x, y, n, ctx);
   }
 
-  // Samples [s, s + c) of a batch of n through layers I..streamed-1, each writing its slice of
-  // its whole-batch output.
+  // Samples [s, s + c) of a batch of n through layers I..streamed-1. The layers before the last
+  // streamed one write into their own slice-sized buffer (acts[I] from offset 0), the same memory
+  // for every slice, so it stays in cache and its stores need no lines from memory; the last one
+  // writes its slice of the whole-batch output that the layers after it read.
   template <std::size_t I>
   void slice_from(const float* x, float* y, int s, int c, int n, const Context& ctx) {
     using L = layer_t<I>;
-    float* out = output_of<I>(y, n) + static_cast<std::size_t>(s) * L::out_shape::size;
+    const float* in = [&] {
+      if constexpr (I == 0) return x + static_cast<std::size_t>(s) * L::in_shape::size;
+      else return static_cast<const float*>(acts[I - 1].data());
+    }();
+    float* out = nullptr;
+    if constexpr (I + 1 < streamed) {
+      const std::size_t need = static_cast<std::size_t>(c) * L::out_shape::size;
+      if (acts[I].size() < need) acts[I].resize(need);
+      out = acts[I].data();
+    } else {
+      out = output_of<I>(y, n) + static_cast<std::size_t>(s) * L::out_shape::size;
+    }
     Context sc = ctx.child(position<I>);
     sc.first_sample += s;
-    std::get<I>(layers).forward(input_of<I>(x) + static_cast<std::size_t>(s) * L::in_shape::size, out, c, sc);
+    std::get<I>(layers).forward(in, out, c, sc);
     if constexpr (I + 1 < streamed) slice_from<I + 1>(x, y, s, c, n, ctx);
   }
 
