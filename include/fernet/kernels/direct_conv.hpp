@@ -122,8 +122,8 @@ inline constexpr int MP = 6;
 inline constexpr int OB = NO * V;  // output channels per block
 // The GEMM's k-block (gemm.hpp): sums restart every KC products and are added as the GEMM adds.
 inline constexpr int KC = gemm_detail::packed::KC;
-// Tiles per task at most (a task: one sample's chunk of pixels x one block of channels).
-inline constexpr int chunk_tiles = 8;
+// Pixels per task (a task: one sample's chunk of pixels x one block of channels).
+inline constexpr int chunk_pixels = 8 * MP;
 
 // Output pixels pix[0..MP) (their input offsets in the sample, xs) x channel block wb (KK x OB,
 // k-major): the sums over k in [k0, k1) of xs[pix[j] + off[k]] * wb[k*OB + o], into t (row j at
@@ -209,11 +209,8 @@ inline void forward(const float* x, const float* w, const float* bias, float* y,
   const float* wpd = wp.data();
   const int* offd = off.data();
   // Tasks: (sample, chunk of pixels, block of channels), so that batch 1 has work for threads.
-  // A plane's tiles (the last one may overlap the one before) dealt evenly into chunks of at
-  // most chunk_tiles: conv2 at batch 1 makes 10 tasks of 7-8 tiles, which two threads share
-  // evenly (9 chunks of 48 pixels and one of 57 left one thread 20% more work). A chunk's
-  // pixels start on a tile and it has at least one whole tile (a plane has at least MP pixels).
-  const int tiles = P / MP, chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
+  // Chunks of chunk_pixels, the last one with the remainder (a plane has at least MP pixels).
+  const int chunks = std::max(1, P / chunk_pixels);
   // Threads from the GEMM's threshold on (about 2 MFLOP): one sample of conv2 has 8 MFLOP.
 #pragma omp parallel if (static_cast <long>(n) * cout * P * kk >= (1L << 20) && !omp_in_parallel())
   {
@@ -222,8 +219,7 @@ inline void forward(const float* x, const float* w, const float* bias, float* y,
     for (int s = 0; s < n; ++s)
       for (int c = 0; c < chunks; ++c)
         for (int b = 0; b < blocks; ++b) {
-          const int p0 = c * tiles / chunks * MP, p1 = c == chunks - 1 ? P : (c + 1) * tiles / chunks * MP;
-          const int o0 = b * OB;
+          const int p0 = c * chunk_pixels, p1 = c == chunks - 1 ? P : p0 + chunk_pixels, o0 = b * OB;
           chunk(x + s * in, offd, wpd + static_cast<std::ptrdiff_t>(b) * kk * OB, bias ? bias + o0 : nullptr,
                 y + (static_cast<std::ptrdiff_t>(s) * cout + o0) * P, std::min(OB, cout - o0), p0, p1, g, t, t2);
         }
