@@ -53,7 +53,6 @@ namespace {
 // and 2 threads; the network is left in training mode to show that infer() ignores it.
 template <class Net>
 void check_infer_is_eval_forward(std::uint64_t seed) {
-  static_assert(Net::streamed_layers > 0 && Net::streamed_layers < Net::layer_count);
   Net net(seed);
   const int saved = threads();
   for (int t : {1, 2}) {
@@ -77,11 +76,23 @@ void check_infer_is_eval_forward(std::uint64_t seed) {
 }  // namespace
 
 TEST_CASE("Sequential::infer: forward()'s outputs in evaluation mode, bit for bit, the image layers in slices") {
+  // Each of these streams its image layers and not its dense head.
+  static_assert(NetAdam::streamed_layers > 0 && NetAdam::streamed_layers < NetAdam::bound_layers);
+  static_assert(TfCNN::streamed_layers > 0 && TfCNN::streamed_layers < TfCNN::bound_layers);
+  static_assert(ResNet18::streamed_layers > 0 && ResNet18::streamed_layers < ResNet18::bound_layers);
+  static_assert(VggFast::streamed_layers > 0 && VggFast::streamed_layers < VggFast::bound_layers);
+  static_assert(LinearMLP::streamed_layers == 1);  // Flatten only
   check_infer_is_eval_forward<NetAdam>(3);
   check_infer_is_eval_forward<TfCNN>(4);
   check_infer_is_eval_forward<ResNet18>(5);
   check_infer_is_eval_forward<VggFast>(6);
   check_infer_is_eval_forward<LinearMLP>(7);
+}
+
+TEST_CASE("Sequential::infer: a network of image layers only streams all of them into its output") {
+  using Net = Sequential<Input<2, 12, 12>, Conv<2, 4, 3>, ReLU, Pool<2>, Conv<4, 3, 3, 1, 1>>;
+  static_assert(Net::streamed_layers == Net::bound_layers);
+  check_infer_is_eval_forward<Net>(9);
 }
 
 TEST_CASE("Sequential::infer keeps nothing for backward: backward() after it is refused") {

@@ -51,7 +51,9 @@ class Sequential {
   static constexpr std::size_t buffer_count = body_t::buffer_count;
   static constexpr std::size_t layer_count = sizeof...(Layers);
   static constexpr int classes = static_cast<int>(output_shape::size);
-  // infer(): how many leading (bound) layers take the batch in slices, and the slice's samples.
+  // infer(): how many leading layers take the batch in slices (of the layers as bound, fusions
+  // counting once: bound_layers of them), and the slice's samples.
+  static constexpr std::size_t bound_layers = body_t::count;
   static constexpr std::size_t streamed_layers = body_t::streamed;
   static int infer_slice() { return body_t::slice_samples(threads()); }
   // The same layers bound to another execution policy (device/model.hpp runs them on a device).
