@@ -126,17 +126,19 @@ struct ChainWalk {
     return s;
   }();
   // Samples per slice: each thread's share of the largest input + output of a streamed layer
-  // within slice_bytes_per_thread (half of the Xeon's L2, the Zen 5's whole L2), at least one
-  // sample per thread. NetAdam at batch 100 (5 samples a thread) measured 1.04-1.09x at 1
-  // thread, 1.03-1.08x at 2 with 0.5-4 MiB; the VM's noise hid any optimum between them.
+  // (slice_sample_bytes) within slice_bytes_per_thread (half of the Xeon's L2, the Zen 5's whole
+  // L2), at least one sample per thread. NetAdam at batch 100 (5 samples a thread) measured
+  // 1.04-1.09x at 1 thread, 1.03-1.08x at 2 with 0.5-4 MiB; the VM's noise hid any optimum.
   static constexpr std::size_t slice_bytes_per_thread = std::size_t{1} << 20;
-  static int slice_samples(int threads) {
-    std::size_t per_sample = 1;
+  static constexpr std::size_t slice_sample_bytes = [] {
+    std::size_t bytes = 1;
     [&]<std::size_t... J>(std::index_sequence<J...>) {
-      ((per_sample = std::max(per_sample, (layer_t<J>::in_shape::size + layer_t<J>::out_shape::size) * sizeof(float))),
-       ...);
+      ((bytes = std::max(bytes, (layer_t<J>::in_shape::size + layer_t<J>::out_shape::size) * sizeof(float))), ...);
     }(std::make_index_sequence<streamed>{});
-    return std::max(1, threads) * static_cast<int>(std::max<std::size_t>(1, slice_bytes_per_thread / per_sample));
+    return bytes;
+  }();
+  static int slice_samples(int threads) {
+    return std::max(1, threads) * static_cast<int>(std::max<std::size_t>(1, slice_bytes_per_thread / slice_sample_bytes));
   }
   void backward(const float* x, const float* y, const float* dy, float* dx, int n, const Context& ctx) {
     backward_from<count - 1>(x, y, dy, dx, n, ctx);
